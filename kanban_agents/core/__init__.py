@@ -1,0 +1,1 @@
+"""The domain: cards, board, git worktrees, agent runs, review. Never imports Textual."""

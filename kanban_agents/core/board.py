@@ -1,0 +1,523 @@
+"""BoardStore: the cards of one board directory, grouped by column, with safe writes.
+
+Files are the truth. Every write is atomic (temp file in the same directory + ``os.replace``) and
+is refused when the file changed on disk since it was read: the store reloads it and raises
+``CardConflict`` instead of clobbering someone's edit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings, load_settings
+from .card import (
+    CARD_SUFFIX,
+    Card,
+    CardError,
+    CardParseError,
+    card_id_for,
+    digest_of,
+    is_card_file_name,
+    parse_card,
+    parse_meta,
+    slugify,
+)
+from .frontmatter_edit import DELETE, FrontMatterEditError, render_card, set_body, set_keys
+
+ORDER_STEP = 1000
+
+
+class BoardError(Exception):
+    """A user-facing problem with a board operation; the message is one plain line."""
+
+
+class CardNotFound(BoardError):
+    pass
+
+
+class CardConflict(BoardError):
+    """The file changed on disk since it was read; the store has reloaded it."""
+
+    def __init__(self, card_id: str, message: str):
+        super().__init__(message)
+        self.card_id = card_id
+
+
+@dataclass(frozen=True)
+class BoardChange:
+    """One file's change as seen by the store: ``entry`` is None when the file is gone."""
+
+    card_id: str
+    kind: str  # "added" | "modified" | "deleted"
+    entry: Card | CardError | None
+
+
+@dataclass(frozen=True)
+class Column:
+    id: str
+    title: str
+    wip: int | None
+    cards: list[Card]
+    errors: list[CardError]
+
+    @property
+    def over_wip(self) -> bool:
+        return self.wip is not None and len(self.cards) > self.wip
+
+
+class BoardStore:
+    def __init__(self, root: Path, settings: Settings | None = None):
+        self.root = Path(root).resolve()
+        self.settings = settings if settings is not None else load_settings(self.root)
+        self._cards: dict[str, Card] = {}
+        self._errors: dict[str, CardError] = {}
+        self._lock = threading.RLock()
+        self.version = 0  # bumped on every change, so views can tell they are stale
+
+    @classmethod
+    def open(cls, root: Path | str, settings: Settings | None = None) -> BoardStore:
+        store = cls(Path(root), settings)
+        store.load()
+        return store
+
+    # ----------------------------------------------------------------- reading
+
+    def load(self) -> None:
+        """Read every card file. Bad files become error entries; nothing is ever written."""
+        if not self.root.is_dir():
+            raise BoardError(f"board directory {self.root} does not exist")
+        with os.scandir(self.root) as scan:
+            names = sorted(e.name for e in scan if is_card_file_name(e.name) and e.is_file())
+        entries = [entry for entry in map(self._read, (self.root / n for n in names)) if entry]
+        with self._lock:
+            self._cards = {}
+            self._errors = {}
+            for entry in entries:
+                self._store_entry(entry)
+            self._mark_duplicates()
+            self.version += 1
+
+    def _read(self, path: Path) -> Card | CardError | None:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return CardError(card_id_for(path), path, f"cannot read: {exc.strerror}")
+        return self._parse(path, data)
+
+    def _parse(self, path: Path, data: bytes) -> Card | CardError:
+        try:
+            card = parse_card(path, data)
+        except CardParseError as exc:
+            text = data.decode("utf-8", "replace")
+            return CardError(card_id_for(path), path, exc.message, exc.line, digest_of(data),
+                             text, _salvage_meta(text))  # fmt: skip
+        status = card.status
+        if status is not None and status not in self.settings.column_ids:
+            columns = ", ".join(self.settings.column_ids)
+            return CardError(card.id, path, f"unknown status {status!r} (columns: {columns})",
+                             _line_of_key(card.text, "status"), card.digest, card.text, card.meta)  # fmt: skip
+        return card
+
+    def _store_entry(self, entry: Card | CardError) -> None:
+        if isinstance(entry, Card):
+            self._errors.pop(entry.id, None)
+            self._cards[entry.id] = entry
+        else:
+            self._cards.pop(entry.id, None)
+            self._errors[entry.id] = entry
+
+    def _mark_duplicates(self) -> None:
+        """Ids differing only by case collide on macOS/Windows and in lookups: flag the later."""
+        seen: dict[str, str] = {}
+        for card_id in sorted(self._cards):
+            folded = card_id.casefold()
+            if folded in seen:
+                card = self._cards.pop(card_id)
+                message = f"duplicate id: differs only by case from {seen[folded]}{CARD_SUFFIX}"
+                self._errors[card_id] = CardError(card_id, card.path, message, None, card.digest,
+                                                  card.text, card.meta)  # fmt: skip
+            else:
+                seen[folded] = card_id
+
+    @property
+    def cards(self) -> dict[str, Card]:
+        with self._lock:
+            return dict(self._cards)
+
+    @property
+    def errors(self) -> list[CardError]:
+        with self._lock:
+            return [self._errors[k] for k in sorted(self._errors)]
+
+    def entry(self, card_id: str) -> Card | CardError | None:
+        with self._lock:
+            return self._cards.get(card_id) or self._errors.get(card_id)
+
+    def get(self, card_id: str) -> Card:
+        with self._lock:
+            card = self._cards.get(card_id)
+            if card is not None:
+                return card
+            if card_id in self._errors:
+                raise BoardError(f"{card_id} cannot be used: {self._errors[card_id].describe()}")
+        raise CardNotFound(f"no card {card_id!r}")
+
+    def find(self, query: str) -> Card:
+        """Resolve what a user typed: an id, a file name, a unique id prefix or a unique title."""
+        query = query.strip()
+        name = Path(query).name
+        if name.endswith(CARD_SUFFIX):
+            query = name[: -len(CARD_SUFFIX)]
+        with self._lock:
+            if query in self._cards:
+                return self._cards[query]
+            if query in self._errors:
+                raise BoardError(f"{query} cannot be used: {self._errors[query].describe()}")
+            lowered = query.casefold()
+            for pool in (
+                [c for c in self._cards.values() if c.id.casefold() == lowered],
+                [c for c in self._cards.values() if c.id.casefold().startswith(lowered)],
+                [c for c in self._cards.values() if c.title.casefold() == lowered],
+            ):
+                if len(pool) == 1:
+                    return pool[0]
+                if len(pool) > 1:
+                    ids = ", ".join(sorted(c.id for c in pool)[:5])
+                    raise BoardError(f"{query!r} matches several cards: {ids}")
+        raise CardNotFound(f"no card {query!r} (see 'kanban-agents list')")
+
+    def status_of(self, card: Card) -> str:
+        status = card.status
+        return status if status is not None else self.settings.first_column
+
+    def column_cards(self, column_id: str) -> list[Card]:
+        with self._lock:
+            cards = [c for c in self._cards.values() if self.status_of(c) == column_id]
+        return sorted(cards, key=sort_key)
+
+    def columns(self) -> list[Column]:
+        with self._lock:
+            grouped: dict[str, list[Card]] = {c.id: [] for c in self.settings.board.columns}
+            errors: dict[str, list[CardError]] = {c.id: [] for c in self.settings.board.columns}
+            for card in self._cards.values():
+                grouped[self.status_of(card)].append(card)
+            first = self.settings.first_column
+            for error in self._errors.values():
+                errors[error.status if error.status in errors else first].append(error)
+        return [
+            Column(
+                c.id,
+                c.title,
+                c.wip,
+                sorted(grouped[c.id], key=sort_key),
+                sorted(errors[c.id], key=lambda e: e.id),
+            )
+            for c in self.settings.board.columns
+        ]
+
+    # ----------------------------------------------------------------- writing
+
+    def create(self, title: str, status: str | None = None, meta: dict[str, Any] | None = None,
+               body: str | None = None, card_id: str | None = None) -> Card:  # fmt: skip
+        title = title.strip()
+        if not title:
+            raise BoardError("a card needs a title")
+        status = status or self.settings.first_column
+        self._check_column(status)
+        fields: dict[str, Any] = {"title": title, "status": status}
+        with self._lock:
+            column = self.column_cards(status)
+            last = max((c.order for c in column if c.order is not None), default=0)
+            fields["order"] = _tidy(last + ORDER_STEP)
+            for key, value in (meta or {}).items():
+                if key not in ("title", "status"):
+                    fields[key] = value
+            if body is None:
+                body = "\n## Task\n\n\n## Done when\n\n"
+            base = slugify(card_id or title)
+            candidate, n = base, 2
+            while self._taken(candidate):
+                candidate, n = f"{base}-{n}", n + 1
+            path = self.root / f"{candidate}{CARD_SUFFIX}"
+            data = render_card(fields, body).encode("utf-8")
+            self._atomic_write(path, data, exclusive=True)
+            entry = self._parse(path, data)
+            self._store_entry(entry)
+            self.version += 1
+        if isinstance(entry, CardError):
+            raise BoardError(entry.describe())
+        return entry
+
+    def _taken(self, card_id: str) -> bool:
+        folded = card_id.casefold()
+        if any(k.casefold() == folded for k in (*self._cards, *self._errors)):
+            return True
+        return (self.root / f"{card_id}{CARD_SUFFIX}").exists()
+
+    def update(self, card_id: str, changes: dict[str, Any], *, expect: Card | None = None) -> Card:
+        """Set (or with ``DELETE`` remove) front-matter keys, changing only their own lines.
+
+        ``expect`` is the card as the caller last saw it; if the file has moved on since, the
+        update is refused with ``CardConflict``. Without it, the store's copy is the reference.
+        """
+        with self._lock:
+            card = self._expected(card_id, expect)
+            if "status" in changes and changes["status"] is not DELETE:
+                self._check_column(str(changes["status"]))
+            try:
+                text = set_keys(card.text, changes)
+            except (FrontMatterEditError, CardParseError) as exc:
+                raise BoardError(f"{card_id}: cannot edit front matter: {exc}") from None
+            return self._write_card(card, text)
+
+    def update_body(self, card_id: str, body: str, *, expect: Card | None = None) -> Card:
+        """Replace the body; the front matter stays byte-for-byte."""
+        with self._lock:
+            card = self._expected(card_id, expect)
+            return self._write_card(card, set_body(card.text, body))
+
+    def update_retrying(self, card_id: str, changes: dict[str, Any], attempts: int = 3) -> Card:
+        """For the app's own bookkeeping keys (``run``, ``branch``...): a concurrent edit of other
+        lines is no reason to fail, so the same key edit is re-applied on the fresh file."""
+        for attempt in range(attempts):
+            try:
+                return self.update(card_id, changes)
+            except CardConflict:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def move(self, card_id: str, column: str, position: int | None = None, *,
+             expect: Card | None = None) -> Card:  # fmt: skip
+        """Move a card to ``column`` at ``position`` (0-based; None = end).
+
+        Only the moved card's ``status``/``order`` lines change, unless there is no room between
+        the neighbours' ``order`` values; then the column is renumbered first.
+        """
+        self._check_column(column)
+        with self._lock:
+            card = self._expected(card_id, expect)
+            others = [c for c in self.column_cards(column) if c.id != card_id]
+            if position is None or position > len(others):
+                position = len(others)
+            position = max(0, position)
+            changes: dict[str, Any] = {}
+            if card.status != column:
+                changes["status"] = column
+            if not _keeps_position(card, others, position):
+                order = _order_between(others, position)
+                if order is None:
+                    self._renumber(others)
+                    others = [c for c in self.column_cards(column) if c.id != card_id]
+                    order = _order_between(others, position)
+                    assert order is not None
+                changes["order"] = order
+            if not changes:
+                return card
+            return self.update(card_id, changes)
+
+    def _expected(self, card_id: str, expect: Card | None) -> Card:
+        card = self.get(card_id)
+        if expect is not None and expect.digest != card.digest:
+            raise CardConflict(
+                card_id, f"{card_id} changed on disk since you looked at it; reloaded"
+            )
+        return card
+
+    def _renumber(self, cards: list[Card]) -> None:
+        for index, card in enumerate(cards):
+            wanted = (index + 1) * ORDER_STEP
+            if card.order != wanted:
+                self.update(card.id, {"order": wanted})
+
+    def archive(self, card_id: str) -> Path:
+        """Move the card file into the archive directory (hidden, so it leaves the board)."""
+        with self._lock:
+            card = self.get(card_id)
+            self._check_unchanged(card)
+            archive = self.root / self.settings.board.archive_dir
+            archive.mkdir(exist_ok=True)
+            target = archive / card.path.name
+            n = 2
+            while target.exists():
+                target = archive / f"{card.id}-{n}{CARD_SUFFIX}"
+                n += 1
+            os.replace(card.path, target)
+            self._cards.pop(card_id, None)
+            self.version += 1
+            return target
+
+    def delete(self, card_id: str) -> None:
+        with self._lock:
+            card = self.get(card_id)
+            self._check_unchanged(card)
+            card.path.unlink()
+            self._cards.pop(card_id, None)
+            self.version += 1
+
+    def _check_column(self, column: str) -> None:
+        if column not in self.settings.column_ids:
+            columns = ", ".join(self.settings.column_ids)
+            raise BoardError(f"unknown column {column!r} (columns: {columns})")
+
+    def _check_unchanged(self, card: Card) -> None:
+        try:
+            current = card.path.read_bytes()
+        except FileNotFoundError:
+            self.refresh_path(card.path)
+            raise CardConflict(card.id, f"{card.id} was deleted on disk; nothing written") from None
+        if digest_of(current) != card.digest:
+            self.refresh_path(card.path)
+            raise CardConflict(
+                card.id, f"{card.id} changed on disk since it was read; reloaded, nothing written"
+            )
+
+    def _write_card(self, card: Card, text: str) -> Card:
+        self._check_unchanged(card)
+        data = text.encode("utf-8")
+        if data == card.text.encode("utf-8"):
+            return card
+        self._atomic_write(card.path, data)
+        entry = self._parse(card.path, data)
+        self._store_entry(entry)
+        self.version += 1
+        if isinstance(entry, CardError):
+            raise BoardError(entry.describe())
+        return entry
+
+    def _atomic_write(self, path: Path, data: bytes, exclusive: bool = False) -> None:
+        # A hidden temp name: the watcher and the loader both ignore dotfiles.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            with open(tmp, "xb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(tmp, path.stat().st_mode & 0o7777)
+            if exclusive:
+                os.link(tmp, path)  # fails if the name appeared meanwhile: never clobber
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, path)
+        except FileExistsError:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise CardConflict(
+                card_id_for(path), f"{path.name} appeared on disk meanwhile"
+            ) from None
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    # ----------------------------------------------------------------- external changes
+
+    def refresh_path(self, path: Path) -> BoardChange | None:
+        """Re-read one file after a change on disk. Returns None when nothing changed from the
+        store's point of view, which is how the store's own writes are not echoed back."""
+        path = Path(path)
+        if path.parent.resolve() != self.root or not is_card_file_name(path.name):
+            return None
+        card_id = card_id_for(path)
+        try:
+            data: bytes | None = path.read_bytes()
+        except FileNotFoundError:
+            data = None
+        except OSError:
+            return None
+        with self._lock:
+            known = self._cards.get(card_id) or self._errors.get(card_id)
+            if data is None:
+                if known is None:
+                    return None
+                self._cards.pop(card_id, None)
+                self._errors.pop(card_id, None)
+                self.version += 1
+                return BoardChange(card_id, "deleted", None)
+            if known is not None and known.digest == digest_of(data):
+                return None
+            self._store_entry(self._parse(path, data))
+            self._mark_duplicates()
+            self.version += 1
+            kind = "modified" if known is not None else "added"
+            return BoardChange(card_id, kind, self.entry(card_id))
+
+    def reload_settings(self) -> None:
+        self.settings = load_settings(self.root)
+        self.load()
+
+
+def sort_key(card: Card) -> tuple[int, float, str]:
+    """Cards with an ``order`` come first by it; the rest follow by id."""
+    order = card.order
+    return (0, order, card.id) if order is not None else (1, 0.0, card.id)
+
+
+def _order_between(cards: list[Card], position: int) -> float | int | None:
+    """An ``order`` value that sorts at ``position`` among ``cards`` (already sorted), or None
+    when there is no room and the column must be renumbered first."""
+    before = cards[position - 1] if position > 0 else None
+    after = cards[position] if position < len(cards) else None
+    if before is not None and before.order is None:
+        return None  # placing among unordered cards needs numbers on them
+    if after is not None and after.order is None:
+        after = None  # any order sorts before the unordered cards, which is where we want to be
+    if before is None and after is None:
+        return ORDER_STEP
+    if before is None:
+        return _tidy(after.order - ORDER_STEP)
+    if after is None:
+        return _tidy(before.order + ORDER_STEP)
+    low, high = before.order, after.order
+    if float(low).is_integer() and float(high).is_integer() and high - low >= 2:
+        return int((low + high) // 2)
+    middle = (low + high) / 2
+    return middle if low < middle < high else None
+
+
+def _tidy(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def _keeps_position(card: Card, others: list[Card], position: int) -> bool:
+    """Would ``card`` with its current ``order`` already sort at ``position`` among ``others``?"""
+    if card.order is None:
+        return False
+    key = sort_key(card)
+    return sum(1 for other in others if sort_key(other) < key) == position
+
+
+def _salvage_meta(text: str) -> dict[str, Any]:
+    """Best effort: the title/status of a file that failed validation, for display only."""
+    try:
+        return parse_meta(text)[0]
+    except CardParseError:
+        return {}
+
+
+def _line_of_key(text: str, key: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith(f"{key}:"):
+            return number
+    return None
+
+
+__all__ = [
+    "DELETE",
+    "BoardChange",
+    "BoardError",
+    "BoardStore",
+    "CardConflict",
+    "CardNotFound",
+    "Column",
+    "sort_key",
+]

@@ -1,0 +1,271 @@
+"""A card: one markdown file with YAML front matter. Parsing keeps the raw text, so writes can
+change only the lines they mean to (see ``frontmatter_edit``)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+CARD_SUFFIX = ".md"
+KNOWN_KEYS = (
+    "title", "status", "order", "priority", "labels", "agent", "files", "constraints",
+    "tests", "depends_on", "estimate", "branch", "worktree", "run", "merged",
+)  # fmt: skip
+_YAML = YAMLHandler()  # python-frontmatter's handler: CSafeLoader when libyaml is present
+_FENCE = re.compile(r"^---[ \t]*\r?$")
+_SLUG_STRIP = re.compile(r"[^a-z0-9]+")
+
+
+def digest_of(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class FrontMatterSpan:
+    """Where the front matter sits in the text: lines [start, end) between the fences."""
+
+    open_line: int  # index of the opening '---' line
+    close_line: int  # index of the closing '---' line
+    body_offset: int  # character offset where the body starts
+
+
+@dataclass(frozen=True)
+class Card:
+    id: str
+    path: Path
+    meta: dict[str, Any]
+    body: str
+    text: str
+    digest: str
+
+    @property
+    def title(self) -> str:
+        return str(self.meta.get("title", self.id))
+
+    @property
+    def status(self) -> str | None:
+        value = self.meta.get("status")
+        return None if value is None else str(value)
+
+    @property
+    def order(self) -> float | None:
+        value = self.meta.get("order")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return value
+
+    @property
+    def priority(self) -> str | None:
+        value = self.meta.get("priority")
+        return None if value is None else str(value)
+
+    @property
+    def labels(self) -> list[str]:
+        return _str_list(self.meta.get("labels"))
+
+    @property
+    def agent(self) -> str | None:
+        value = self.meta.get("agent")
+        return None if value is None else str(value)
+
+    @property
+    def files(self) -> list[str]:
+        return _str_list(self.meta.get("files"))
+
+    @property
+    def constraints(self) -> list[str]:
+        return _str_list(self.meta.get("constraints"), split_commas=False)
+
+    @property
+    def tests(self) -> list[str]:
+        """The acceptance commands; all must pass for the card to be done."""
+        return _str_list(self.meta.get("tests"), split_commas=False)
+
+    @property
+    def depends_on(self) -> list[str]:
+        return _str_list(self.meta.get("depends_on"))
+
+    @property
+    def estimate(self) -> float:
+        value = self.meta.get("estimate", 1)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            return 1.0
+        return float(value)
+
+    @property
+    def branch(self) -> str | None:
+        value = self.meta.get("branch")
+        return None if value is None else str(value)
+
+    @property
+    def worktree(self) -> str | None:
+        value = self.meta.get("worktree")
+        return None if value is None else str(value)
+
+    @property
+    def run(self) -> dict[str, Any]:
+        value = self.meta.get("run")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def run_state(self) -> str | None:
+        state = self.run.get("state")
+        return None if state is None else str(state)
+
+
+@dataclass(frozen=True)
+class CardError:
+    """A file in the board directory that could not be read as a card. Never written to."""
+
+    id: str
+    path: Path
+    message: str
+    line: int | None = None
+    digest: str = ""
+    text: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        title = self.meta.get("title")
+        return str(title) if isinstance(title, str) and title else self.path.name
+
+    @property
+    def status(self) -> str | None:
+        value = self.meta.get("status")
+        return value if isinstance(value, str) else None
+
+    def describe(self) -> str:
+        where = f"{self.path.name}:{self.line}" if self.line else self.path.name
+        return f"{where}: {self.message}"
+
+
+class CardParseError(Exception):
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def card_id_for(path: Path) -> str:
+    return path.name[: -len(CARD_SUFFIX)] if path.name.endswith(CARD_SUFFIX) else path.stem
+
+
+def is_card_file_name(name: str) -> bool:
+    """Card files are ``*.md`` directly in the board dir; editor swap and temp files are not."""
+    if not name.endswith(CARD_SUFFIX) or name.startswith((".", "#", "~")):
+        return False
+    return not name.endswith(("~", ".tmp", ".swp", ".swx")) and name != "README.md"
+
+
+def split_front_matter(text: str) -> FrontMatterSpan:
+    """Find the front matter fences. Raises CardParseError with a line number when absent."""
+    lines = text.splitlines(keepends=True)
+    first = lines[0].lstrip("\ufeff") if lines else ""
+    if not lines or not _FENCE.match(first.rstrip("\n")):
+        raise CardParseError(
+            "no front matter: a card starts with a '---' line, then YAML with at least "
+            "'title:', then another '---' line",
+            1,
+        )
+    offset = len(lines[0])
+    for index in range(1, len(lines)):
+        if _FENCE.match(lines[index].rstrip("\n")):
+            return FrontMatterSpan(0, index, offset + len(lines[index]))
+        offset += len(lines[index])
+    raise CardParseError("front matter is never closed: add a '---' line after the YAML", 1)
+
+
+def front_matter_text(text: str, span: FrontMatterSpan) -> str:
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[span.open_line + 1 : span.close_line])
+
+
+def parse_meta(text: str) -> tuple[dict[str, Any], FrontMatterSpan]:
+    span = split_front_matter(text)
+    source = front_matter_text(text, span)
+    try:
+        meta = _YAML.load(source) if source.strip() else None
+    except yaml.YAMLError as exc:
+        raise CardParseError(*_yaml_problem(exc, source)) from None
+    if meta is None:
+        raise CardParseError("front matter is empty: it needs at least 'title:'", 2)
+    if not isinstance(meta, dict):
+        kind = type(meta).__name__
+        raise CardParseError(
+            f"front matter must be 'key: value' lines (a mapping), not a {kind}", 2
+        )
+    return meta, span
+
+
+def _yaml_problem(exc: yaml.YAMLError, source: str) -> tuple[str, int | None]:
+    """A plain message and the file line for a YAML error. When the parser only notices the
+    problem at the end of the front matter (an unclosed bracket), point at where it started."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    if context_mark is not None and (mark is None or mark.line >= source.count("\n")):
+        mark = context_mark
+    message = f"invalid YAML in front matter: {problem}"
+    if context:
+        message += f" ({context})"
+    return message, (mark.line + 2 if mark is not None else None)
+
+
+def parse_card(path: Path, data: bytes) -> Card:
+    """Parse one card file. Raises CardParseError with a plain message and line if it is bad."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CardParseError(f"not UTF-8 text (byte {exc.start})") from None
+    meta, span = parse_meta(text)
+    title = meta.get("title")
+    if not isinstance(title, str) or not title.strip():
+        line = _key_line(text, span, "title")
+        raise CardParseError("'title:' is missing or empty", line or 2)
+    for key in ("labels", "files", "depends_on"):
+        value = meta.get(key)
+        if value is not None and not isinstance(value, str | list):
+            raise CardParseError(f"'{key}:' must be a list", _key_line(text, span, key))
+    return Card(
+        id=card_id_for(path),
+        path=path,
+        meta=meta,
+        body=text[span.body_offset :],
+        text=text,
+        digest=digest_of(data),
+    )
+
+
+def slugify(title: str, max_length: int = 48) -> str:
+    slug = _SLUG_STRIP.sub("-", title.lower()).strip("-")
+    if len(slug) > max_length:
+        slug = slug[:max_length].rsplit("-", 1)[0] or slug[:max_length]
+    return slug or "card"
+
+
+def _key_line(text: str, span: FrontMatterSpan, key: str) -> int | None:
+    lines = text.splitlines()
+    for index in range(span.open_line + 1, span.close_line):
+        if re.match(rf"^['\"]?{re.escape(key)}['\"]?\s*:", lines[index]):
+            return index + 1
+    return None
+
+
+def _str_list(value: Any, split_commas: bool = True) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        if split_commas:
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return [value] if value.strip() else []
+    if isinstance(value, list):
+        return [str(v) for v in value if v is not None and str(v).strip()]
+    return [str(value)]
