@@ -16,3 +16,9 @@ def write_card(board: Path, card_id: str, text: str) -> Path:
     path = board / f"{card_id}.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def screen_text(app) -> str:
+    """What a person would read on the app's screen right now, as plain text lines."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join(strip.text.rstrip() for strip in strips)

@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,8 @@ class CardConflict(BoardError):
 class BoardChange:
     """One file's change as seen by the store: ``entry`` is None when the file is gone."""
 
-    card_id: str
-    kind: str  # "added" | "modified" | "deleted"
+    card_id: str  # "*" for "reloaded"
+    kind: str  # "added" | "modified" | "deleted" | "reloaded"
     entry: Card | CardError | None
 
 
@@ -78,7 +79,24 @@ class BoardStore:
         self._cards: dict[str, Card] = {}
         self._errors: dict[str, CardError] = {}
         self._lock = threading.RLock()
+        self._listeners: list[Callable[[BoardChange], None]] = []
         self.version = 0  # bumped on every change, so views can tell they are stale
+
+    def add_listener(self, listener: Callable[[BoardChange], None]) -> None:
+        """Call ``listener`` after every change, the store's own writes and changes seen on
+        disk alike. It may be called from any thread and must not block."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[BoardChange], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _changed(self, card_id: str, kind: str) -> BoardChange:
+        self.version += 1
+        change = BoardChange(card_id, kind, self.entry(card_id) if kind != "reloaded" else None)
+        for listener in list(self._listeners):
+            listener(change)
+        return change
 
     @classmethod
     def open(cls, root: Path | str, settings: Settings | None = None) -> BoardStore:
@@ -101,7 +119,7 @@ class BoardStore:
             for entry in entries:
                 self._store_entry(entry)
             self._mark_duplicates()
-            self.version += 1
+            self._changed("*", "reloaded")
 
     def _read(self, path: Path) -> Card | CardError | None:
         try:
@@ -251,7 +269,7 @@ class BoardStore:
             self._atomic_write(path, data, exclusive=True)
             entry = self._parse(path, data)
             self._store_entry(entry)
-            self.version += 1
+            self._changed(entry.id, "added")
         if isinstance(entry, CardError):
             raise BoardError(entry.describe())
         return entry
@@ -352,7 +370,7 @@ class BoardStore:
                 n += 1
             os.replace(card.path, target)
             self._cards.pop(card_id, None)
-            self.version += 1
+            self._changed(card_id, "deleted")
             return target
 
     def delete(self, card_id: str) -> None:
@@ -361,7 +379,7 @@ class BoardStore:
             self._check_unchanged(card)
             card.path.unlink()
             self._cards.pop(card_id, None)
-            self.version += 1
+            self._changed(card_id, "deleted")
 
     def _check_column(self, column: str) -> None:
         if column not in self.settings.column_ids:
@@ -388,7 +406,7 @@ class BoardStore:
         self._atomic_write(card.path, data)
         entry = self._parse(card.path, data)
         self._store_entry(entry)
-        self.version += 1
+        self._changed(entry.id, "modified")
         if isinstance(entry, CardError):
             raise BoardError(entry.describe())
         return entry
@@ -441,15 +459,12 @@ class BoardStore:
                     return None
                 self._cards.pop(card_id, None)
                 self._errors.pop(card_id, None)
-                self.version += 1
-                return BoardChange(card_id, "deleted", None)
+                return self._changed(card_id, "deleted")
             if known is not None and known.digest == digest_of(data):
                 return None
             self._store_entry(self._parse(path, data))
             self._mark_duplicates()
-            self.version += 1
-            kind = "modified" if known is not None else "added"
-            return BoardChange(card_id, kind, self.entry(card_id))
+            return self._changed(card_id, "modified" if known is not None else "added")
 
     def reload_settings(self) -> None:
         self.settings = load_settings(self.root)

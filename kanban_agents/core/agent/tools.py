@@ -1,0 +1,995 @@
+"""The tools the built-in agent uses inside its worktree, with every file path jailed to it.
+
+The tool and parameter names are a contract with the model: ``list_files``, ``read_file``,
+``write_file``, ``edit_file``, ``search``, ``run`` and ``finish``. ``Toolbox.call`` turns every
+model mistake (an unknown tool, bad arguments, a path outside the worktree, a missing file) into a
+``ToolResult`` with ``is_error=True`` whose text tells the model what to do instead. It raises
+only for bugs and for cancellation.
+
+The jail stops the file tools from reaching outside the worktree by mistake, through ``..``,
+absolute paths or symlinks, and keeps them out of ``.git``. It is not a sandbox: ``run`` executes
+any shell command in the worktree. What ``run`` does promise is that the variables named in
+``scrub_env`` (the API keys) never reach the command, and that when the call returns (finished,
+timed out or cancelled) nothing is left running in the command's process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import difflib
+import json
+import math
+import os
+import re
+import secrets
+import signal
+import stat
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+TOOL_NAMES = ("list_files", "read_file", "write_file", "edit_file", "search", "run", "finish")
+
+LIST_CAP = 500
+SEARCH_MATCH_CAP = 200
+SEARCH_LINE_CHARS = 200
+SEARCH_MAX_FILE_BYTES = 1_000_000
+READ_LINE_CHARS = 2_000
+MAX_TEXT_FILE_BYTES = 50_000_000  # read_file and edit_file load the whole file
+TIMEOUT_CAP_FACTOR = 10
+KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+PIPE_GRACE = 2.0  # after the group is gone, how long to wait for the last of its output
+GIT_TIMEOUT = 30.0
+# Set by a git hook or a parent git command, these would point our git at another repository.
+GIT_LOCATION_VARS = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR"})
+
+
+class ToolError(Exception):
+    """A problem to report back to the model as the tool's result; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    output: str  # what goes back to the model as the tool message
+    is_error: bool = False
+    summary: str = ""  # one short line for a human log, e.g. "wrote src/a.py (12 lines)"
+
+
+# --- schemas ------------------------------------------------------------------------------------
+
+_PATH_IN_WORKTREE = "relative to the worktree root (the current directory of `run`)"
+
+
+def _function(name: str, description: str, properties: dict, required: tuple[str, ...]) -> dict:
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {
+                "type": "object",
+                "properties": properties,
+                "required": list(required),
+                "additionalProperties": False,
+            },
+        },
+    }
+
+
+_SCHEMAS = (
+    _function(
+        "list_files",
+        "List the files and directories under a directory of the worktree, recursively. "
+        "Directories end with '/'. Paths are relative to the worktree root, ready to pass to "
+        "read_file. Files ignored by .gitignore and the .git directory are left out. A long "
+        f"listing stops after {LIST_CAP} entries; list a subdirectory to see the rest.",
+        {
+            "path": {
+                "type": "string",
+                "description": f"Directory to list, {_PATH_IN_WORKTREE}. Default '.', the whole "
+                "worktree.",
+            }
+        },
+        (),
+    ),
+    _function(
+        "read_file",
+        "Read a text file of the worktree. Each line comes back prefixed with its line number, "
+        "as in '   12| text'; the prefix is not part of the file. A long file comes back one "
+        "page at a time and the result says which offset reads the next page.",
+        {
+            "path": {"type": "string", "description": f"File to read, {_PATH_IN_WORKTREE}."},
+            "offset": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Line number to start at, counting from 1. Default 1.",
+            },
+            "limit": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Largest number of lines to return. Default: a full page.",
+            },
+        },
+        ("path",),
+    ),
+    _function(
+        "write_file",
+        "Create a file, or replace the whole content of an existing one. Missing parent "
+        "directories are created. To change part of an existing file, use edit_file instead.",
+        {
+            "path": {"type": "string", "description": f"File to write, {_PATH_IN_WORKTREE}."},
+            "content": {"type": "string", "description": "The complete new content of the file."},
+        },
+        ("path", "content"),
+    ),
+    _function(
+        "edit_file",
+        "Replace one piece of text in an existing file. `old` must occur in the file exactly "
+        "once, character for character, including indentation and line breaks: copy it from "
+        "read_file output without the line-number prefixes, with enough surrounding lines to "
+        "make it unique. Returns the changed region with line numbers.",
+        {
+            "path": {"type": "string", "description": f"File to edit, {_PATH_IN_WORKTREE}."},
+            "old": {
+                "type": "string",
+                "description": "The exact text to replace; it must occur exactly once.",
+            },
+            "new": {
+                "type": "string",
+                "description": "The text to put in its place; empty to delete `old`.",
+            },
+        },
+        ("path", "old", "new"),
+    ),
+    _function(
+        "search",
+        "Search the text files of the worktree line by line for a regular expression. Each "
+        "match comes back as 'file:line: text'. Skips .git, files ignored by .gitignore, binary "
+        f"files and files over 1 MB, and stops after {SEARCH_MATCH_CAP} matches.",
+        {
+            "pattern": {
+                "type": "string",
+                "description": "A Python regular expression (the `re` module's syntax), matched "
+                "against each line. Escape special characters such as ( [ . * + ? with a "
+                "backslash to match them literally.",
+            },
+            "path": {
+                "type": "string",
+                "description": f"File or directory to search, {_PATH_IN_WORKTREE}. Default '.'.",
+            },
+        },
+        ("pattern",),
+    ),
+    _function(
+        "run",
+        "Run a shell command (sh) in the worktree root and return its exit code and its "
+        "combined stdout and stderr. Use it for tests, linters, builds and git. The command "
+        "gets no input, so it must not prompt. Long output keeps its beginning and its end. "
+        "Processes the command leaves in the background are stopped when it ends, and a "
+        "command that outlives its timeout is killed with all its child processes.",
+        {
+            "command": {
+                "type": "string",
+                "description": "The shell command line, e.g. 'python -m pytest -q tests/test_app.py'.",
+            },
+            "timeout": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "description": "Seconds before the command is killed. The default suits tests "
+                f"and builds; the largest allowed is {TIMEOUT_CAP_FACTOR} times the default.",
+            },
+        },
+        ("command",),
+    ),
+    _function(
+        "finish",
+        "End your work on the task, once it is done or cannot be done. No tool runs after this.",
+        {
+            "summary": {
+                "type": "string",
+                "description": "A few sentences for the reviewer: what you changed, how you "
+                "checked it (which tests ran), and anything left open.",
+            }
+        },
+        ("summary",),
+    ),
+)
+_SCHEMA_BY_NAME = {schema["function"]["name"]: schema["function"] for schema in _SCHEMAS}
+assert tuple(_SCHEMA_BY_NAME) == TOOL_NAMES
+
+_EXAMPLES = {
+    "list_files": '{"path": "src"}',
+    "read_file": '{"path": "src/app.py", "offset": 1, "limit": 200}',
+    "write_file": '{"path": "src/app.py", "content": "print(1)\\n"}',
+    "edit_file": '{"path": "src/app.py", "old": "x = 1\\n", "new": "x = 2\\n"}',
+    "search": '{"pattern": "def main", "path": "src"}',
+    "run": '{"command": "python -m pytest -q", "timeout": 300}',
+    "finish": '{"summary": "Added the --json flag and a test; the suite passes."}',
+}
+
+
+def tool_schemas() -> list[dict]:
+    """All seven tools in the OpenAI ``tools`` format; a fresh copy the caller may change."""
+    return copy.deepcopy(list(_SCHEMAS))
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _check_value(tool: str, key: str, spec: dict, value: object) -> object:
+    kind = spec["type"]
+    if kind == "string":
+        if not isinstance(value, str):
+            raise ToolError(f"argument '{key}' of {tool} must be a string, not {_json_type(value)}")
+        return value
+    if kind == "integer" and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    wanted = int if kind == "integer" else int | float
+    if isinstance(value, bool) or not isinstance(value, wanted) or not math.isfinite(value):
+        noun = "a whole number" if kind == "integer" else "a number"
+        raise ToolError(f"argument '{key}' of {tool} must be {noun}, not {_json_type(value)}")
+    if "minimum" in spec and value < spec["minimum"]:
+        raise ToolError(f"argument '{key}' of {tool} must be at least {spec['minimum']}")
+    if "exclusiveMinimum" in spec and value <= spec["exclusiveMinimum"]:
+        raise ToolError(f"argument '{key}' of {tool} must be more than {spec['exclusiveMinimum']}")
+    return value
+
+
+def _parse_arguments(tool: str, arguments: object) -> dict[str, Any]:
+    """The arguments checked against the tool's schema; a null value counts as left out."""
+    example = _EXAMPLES[tool]
+    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
+        arguments = {}
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError as exc:
+            raise ToolError(
+                f"the arguments of {tool} are not valid JSON ({exc.msg} at character {exc.pos}); "
+                f"send one JSON object, e.g. {example}"
+            ) from None
+    if not isinstance(arguments, dict):
+        raise ToolError(
+            f"the arguments of {tool} must be a JSON object, not {_json_type(arguments)}; "
+            f"e.g. {example}"
+        )
+    parameters = _SCHEMA_BY_NAME[tool]["parameters"]
+    properties = parameters["properties"]
+    accepted = ", ".join(properties) or "no arguments"
+    unknown = [key for key in arguments if key not in properties]
+    if unknown:
+        names = ", ".join(repr(key) for key in unknown)
+        raise ToolError(f"{tool} has no argument {names}; it accepts: {accepted}. E.g. {example}")
+    values = {}
+    for key, spec in properties.items():
+        value = arguments.get(key)
+        if value is None:
+            if key in parameters["required"]:
+                raise ToolError(f"{tool} needs the argument '{key}'; e.g. {example}")
+            continue
+        values[key] = _check_value(tool, key, spec, value)
+    return values
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def _one_line(text: str, limit: int = 80) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _count_lines(text: str) -> int:
+    return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
+
+def _plural(count: int, noun: str, nouns: str = "") -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines as editors and grep number them: split on "\\n" only, a final newline ends the last."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _numbered(lines: Iterable[tuple[int, str]], width: int) -> list[str]:
+    rendered = []
+    for number, line in lines:
+        if len(line) > READ_LINE_CHARS:
+            extra = len(line) - READ_LINE_CHARS
+            line = f"{line[:READ_LINE_CHARS]} [... {extra} more characters on this line]"
+        rendered.append(f"{number:>{width}}| {line}")
+    return rendered
+
+
+def _is_git_part(part: str) -> bool:
+    return part.lower() == ".git"  # .GIT is the same directory on a case-insensitive disk
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    """Write through a temp file in the same directory and ``os.replace``; keeps the file's mode."""
+    try:
+        mode: int | None = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+    temp = target.with_name(f".{target.name[:100]}.{secrets.token_hex(4)}.tmp")
+    # 0o666 lets the umask decide a new file's mode, as for any file an editor creates.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+# --- process groups -----------------------------------------------------------------------------
+
+_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
+
+
+class _CappedOutput:
+    """The head and the tail of a byte stream, about ``cap`` characters in all, in bounded memory."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.keep = max(cap // 2, 1)
+        self.byte_budget = 4 * self.keep + 4  # a UTF-8 character takes at most 4 bytes
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.chars = 0  # characters seen, counted as the bytes that start a UTF-8 character
+        self.dropped = False
+
+    def feed(self, chunk: bytes) -> None:
+        self.chars += len(chunk.translate(None, _CONTINUATION_BYTES))
+        room = self.byte_budget - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            excess = len(self.tail) - self.byte_budget
+            if excess > 0:
+                del self.tail[:excess]
+                self.dropped = True
+
+    def text(self) -> str:
+        if not self.dropped:
+            whole = (self.head + self.tail).decode("utf-8", errors="replace")
+            if len(whole) <= self.cap:
+                return whole
+            head, tail, total = whole[: self.keep], whole[-self.keep :], len(whole)
+        else:
+            head = self.head.decode("utf-8", errors="replace")[: self.keep]
+            tail = self.tail.decode("utf-8", errors="replace")[-self.keep :]
+            total = max(self.chars, len(head) + len(tail))
+        cut = total - len(head) - len(tail)
+        return f"{head}\n[... {cut} characters cut ...]\n{tail}"
+
+
+def _signal_group(pgid: int, signum: int) -> bool:
+    """Send ``signum`` to the process group; False when the group no longer exists."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether the group still has a process that is not a zombie.
+
+    Zombies count as members for ``killpg`` until someone reaps them, and in a container the
+    init process often never does; so on Linux look at their state in /proc.
+    """
+    if not _signal_group(pgid, 0):
+        return False
+    try:
+        entries = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
+    except OSError:
+        return True
+    for pid in entries:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
+
+
+class _OutputPipe(asyncio.Protocol):
+    """The read end of the command's stdout and stderr, fed into a ``_CappedOutput``.
+
+    A pipe of our own rather than ``PIPE``: a process that escapes the group (``setsid``) can
+    hold the write end open forever, and then only the owner of the transport can close it.
+    """
+
+    def __init__(self, sink: _CappedOutput):
+        self.sink = sink
+        self.transport: asyncio.BaseTransport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.sink.feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def _end_process_group(proc: asyncio.subprocess.Process, pipe: _OutputPipe) -> bool:
+    """Stop every process left in the command's group, reap the command, collect its output.
+
+    Returns False when the output could not be read to its end: a process that left the group
+    still holds the pipe open.
+    """
+    pgid = proc.pid  # start_new_session made the command the leader of its own group
+    loop = asyncio.get_running_loop()
+    try:
+        if _signal_group(pgid, signal.SIGTERM):
+            deadline = loop.time() + KILL_GRACE
+            while (proc.returncode is None or _group_alive(pgid)) and loop.time() < deadline:
+                await asyncio.sleep(0.02)
+            if proc.returncode is None or _group_alive(pgid):
+                _signal_group(pgid, signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), KILL_GRACE)
+        # What is already in the pipe stays readable after the writers are gone.
+        try:
+            await asyncio.wait_for(asyncio.shield(pipe.closed), PIPE_GRACE)
+        except TimeoutError:
+            return False
+        return True
+    finally:
+        pipe.close()
+
+
+# --- the toolbox --------------------------------------------------------------------------------
+
+Entries = dict[tuple[str, ...], bool]  # path parts relative to the worktree root -> is a directory
+
+
+class Toolbox:
+    """The seven tools, bound to one worktree."""
+
+    def __init__(
+        self,
+        worktree: Path,
+        *,
+        command_timeout: float = 120.0,
+        output_cap: int = 30_000,
+        scrub_env: Iterable[str] = ("OPENAI_API_KEY",),
+        max_read_lines: int = 2000,
+    ):
+        if command_timeout <= 0 or output_cap <= 0 or max_read_lines <= 0:
+            raise ValueError("command_timeout, output_cap and max_read_lines must be positive")
+        self.worktree = Path(worktree)
+        self.root = self.worktree.resolve()
+        self.command_timeout = float(command_timeout)
+        self.output_cap = output_cap
+        self.scrub_env = frozenset([scrub_env] if isinstance(scrub_env, str) else scrub_env)
+        self.max_read_lines = max_read_lines
+        self._git_root_confirmed = False
+        self._handlers: dict[str, Callable[..., Awaitable[ToolResult]]] = {
+            "list_files": self._list_files,
+            "read_file": self._read_file,
+            "write_file": self._write_file,
+            "edit_file": self._edit_file,
+            "search": self._search,
+            "run": self._run,
+            "finish": self._finish,
+        }
+
+    async def call(self, name: str, arguments: dict | str) -> ToolResult:
+        """Run one tool call from the model; its mistakes come back as error results."""
+        if not isinstance(name, str) or name not in self._handlers:
+            return ToolResult(
+                output=f"Error: there is no tool {name!r}. The tools are: {', '.join(TOOL_NAMES)}.",
+                is_error=True,
+                summary=f"unknown tool {_one_line(str(name), 40)!r}",
+            )
+        try:
+            values = _parse_arguments(name, arguments)
+            return await self._handlers[name](**values)
+        except ToolError as exc:
+            message = str(exc)
+        except (OSError, UnicodeError) as exc:
+            message = f"{name} failed: {exc}"
+        return ToolResult(
+            output=f"Error: {message}",
+            is_error=True,
+            summary=f"{name} failed: {_one_line(message, 100)}",
+        )
+
+    # --- the jail -------------------------------------------------------------------------------
+
+    def resolve(self, path: str) -> Path:
+        """The real location of a worktree-relative path, or ToolError if it leaves the jail."""
+        return self._locate(path)[0]
+
+    def _locate(self, path: str) -> tuple[Path, str]:
+        """(real path, the path as the model should see it in results)."""
+        if not isinstance(path, str):
+            raise ToolError("a path must be a string relative to the worktree root")
+        if "\0" in path:
+            raise ToolError(f"path {path!r} contains a NUL character")
+        if os.path.isabs(path) or path == "~" or path.startswith("~/"):
+            raise ToolError(
+                f"path '{path}' is absolute; use paths relative to the worktree root, "
+                "e.g. 'src/app.py'"
+            )
+        parts = PurePosixPath(os.path.normpath(path or ".")).parts
+        if parts and parts[0] == "..":
+            raise ToolError(
+                f"path '{path}' is outside the worktree; use paths relative to the worktree root"
+            )
+        if any(_is_git_part(part) for part in parts):
+            raise ToolError(self._git_refusal(path))
+        try:
+            # Not strict: follows every symlink on the way, dangling ones too, and keeps the
+            # rest of a path that does not exist yet under its nearest existing parent.
+            real = self.root.joinpath(*parts).resolve()
+        except (OSError, RuntimeError) as exc:
+            raise ToolError(f"cannot follow path '{path}': {exc}") from None
+        if not real.is_relative_to(self.root):
+            raise ToolError(
+                f"path '{path}' leads outside the worktree through a symlink; only files "
+                "inside the worktree can be used"
+            )
+        if any(_is_git_part(part) for part in real.relative_to(self.root).parts):
+            raise ToolError(self._git_refusal(path))
+        return real, PurePosixPath(*parts).as_posix() if parts else "."
+
+    @staticmethod
+    def _git_refusal(path: str) -> str:
+        return (
+            f"path '{path}' is inside .git, which the file tools do not touch; "
+            "use `run` with git commands (git status, git log, git diff) instead"
+        )
+
+    # --- listing --------------------------------------------------------------------------------
+
+    async def _git(self, *args: str, cwd: Path) -> bytes | None:
+        """Standard output of a git command, or None when git is missing or fails."""
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in self.scrub_env and key not in GIT_LOCATION_VARS
+        }
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "git",
+                *args,
+                cwd=cwd,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+        except OSError:
+            return None
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT)
+        except TimeoutError:
+            return None
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        return out if proc.returncode == 0 else None
+
+    async def _is_git_root(self) -> bool:
+        # A worktree inside some other repository must not be listed through that one's rules.
+        if not self._git_root_confirmed:
+            top = await self._git("rev-parse", "--show-toplevel", cwd=self.root)
+            if top is not None:
+                top_dir = Path(os.fsdecode(top.strip()))
+                self._git_root_confirmed = top_dir.resolve() == self.root
+        return self._git_root_confirmed
+
+    async def _entries(self, directory: Path) -> Entries:
+        """Everything under ``directory`` that git does not ignore; a plain walk outside git."""
+        if await self._is_git_root():
+            out = await self._git(
+                "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=directory
+            )
+            if out is not None:
+                names = [os.fsdecode(name) for name in out.split(b"\0") if name]
+                return await asyncio.to_thread(self._entries_from_git, directory, names)
+        return await asyncio.to_thread(self._walk, directory)
+
+    def _entries_from_git(self, directory: Path, names: list[str]) -> Entries:
+        base = directory.relative_to(self.root).parts
+        entries: Entries = {}
+        for name in names:  # relative to `directory`; an untracked nested repository ends in "/"
+            parts = PurePosixPath(name.rstrip("/")).parts
+            if any(_is_git_part(part) for part in parts):
+                continue
+            full = directory.joinpath(*parts)
+            if not os.path.lexists(full):  # tracked, but deleted in the worktree
+                continue
+            is_dir = name.endswith("/") or (not full.is_symlink() and full.is_dir())
+            for depth in range(1, len(parts)):
+                entries[base + parts[:depth]] = True
+            entries[base + parts] = is_dir
+        return entries
+
+    def _walk(self, directory: Path) -> Entries:
+        base = directory.relative_to(self.root).parts
+        entries: Entries = {}
+        for dirpath, dirnames, filenames in os.walk(directory):
+            here = base + Path(dirpath).relative_to(directory).parts
+            descend = []
+            for name in dirnames:
+                if _is_git_part(name):
+                    continue
+                # A symlink is listed as a file and never followed: it may point anywhere.
+                is_link = os.path.islink(os.path.join(dirpath, name))
+                entries[(*here, name)] = not is_link
+                if not is_link:
+                    descend.append(name)
+            dirnames[:] = descend
+            for name in filenames:
+                if not _is_git_part(name):
+                    entries[(*here, name)] = False
+        return entries
+
+    async def _list_files(self, path: str = ".") -> ToolResult:
+        target, shown = self._locate(path)
+        if not os.path.lexists(target):
+            raise ToolError(f"'{shown}' does not exist; list '.' to see the whole worktree")
+        if not target.is_dir():
+            return ToolResult(output=shown, summary=f"listed {shown} (a file)")
+        entries = await self._entries(target)
+        lines = [
+            "/".join(parts) + ("/" if is_dir else "") for parts, is_dir in sorted(entries.items())
+        ]
+        if not lines:
+            return ToolResult(output=f"'{shown}' is empty", summary=f"listed {shown} (empty)")
+        output = "\n".join(lines[:LIST_CAP])
+        if len(lines) > LIST_CAP:
+            output += f"\n... {len(lines) - LIST_CAP} more entries; list a subdirectory to see them"
+        return ToolResult(
+            output=output, summary=f"listed {shown} ({_plural(len(lines), 'entry', 'entries')})"
+        )
+
+    # --- reading and writing --------------------------------------------------------------------
+
+    @staticmethod
+    def _load_text_bytes(target: Path, shown: str) -> bytes:
+        if not os.path.lexists(target):
+            raise ToolError(
+                f"file '{shown}' does not exist; use list_files or search to find the right path"
+            )
+        if target.is_dir():
+            raise ToolError(f"'{shown}' is a directory; use list_files to see what is in it")
+        if not target.is_file():
+            raise ToolError(f"'{shown}' is not a regular file")
+        size = target.stat().st_size
+        if size > MAX_TEXT_FILE_BYTES:
+            raise ToolError(
+                f"'{shown}' is too large ({size} bytes) to load; use `run` with head, tail, "
+                "sed -n or grep to look at parts of it"
+            )
+        data = target.read_bytes()
+        if b"\0" in data:
+            raise ToolError(
+                f"'{shown}' is a binary file (it contains NUL bytes) and cannot be shown as text; "
+                "use `run` with a tool such as `file` or `xxd | head` to inspect it"
+            )
+        return data
+
+    async def _read_file(self, path: str, offset: int = 1, limit: int | None = None) -> ToolResult:
+        target, shown = self._locate(path)
+        data = await asyncio.to_thread(self._load_text_bytes, target, shown)
+        lines = _split_lines(data.decode("utf-8", errors="replace"))
+        total = len(lines)
+        if total == 0:
+            return ToolResult(output=f"'{shown}' is empty", summary=f"read {shown} (empty)")
+        if offset > total:
+            raise ToolError(
+                f"offset {offset} is past the end of '{shown}', which has {_plural(total, 'line')}"
+            )
+        count = min(limit or self.max_read_lines, self.max_read_lines)
+        end = min(total, offset - 1 + count)
+        width = max(5, len(str(end)))
+        shown_lines: list[str] = []
+        size = 0
+        for line in _numbered(((n, lines[n - 1]) for n in range(offset, end + 1)), width):
+            if shown_lines and size + len(line) + 1 > self.output_cap:
+                break
+            shown_lines.append(line)
+            size += len(line) + 1
+        end = offset + len(shown_lines) - 1
+        output = "\n".join(shown_lines)
+        if end < total:
+            output += (
+                f"\n[showing lines {offset}-{end} of {total}; call read_file with "
+                f"offset={end + 1} to read more]"
+            )
+        return ToolResult(output=output, summary=f"read {shown} (lines {offset}-{end} of {total})")
+
+    async def _write_file(self, path: str, content: str) -> ToolResult:
+        target, shown = self._locate(path)
+        data = content.encode("utf-8")
+
+        def write() -> bool:
+            if target.is_dir():
+                raise ToolError(f"'{shown}' is a directory; give the path of a file")
+            existed = os.path.lexists(target)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise ToolError(
+                    f"cannot create the directories for '{shown}': a file is in the way"
+                ) from None
+            _atomic_write(target, data)
+            return existed
+
+        existed = await asyncio.to_thread(write)
+        lines = _count_lines(content)
+        verb = "wrote" if existed else "created"
+        return ToolResult(
+            output=f"{verb} {shown}: {_plural(lines, 'line')}, {_plural(len(data), 'byte')}",
+            summary=f"{verb} {shown} ({_plural(lines, 'line')})",
+        )
+
+    async def _edit_file(self, path: str, old: str, new: str) -> ToolResult:
+        target, shown = self._locate(path)
+        if old == "":
+            raise ToolError(
+                "`old` is empty; give the exact text to replace (use write_file to create a file)"
+            )
+        if old == new:
+            raise ToolError("`old` and `new` are the same, so there is nothing to change")
+        return await asyncio.to_thread(self._edit, target, shown, old, new)
+
+    def _edit(self, target: Path, shown: str, old: str, new: str) -> ToolResult:
+        # surrogateescape: bytes that are not UTF-8 elsewhere in the file survive the round trip.
+        text = self._load_text_bytes(target, shown).decode("utf-8", errors="surrogateescape")
+        count = text.count(old)
+        if count == 0 and "\r\n" in text and "\n" in old and "\r\n" not in old:
+            # The model sees lines without their "\r"; match the file's Windows line endings.
+            crlf_old = old.replace("\n", "\r\n")
+            if crlf_old in text:
+                old, new = crlf_old, new.replace("\r\n", "\n").replace("\n", "\r\n")
+                count = text.count(old)
+        if count == 0:
+            raise ToolError(self._no_match_message(shown, text, old))
+        if count > 1:
+            starts = [m.start() for m in re.finditer(re.escape(old), text)][:10]
+            at = ", ".join(str(text.count("\n", 0, start) + 1) for start in starts)
+            raise ToolError(
+                f"`old` occurs {count} times in '{shown}' (starting at lines {at}); include "
+                "more surrounding lines in `old` so that it matches exactly once"
+            )
+        index = text.index(old)
+        updated = text[:index] + new + text[index + len(old) :]
+        _atomic_write(target, updated.encode("utf-8", errors="surrogateescape"))
+
+        first = text.count("\n", 0, index) + 1
+        removed, added = _count_lines(old), _count_lines(new)
+        lines = _split_lines(updated)
+        start = max(1, first - 3)
+        stop = min(len(lines), first + max(added, 1) + 2, start + 39)
+        snippet = _numbered(
+            (
+                (n, lines[n - 1].encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+                for n in range(start, stop + 1)
+            ),
+            max(5, len(str(stop))),
+        )
+        head = (
+            f"edited {shown}: replaced {_plural(removed, 'line')} at line {first} with "
+            f"{_plural(added, 'line')}. The file now reads:"
+        )
+        return ToolResult(
+            output="\n".join([head, *snippet]),
+            summary=f"edited {shown} (line {first}, -{removed} +{added})",
+        )
+
+    @staticmethod
+    def _no_match_message(shown: str, text: str, old: str) -> str:
+        message = f"`old` was not found in '{shown}'."
+        if re.search(r"^\s*\d+\| ", old, re.MULTILINE):
+            message += (
+                " It seems to contain read_file's line-number prefixes such as '   12| '; "
+                "those are not part of the file, leave them out."
+            )
+        wanted = next((line.strip() for line in old.split("\n") if line.strip()), "")
+        lines = [line.strip() for line in _split_lines(text)]
+        if wanted and len(lines) <= 20_000:
+            close = difflib.get_close_matches(wanted, lines, n=1, cutoff=0.6)
+            if close:
+                number = lines.index(close[0]) + 1
+                message += f" The closest line is line {number}: {_one_line(close[0], 120)!r}."
+        return (
+            message + " Re-read the file with read_file and copy the text exactly, "
+            "including indentation and blank lines."
+        )
+
+    # --- search ---------------------------------------------------------------------------------
+
+    async def _search(self, pattern: str, path: str = ".") -> ToolResult:
+        try:
+            regex = re.compile(pattern)
+        except re.error as exc:
+            raise ToolError(
+                f"invalid regular expression {pattern!r}: {exc}. The pattern is a Python regex: "
+                "escape special characters such as ( ) [ ] . * + ? with a backslash to match "
+                "them literally"
+            ) from None
+        target, shown = self._locate(path)
+        if not os.path.lexists(target):
+            raise ToolError(f"'{shown}' does not exist; search '.' to look through the worktree")
+        if target.is_dir():
+            entries = await self._entries(target)
+            files = [
+                self.root.joinpath(*parts)
+                for parts, is_dir in sorted(entries.items())
+                if not is_dir
+            ]
+        else:
+            files = [target]
+        return await asyncio.to_thread(self._grep, regex, files, pattern, shown)
+
+    def _grep(self, regex: re.Pattern, files: list[Path], pattern: str, shown: str) -> ToolResult:
+        matches: list[str] = []
+        matched_files = 0
+        too_large = 0
+        for file in files:
+            # Symlinks are skipped: they may lead out of the worktree, and their target is
+            # searched under its own name anyway.
+            if file.is_symlink() or not file.is_file():
+                continue
+            try:
+                if file.stat().st_size > SEARCH_MAX_FILE_BYTES:
+                    too_large += 1
+                    continue
+                data = file.read_bytes()
+            except OSError:
+                continue
+            if b"\0" in data:
+                continue
+            name = file.relative_to(self.root).as_posix()
+            found_here = False
+            for number, line in enumerate(_split_lines(data.decode("utf-8", "replace")), 1):
+                match = regex.search(line)
+                if match is None:
+                    continue
+                found_here = True
+                matches.append(f"{name}:{number}: {self._excerpt(line.rstrip(), match)}")
+                if len(matches) >= SEARCH_MATCH_CAP:
+                    break
+            matched_files += found_here
+            if len(matches) >= SEARCH_MATCH_CAP:
+                break
+        notes = []
+        if len(matches) >= SEARCH_MATCH_CAP:
+            notes.append(
+                f"[stopped after {SEARCH_MATCH_CAP} matches; narrow the pattern or the path]"
+            )
+        if too_large:
+            notes.append(f"[skipped {_plural(too_large, 'file')} over 1 MB]")
+        if not matches:
+            output = "\n".join([f"no matches for {pattern!r} in {shown}", *notes])
+        else:
+            output = "\n".join(matches + notes)
+        return ToolResult(
+            output=output,
+            summary=f"searched {_one_line(pattern, 40)!r} in {shown}: "
+            f"{_plural(len(matches), 'match', 'matches')} "
+            f"in {_plural(matched_files, 'file')}",
+        )
+
+    @staticmethod
+    def _excerpt(line: str, match: re.Match) -> str:
+        if len(line) <= SEARCH_LINE_CHARS:
+            return line
+        start = max(0, min(match.start() - 50, len(line) - SEARCH_LINE_CHARS))
+        end = start + SEARCH_LINE_CHARS
+        return ("..." if start else "") + line[start:end] + ("..." if end < len(line) else "")
+
+    # --- commands -------------------------------------------------------------------------------
+
+    async def _run(self, command: str, timeout: float | None = None) -> ToolResult:
+        if not command.strip():
+            raise ToolError(f"the command is empty; e.g. {_EXAMPLES['run']}")
+        longest = self.command_timeout * TIMEOUT_CAP_FACTOR
+        note = ""
+        if timeout is None:
+            timeout = self.command_timeout
+        elif timeout > longest:
+            note = f"[the timeout was capped at {longest:g}s]\n"
+            timeout = longest
+        env = {key: value for key, value in os.environ.items() if key not in self.scrub_env}
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        output = _CappedOutput(self.output_cap)
+        read_fd, write_fd = os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_shell(
+                command,
+                cwd=self.root,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so the whole tree can be stopped
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        pipe = _OutputPipe(output)
+        timed_out = False
+        complete = False
+        try:
+            await loop.connect_read_pipe(lambda: pipe, os.fdopen(read_fd, "rb", buffering=0))
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            timed_out = True
+        finally:
+            # Also on cancellation: shielded so a second cancel cannot leave processes behind.
+            complete = await asyncio.shield(asyncio.ensure_future(_end_process_group(proc, pipe)))
+        elapsed = time.monotonic() - started
+        short = _one_line(command, 60)
+        if timed_out:
+            status = (
+                f"timed out after {timeout:g}s; the command and its child processes were killed. "
+                f"If it needs longer, pass a larger timeout (at most {longest:g}s) or run less "
+                "at once."
+            )
+            summary = f"ran `{short}`: timed out after {timeout:g}s"
+        else:
+            code = proc.returncode
+            status = f"exit code {code}"
+            if code is not None and code < 0:
+                with contextlib.suppress(ValueError):
+                    status += f" (killed by {signal.Signals(-code).name})"
+            summary = f"ran `{short}`: exit {code} ({elapsed:.1f}s)"
+        text = output.text() or "(no output)"
+        if not complete:
+            text += (
+                "\n[the output may be cut short: a process that detached from the command "
+                "(e.g. with setsid) still holds it open and was left running]"
+            )
+        return ToolResult(output=f"{status}\n{note}{text}", is_error=timed_out, summary=summary)
+
+    async def _finish(self, summary: str) -> ToolResult:
+        # The caller's loop ends the run; the summary is all there is to hand back.
+        return ToolResult(output=summary, summary=f"finished: {_one_line(summary)}")

@@ -1,0 +1,195 @@
+"""The one stream of plain events the run manager emits. TUI, CLI and tests subscribe; the run
+recorder writes them as JSON lines, and ``event_from_dict`` reads them back."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+# Run states, in the order a run usually passes through them.
+QUEUED = "queued"
+PREPARING = "preparing"
+RUNNING = "running"
+TESTING = "testing"
+REVIEW = "review"
+FAILED = "failed"
+CANCELLED = "cancelled"
+INTERRUPTED = "interrupted"
+MERGED = "merged"
+ACTIVE_STATES = frozenset({QUEUED, PREPARING, RUNNING, TESTING})
+FINAL_STATES = frozenset({REVIEW, FAILED, CANCELLED, INTERRUPTED, MERGED})
+
+
+@dataclass(frozen=True)
+class Event:
+    card_id: str
+    run: int  # run number for this card: 1, 2, ...
+    t: float = field(default_factory=time.time, kw_only=True)
+    kind: ClassVar[str] = "event"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class StateChanged(Event):
+    state: str
+    reason: str = ""
+    kind: ClassVar[str] = "state"
+
+
+@dataclass(frozen=True)
+class LogLine(Event):
+    text: str
+    stream: str = "info"  # info | setup | stdout | stderr | git
+    kind: ClassVar[str] = "log"
+
+
+@dataclass(frozen=True)
+class AssistantDelta(Event):
+    """A fragment of streamed assistant text (not recorded: the full message is)."""
+
+    text: str
+    kind: ClassVar[str] = "delta"
+
+
+@dataclass(frozen=True)
+class AssistantMessage(Event):
+    text: str
+    step: int = 0
+    kind: ClassVar[str] = "assistant"
+
+
+@dataclass(frozen=True)
+class ToolCalled(Event):
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    step: int = 0
+    kind: ClassVar[str] = "tool_call"
+
+
+@dataclass(frozen=True)
+class ToolFinished(Event):
+    call_id: str
+    name: str
+    ok: bool
+    summary: str
+    output: str = ""
+    kind: ClassVar[str] = "tool_result"
+
+
+@dataclass(frozen=True)
+class TestsFinished(Event):
+    passed: bool
+    exit_code: int | None
+    output: str
+    command: str = ""
+    attempt: int = 1
+    kind: ClassVar[str] = "tests"
+
+
+@dataclass(frozen=True)
+class UsageUpdated(Event):
+    prompt_tokens: int
+    completion_tokens: int
+    steps: int
+    kind: ClassVar[str] = "usage"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class DiffChanged(Event):
+    kind: ClassVar[str] = "diff"
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Something the user should see on the card: a files overlap, a retry, a conflict."""
+
+    text: str
+    level: str = "warning"  # info | warning | error
+    kind: ClassVar[str] = "notice"
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    state: str
+    reason: str = ""
+    summary: str = ""
+    commit: str | None = None
+    kind: ClassVar[str] = "finished"
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (StateChanged, LogLine, AssistantDelta, AssistantMessage, ToolCalled, ToolFinished,
+                TestsFinished, UsageUpdated, DiffChanged, Notice, RunFinished)
+}  # fmt: skip
+
+
+def event_from_dict(data: dict[str, Any]) -> Event | None:
+    """Rebuild an event from its JSON form; None for kinds this version does not know."""
+    cls = EVENT_TYPES.get(data.get("kind", ""))
+    if cls is None:
+        return None
+    names = {f.name for f in fields(cls)}
+    try:
+        return cls(**{k: v for k, v in data.items() if k in names})
+    except TypeError:
+        return None
+
+
+@dataclass
+class RunStatus:
+    """What the board shows about a card's current run; folded from its events."""
+
+    card_id: str
+    run: int = 0
+    state: str | None = None
+    reason: str = ""
+    steps: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    started: float | None = None
+    finished: float | None = None
+    attempt: int = 0
+    summary: str = ""
+    notices: list[str] = field(default_factory=list)
+    last_tests: TestsFinished | None = None
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def apply(self, event: Event) -> None:
+        if event.run != self.run:
+            if event.run < self.run:
+                return
+            self.__init__(self.card_id, run=event.run)  # a new run starts from a clean slate
+        if isinstance(event, StateChanged):
+            self.state = event.state
+            self.reason = event.reason
+            if event.state == RUNNING and self.started is None:
+                self.started = event.t
+            if event.state in ACTIVE_STATES:
+                self.finished = None
+        elif isinstance(event, UsageUpdated):
+            self.prompt_tokens = event.prompt_tokens
+            self.completion_tokens = event.completion_tokens
+            self.steps = event.steps
+        elif isinstance(event, TestsFinished):
+            self.last_tests = event
+            self.attempt = event.attempt
+        elif isinstance(event, Notice):
+            if event.text not in self.notices:
+                self.notices.append(event.text)
+        elif isinstance(event, RunFinished):
+            self.state = event.state
+            self.reason = event.reason
+            self.summary = event.summary
+            self.finished = event.t

@@ -1,0 +1,728 @@
+"""Git for cards: one worktree and branch per card, a diff for review, a merge gate.
+
+Everything here is synchronous and blocking; callers run it off the event loop with
+``asyncio.to_thread``. Git runs through GitPython's command wrapper, always with ``-C <dir>``
+(GitPython silently falls back to the process's own directory when ``cwd`` is missing, and
+``git add -A`` in the wrong repository is not a mistake we can afford). Failures become
+``GitError`` whose text is what a user should read: the git subcommand and git's own stderr.
+
+The one rule above all: never lose a user's work. Reading a worktree's state goes through a
+scratch copy of its index, so the agent's and the user's staging area is never touched, and the
+only place that touches the main checkout's files is the final fast-forward in
+``merge_card_branch``, after checking that no uncommitted or ignored file is in the way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from git.cmd import Git
+from git.exc import GitCommandError
+
+FALLBACK_NAME = "kanban-agents"
+FALLBACK_EMAIL = "kanban-agents@localhost"
+
+MERGE_STRATEGIES = ("merge", "squash", "rebase")
+
+# Lock and generated files: their diffs are noise in a review, so only their counts are shown.
+GENERATED_NAMES = frozenset(
+    {
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "bun.lockb",
+        "poetry.lock",
+        "Pipfile.lock",
+        "uv.lock",
+        "pdm.lock",
+        "Cargo.lock",
+        "Gemfile.lock",
+        "composer.lock",
+        "go.sum",
+        "flake.lock",
+        "mix.lock",
+        "Podfile.lock",
+        "pubspec.lock",
+    }
+)
+
+# Subcommands whose second word names the operation ("git worktree add failed: ...").
+_TWO_WORD_COMMANDS = frozenset({"worktree", "stash", "remote", "submodule", "notes", "bisect"})
+
+# Consistent, machine-readable diffs whatever the user's config says (external diff drivers,
+# textconv, colour, submodule log format would all change the text we split).
+_DIFF_OPTIONS = ("-M", "--no-color", "--no-ext-diff", "--no-textconv", "--submodule=short")
+
+_FILE_HEADER = re.compile(rb"(?m)^(?=diff --git )")
+
+
+class GitError(Exception):
+    """A git operation failed. ``str(error)`` is written for the user, in git's words."""
+
+
+class MergeConflict(GitError):
+    """Two lines of work edit the same lines; ``files`` names the conflicting paths."""
+
+    def __init__(self, files: Iterable[str], message: str | None = None):
+        self.files = list(files)
+        super().__init__(message or f"merge conflict in {_path_list(self.files)}")
+
+
+@dataclass(frozen=True)
+class WorktreeInfo:
+    path: Path
+    branch: str | None  # short name; None when detached (or bare)
+    head: str  # "" for a bare repository or an unborn branch
+    created: bool = False  # ensure_worktree made a new branch from base
+    prunable: bool = False  # registered, but its directory is gone
+
+
+@dataclass(frozen=True)
+class DiffFile:
+    path: str
+    old_path: str | None  # set for renames
+    status: str  # "A", "M", "D" or "R"
+    added: int
+    deleted: int
+    binary: bool
+    patch: str  # this file's unified diff ("" when skipped)
+    skipped: str | None  # "binary", "generated/lock file", "large (N lines)"
+
+
+@dataclass(frozen=True)
+class WorktreeDiff:
+    base_ref: str
+    merge_base: str
+    files: list[DiffFile]
+
+    @property
+    def added(self) -> int:
+        return sum(f.added for f in self.files)
+
+    @property
+    def deleted(self) -> int:
+        return sum(f.deleted for f in self.files)
+
+
+@dataclass(frozen=True)
+class MergeCheck:
+    clean: bool
+    tree: str | None  # the merged tree (written even when there are conflicts)
+    conflicts: list[str]
+    message: str
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    commit: str  # the new tip of base
+    strategy: str
+    base: str  # the base branch name
+    previous: str = ""  # base's tip before the merge
+
+
+# --- running git -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Output:
+    status: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace").strip()
+
+
+def _git(
+    cwd: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    ok: Iterable[int] = (0,),
+) -> _Output:
+    """Run ``git -C cwd args``; raise GitError unless the exit status is in ``ok``."""
+    command = [Git.GIT_PYTHON_GIT_EXECUTABLE or "git", "-C", str(cwd), *args]
+    run_env = {"GIT_TERMINAL_PROMPT": "0", **(env or {})}
+    try:
+        status, stdout, stderr = Git(str(cwd)).execute(
+            command,
+            with_extended_output=True,
+            with_exceptions=False,
+            stdout_as_string=False,
+            strip_newline_in_stdout=False,
+            env=run_env,
+        )
+    except GitCommandError as error:  # git could not be started at all
+        raise GitError(f"git {_subcommand(args)} failed: {error.status or error}") from error
+    if status not in tuple(ok):
+        raise GitError(_failure(args, status, stderr, stdout))
+    return _Output(status, stdout, stderr)
+
+
+def _subcommand(args: Iterable[str]) -> str:
+    words: list[str] = []
+    skip_value = False
+    for arg in args:
+        if skip_value:
+            skip_value = False
+        elif arg in ("-c", "-C"):
+            skip_value = True
+        elif arg.startswith("-"):
+            continue
+        else:
+            words.append(arg)
+            if len(words) == 2 or words[0] not in _TWO_WORD_COMMANDS:
+                break
+    return " ".join(words) or "git"
+
+
+def _failure(args: Iterable[str], status: int, stderr: str, stdout: bytes) -> str:
+    detail = stderr.strip() or stdout.decode("utf-8", "replace").strip()
+    return f"git {_subcommand(args)} failed: {detail or f'exit status {status}'}"
+
+
+def _path_list(paths: Iterable[str], limit: int = 10) -> str:
+    paths = list(paths)
+    shown = ", ".join(paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def _nul_fields(data: bytes) -> list[str]:
+    return [os.fsdecode(field) for field in data.split(b"\0") if field]
+
+
+# --- repository queries ------------------------------------------------------------------
+
+
+def repo_toplevel(path: Path) -> Path:
+    """The top directory of the worktree containing ``path``."""
+    path = Path(path)
+    start = path if path.is_dir() else path.parent
+    return Path(_git(start, "rev-parse", "--show-toplevel").text)
+
+
+def current_branch(root: Path) -> str | None:
+    """The branch checked out in ``root``, or None when HEAD is detached."""
+    out = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD", ok=(0, 1))
+    return out.text if out.status == 0 else None
+
+
+def rev_parse(root: Path, ref: str) -> str:
+    """The full object name of ``ref``."""
+    if ref.startswith("-"):
+        raise GitError(f"git rev-parse failed: invalid revision '{ref}'")
+    out = _git(root, "rev-parse", "--verify", "--quiet", ref, ok=(0, 1))
+    if out.status != 0 or not out.text:
+        raise GitError(f"git rev-parse failed: {out.stderr.strip() or f'unknown revision {ref!r}'}")
+    return out.text
+
+
+def _commit(root: Path, ref: str) -> str:
+    return rev_parse(root, f"{ref}^{{commit}}")
+
+
+def _head(root: Path) -> str | None:
+    """HEAD's commit, or None on an unborn branch."""
+    out = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", ok=(0, 1))
+    return out.text if out.status == 0 else None
+
+
+def _merge_base(root: Path, a: str, b: str) -> str:
+    out = _git(root, "merge-base", a, b, ok=(0, 1))
+    if out.status != 0:
+        raise GitError(f"git merge-base failed: '{a}' and '{b}' have no common history")
+    return out.text
+
+
+def _is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
+    out = _git(root, "merge-base", "--is-ancestor", ancestor, descendant, ok=(0, 1))
+    return out.status == 0
+
+
+def identity_args(root: Path) -> list[str]:
+    """``-c`` options that give commits an identity when the repo's config has none.
+
+    Only the missing half is filled in, so a configured name or email is never replaced.
+    """
+    out = _git(root, "config", "-z", "--get-regexp", r"^user\.(name|email)$", ok=(0, 1))
+    configured = set()
+    for entry in out.stdout.split(b"\0"):
+        key, _, value = entry.decode("utf-8", "replace").partition("\n")
+        if value.strip():
+            configured.add(key.lower())
+    args: list[str] = []
+    if "user.name" not in configured:
+        args += ["-c", f"user.name={FALLBACK_NAME}"]
+    if "user.email" not in configured:
+        args += ["-c", f"user.email={FALLBACK_EMAIL}"]
+    return args
+
+
+def branch_exists(root: Path, branch: str) -> bool:
+    out = _git(root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}", ok=(0, 1))
+    return out.status == 0
+
+
+def _branch_tip(root: Path, branch: str) -> str:
+    if not branch_exists(root, branch):
+        raise GitError(f"branch '{branch}' does not exist")
+    return _commit(root, f"refs/heads/{branch}")
+
+
+def dirty_paths(root: Path) -> set[str]:
+    """Files with uncommitted changes in ``root``: modified, staged, deleted or untracked."""
+    # --no-optional-locks: a status refresh must not race the user's own git commands.
+    out = _git(
+        root,
+        "--no-optional-locks",
+        "status",
+        "--porcelain",
+        "-z",
+        "--no-renames",
+        "--untracked-files=all",
+    )
+    paths: set[str] = set()
+    fields = iter(out.stdout.split(b"\0"))
+    for field in fields:
+        if len(field) < 4:
+            continue
+        paths.add(os.fsdecode(field[3:]))
+        if field[:1] in (b"R", b"C"):  # the old name follows (only if renames slip through)
+            paths.add(os.fsdecode(next(fields, b"")))
+    paths.discard("")
+    return paths
+
+
+def changed_paths(root: Path, base_ref: str, commit: str) -> set[str]:
+    """Paths ``commit`` changes since it forked from ``base_ref`` (renames as both names)."""
+    fork = _merge_base(root, base_ref, commit)
+    return _tree_changes(root, fork, commit)
+
+
+def _tree_changes(root: Path, old: str, new: str, *, only: str | None = None) -> set[str]:
+    args = ["diff-tree", "-r", "-z", "--name-only", "--no-renames", "--no-commit-id"]
+    if only:
+        args.append(f"--diff-filter={only}")
+    return set(_nul_fields(_git(root, *args, old, new).stdout))
+
+
+# --- worktrees ---------------------------------------------------------------------------
+
+
+def list_worktrees(root: Path) -> list[WorktreeInfo]:
+    """Every worktree of the repository, the main one first."""
+    out = _git(root, "worktree", "list", "--porcelain", "-z")
+    worktrees: list[WorktreeInfo] = []
+    record: dict[str, str] = {}
+    for field in [*out.stdout.split(b"\0"), b""]:
+        if field:
+            key, _, value = os.fsdecode(field).partition(" ")
+            record[key] = value
+            continue
+        if "worktree" in record:
+            branch = record.get("branch")
+            worktrees.append(
+                WorktreeInfo(
+                    path=Path(record["worktree"]),
+                    branch=branch.removeprefix("refs/heads/") if branch else None,
+                    head=record.get("HEAD", ""),
+                    prunable="prunable" in record,
+                )
+            )
+        record = {}
+    return worktrees
+
+
+def checked_out_in(root: Path, branch: str) -> Path | None:
+    """The worktree (main checkout included) that has ``branch`` checked out, if any."""
+    for worktree in list_worktrees(root):
+        if worktree.branch == branch and not worktree.prunable:
+            return worktree.path
+    return None
+
+
+def _absolute(root: Path, path: Path) -> Path:
+    path = Path(path)
+    return (path if path.is_absolute() else Path(root) / path).resolve()
+
+
+def ensure_worktree(root: Path, path: Path, branch: str, base: str) -> WorktreeInfo:
+    """A worktree at ``path`` with ``branch`` checked out, reusing what is already there.
+
+    ``created`` is True only when the branch itself was made here, from ``base``: a branch that
+    already exists (a resumed card) is checked out as it is.
+    """
+    path = _absolute(root, path)
+    _git(root, "worktree", "prune")  # forget worktrees whose directories were deleted
+    for worktree in list_worktrees(root):
+        same_path = worktree.path.resolve() == path
+        if worktree.branch == branch:
+            if same_path:
+                return WorktreeInfo(path, branch, worktree.head, created=False)
+            raise GitError(f"branch '{branch}' is already checked out at '{worktree.path}'")
+        if same_path:
+            on = f"branch '{worktree.branch}'" if worktree.branch else "a detached HEAD"
+            raise GitError(f"'{path}' is already a worktree on {on}, not on '{branch}'")
+    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+        raise GitError(f"'{path}' already exists and is not the worktree of '{branch}'")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = not branch_exists(root, branch)
+    if created:
+        _git(root, "worktree", "add", "--quiet", "-b", branch, "--", str(path), base)
+    else:
+        _git(root, "worktree", "add", "--quiet", "--", str(path), branch)
+    return WorktreeInfo(path, branch, _head(path) or "", created=created)
+
+
+def remove_worktree(root: Path, path: Path) -> None:
+    """Remove a card's worktree, uncommitted changes and all. Fine if it is already gone.
+
+    A directory at ``path`` that git does not know as a worktree is left alone.
+    """
+    path = _absolute(root, path)
+    _git(root, "worktree", "prune")
+    if any(w.path.resolve() == path for w in list_worktrees(root)):
+        _git(root, "worktree", "remove", "--force", "--", str(path))
+
+
+def delete_branch(root: Path, branch: str) -> None:
+    """Delete ``branch`` even if unmerged. Fine if it is already gone."""
+    if branch_exists(root, branch):
+        _git(root, "branch", "-D", "--", branch)
+
+
+# --- reading and recording a worktree's state --------------------------------------------
+
+
+def commit_all(worktree: Path, message: str) -> str | None:
+    """Commit everything in ``worktree`` (untracked files too); None when nothing changed."""
+    _git(worktree, "add", "-A")
+    if _git(worktree, "diff", "--cached", "--quiet", "--no-ext-diff", ok=(0, 1)).status == 0:
+        return None
+    # --no-verify: this records an agent's work as it is; hooks belong to the review and merge.
+    _git(worktree, *identity_args(worktree), "commit", "--quiet", "--no-verify", "-m", message)
+    return rev_parse(worktree, "HEAD")
+
+
+@contextlib.contextmanager
+def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
+    """An environment whose index holds ``worktree``'s whole state; the real index is untouched.
+
+    The copy starts from the real index so its stat cache is reused: ``add -A`` only re-hashes
+    files that changed. ``copy2`` keeps the index's mtime, which git's racy-file check relies on.
+    """
+    real = Path(_git(worktree, "rev-parse", "--git-path", "index").text)
+    if not real.is_absolute():
+        real = Path(worktree) / real
+    with tempfile.TemporaryDirectory(prefix="kanban-index-") as scratch_dir:
+        scratch = Path(scratch_dir) / "index"
+        if real.exists():
+            shutil.copy2(real, scratch)
+        env = {"GIT_INDEX_FILE": str(scratch)}
+        _git(worktree, "add", "-A", env=env)
+        yield env
+
+
+def worktree_diff(worktree: Path, base_ref: str, *, max_patch_lines: int = 3000) -> WorktreeDiff:
+    """Everything ``worktree`` changes since it forked from ``base_ref``, uncommitted included."""
+    merge_base = _merge_base(worktree, base_ref, "HEAD")
+    with _scratch_index(worktree) as env:
+        # One call, summary and patch: the same diff queue, so both list files in the same order.
+        out = _git(
+            worktree,
+            "diff",
+            "--cached",
+            *_DIFF_OPTIONS,
+            "-z",
+            "--raw",
+            "--numstat",
+            "--patch",
+            "--src-prefix=a/",
+            "--dst-prefix=b/",
+            merge_base,
+            "--",
+            env=env,
+        )
+    summary, _, patch = out.stdout.partition(b"\0\0")
+    entries = _parse_summary(summary)
+    patches = [p for p in _FILE_HEADER.split(patch) if p]
+    if len(patches) != len(entries):  # never seen; degrade to counts rather than mislabel
+        patches = [b""] * len(entries)
+    files = [
+        _diff_file(entry, text, max_patch_lines)
+        for entry, text in zip(entries, patches, strict=True)
+    ]
+    return WorktreeDiff(base_ref=base_ref, merge_base=merge_base, files=files)
+
+
+@dataclass
+class _Entry:
+    status: str
+    path: str
+    old_path: str | None
+    added: int = 0
+    deleted: int = 0
+    binary: bool = False
+
+
+def _parse_summary(summary: bytes) -> list[_Entry]:
+    """Parse ``--raw --numstat -z``: all raw records, then one numstat record per file."""
+    fields = iter(summary.split(b"\0"))
+    entries: list[_Entry] = []
+    stats: list[tuple[str, str]] = []
+    for field in fields:
+        if field.startswith(b":"):
+            letter = field.split()[-1][:1].decode()
+            first = os.fsdecode(next(fields))
+            if letter in ("R", "C"):
+                entries.append(_Entry("R", os.fsdecode(next(fields)), first))
+            else:
+                entries.append(_Entry(letter if letter in "ADM" else "M", first, None))
+        elif field:
+            added, deleted, path = field.split(b"\t", 2)
+            if not path:  # a rename: the two names follow
+                next(fields)
+                next(fields)
+            stats.append((added.decode(), deleted.decode()))
+    for entry, (added, deleted) in zip(entries, stats, strict=False):
+        entry.binary = added == "-"
+        entry.added = 0 if entry.binary else int(added)
+        entry.deleted = 0 if entry.binary else int(deleted)
+    return entries
+
+
+def is_generated(path: str) -> bool:
+    """Lock files and generated bundles, whose diffs nobody reviews line by line."""
+    name = path.rsplit("/", 1)[-1]
+    return name in GENERATED_NAMES or ".min." in name or name.endswith(".map")
+
+
+def _diff_file(entry: _Entry, patch: bytes, max_patch_lines: int) -> DiffFile:
+    changed = entry.added + entry.deleted
+    if entry.binary:
+        skipped: str | None = "binary"
+    elif is_generated(entry.path):
+        skipped = "generated/lock file"
+    elif changed > max_patch_lines:
+        skipped = f"large ({changed} lines)"
+    elif not patch:
+        skipped = "no patch"
+    else:
+        skipped = None
+    return DiffFile(
+        path=entry.path,
+        old_path=entry.old_path,
+        status=entry.status,
+        added=entry.added,
+        deleted=entry.deleted,
+        binary=entry.binary,
+        patch="" if skipped else patch.decode("utf-8", "replace"),
+        skipped=skipped,
+    )
+
+
+def snapshot_commit(worktree: Path) -> str:
+    """A commit of ``worktree`` as it is now, on top of HEAD, that no ref points to."""
+    with _scratch_index(worktree) as env:
+        tree = _git(worktree, "write-tree", env=env).text
+    head = _head(worktree)
+    parents = ["-p", head] if head else []
+    identity = identity_args(worktree)
+    return _git(worktree, *identity, "commit-tree", tree, *parents, "-m", "snapshot").text
+
+
+# --- merging -----------------------------------------------------------------------------
+
+
+def merge_check(root: Path, base_ref: str, other: str) -> MergeCheck:
+    """Would ``other`` merge into ``base_ref`` cleanly? Checked with no checkout at all."""
+    ours, theirs = _commit(root, base_ref), _commit(root, other)
+    out = _git(
+        root,
+        "merge-tree",
+        "--write-tree",
+        "--name-only",
+        "--no-messages",
+        "-z",
+        ours,
+        theirs,
+        ok=(0, 1),
+    )
+    tree, *names = out.stdout.split(b"\0")
+    if not tree.strip():  # exit 1 is also how merge-tree reports bad arguments
+        raise GitError(_failure(["merge-tree"], out.status, out.stderr, b""))
+    conflicts = list(dict.fromkeys(os.fsdecode(n) for n in names if n))
+    if out.status == 0:
+        return MergeCheck(True, tree.decode(), [], f"'{other}' merges cleanly into '{base_ref}'")
+    message = f"'{other}' conflicts with '{base_ref}' in {_path_list(conflicts)}"
+    return MergeCheck(False, tree.decode(), conflicts, message)
+
+
+def merge_card_branch(
+    root: Path,
+    base: str,
+    branch: str,
+    *,
+    strategy: str = "merge",
+    message: str,
+    worktree: Path | None = None,
+) -> MergeResult:
+    """Merge a card's ``branch`` into the ``base`` branch: the review gate's final step.
+
+    The new base commit is built with plumbing (no checkout); base then moves forward, by a
+    fast-forward in the worktree that has it checked out (usually the main checkout) or by
+    ``update-ref`` when none does. Refuses, changing nothing, on conflicts, on a card worktree
+    with uncommitted work (it would not be in the merge), and on uncommitted or ignored files in
+    the base checkout that the merge would overwrite.
+    """
+    if strategy not in MERGE_STRATEGIES:
+        raise ValueError(f"unknown merge strategy {strategy!r}; use one of {MERGE_STRATEGIES}")
+    old = _branch_tip(root, base)
+    tip = _branch_tip(root, branch)
+    if _is_ancestor(root, tip, old):
+        raise GitError(f"nothing to merge: '{branch}' has no commits that are not in '{base}'")
+    check = merge_check(root, old, tip)
+    if not check.clean:
+        raise MergeConflict(
+            check.conflicts,
+            f"cannot merge '{branch}' into '{base}': both changed {_path_list(check.conflicts)}",
+        )
+    assert check.tree is not None
+
+    card_worktree = worktree
+    if strategy == "rebase" and card_worktree is None:
+        card_worktree = checked_out_in(root, branch)
+        if card_worktree is None:
+            raise GitError(f"cannot rebase '{branch}': it is not checked out in any worktree")
+    if card_worktree is not None:
+        unsaved = dirty_paths(card_worktree)
+        if unsaved:
+            raise GitError(
+                f"cannot merge '{branch}': its worktree has uncommitted changes "
+                f"({_path_list(sorted(unsaved))}) that would not be in the merge; commit them first"
+            )
+
+    base_checkout = checked_out_in(root, base)
+    if base_checkout is not None:
+        _refuse_files_in_the_way(root, base_checkout, base, branch, old, check.tree)
+
+    if strategy == "merge":
+        new = _commit_tree(root, check.tree, [old, tip], message)
+    elif strategy == "squash":
+        new = _commit_tree(root, check.tree, [old], message)
+    else:
+        assert card_worktree is not None
+        new = _rebase(card_worktree, branch, base, old)
+        if base_checkout is not None:  # replayed commits may differ from the merge-tree result
+            _refuse_files_in_the_way(root, base_checkout, base, branch, old, new)
+
+    if base_checkout is not None:
+        _git(base_checkout, "merge", "--ff-only", "--quiet", "--no-autostash", new)
+    else:
+        reason = f"kanban-agents: {strategy} {branch}"
+        _git(root, "update-ref", "-m", reason, f"refs/heads/{base}", new, old)
+    return MergeResult(commit=new, strategy=strategy, base=base, previous=old)
+
+
+def _commit_tree(root: Path, tree: str, parents: list[str], message: str) -> str:
+    parent_args = [arg for parent in parents for arg in ("-p", parent)]
+    identity = identity_args(root)
+    return _git(root, *identity, "commit-tree", tree, *parent_args, "-m", message).text
+
+
+def _refuse_files_in_the_way(
+    root: Path, checkout: Path, base: str, branch: str, old: str, new: str
+) -> None:
+    """Refuse if fast-forwarding ``checkout`` from ``old`` to ``new`` would clobber local files.
+
+    Uncommitted edits to files the merge changes would be overwritten (git refuses too, but we
+    say why in plain words). Ignored files where the merge adds tracked ones git would replace
+    without a word, so those are checked here.
+    """
+    changed = _tree_changes(root, old, new)
+    in_the_way = dirty_paths(checkout) & changed
+    for path in _tree_changes(root, old, new, only="A"):
+        if _untracked_in_the_way(checkout, path, changed):
+            in_the_way.add(path)
+    if in_the_way:
+        raise GitError(
+            f"cannot merge '{branch}' into '{base}': you have local changes in {checkout} to "
+            f"files the merge changes: {_path_list(sorted(in_the_way))}. "
+            "Commit or stash them, then merge again."
+        )
+
+
+def _untracked_in_the_way(checkout: Path, added: str, changed: set[str]) -> bool:
+    """Is there a file git does not track (often an ignored one) where ``added`` will go?
+
+    ``added`` is not tracked at the checkout's HEAD, so anything at its place is untracked:
+    a file or link at the path itself, or a file standing where one of its directories goes
+    (unless that file is tracked and the merge removes it).
+    """
+    target = checkout / added
+    if target.is_dir() and not target.is_symlink():
+        # Fine only if it is a tracked directory that the merge replaces by a file.
+        return not any(path.startswith(f"{added}/") for path in changed)
+    if os.path.lexists(target):
+        return True
+    parts = added.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        parent = "/".join(parts[:depth])
+        place = checkout / parent
+        if (place.is_symlink() or place.is_file()) and parent not in changed:
+            return True
+    return False
+
+
+def _rebase(worktree: Path, branch: str, base: str, onto: str) -> str:
+    """Rebase ``branch`` (checked out in ``worktree``) onto ``onto``; abort cleanly on conflict."""
+    if current_branch(worktree) != branch:
+        raise GitError(f"cannot rebase '{branch}': {worktree} does not have it checked out")
+    if _rebase_in_progress(worktree):
+        raise GitError(f"cannot rebase '{branch}': a rebase is already in progress in {worktree}")
+    out = _git(
+        worktree,
+        *identity_args(worktree),
+        "rebase",
+        "--quiet",
+        "--no-verify",
+        "--no-autostash",
+        "--no-autosquash",
+        "--no-update-refs",
+        onto,
+        env={"GIT_EDITOR": "true"},
+        ok=range(256),
+    )
+    if out.status != 0:
+        conflicts = _nul_fields(
+            _git(worktree, "diff", "--name-only", "-z", "--diff-filter=U").stdout
+        )
+        if _rebase_in_progress(worktree):
+            _git(worktree, "rebase", "--abort")
+        if conflicts:
+            raise MergeConflict(
+                conflicts,
+                f"cannot rebase '{branch}' onto '{base}': its commits conflict in "
+                f"{_path_list(conflicts)} (the rebase was aborted)",
+            )
+        raise GitError(_failure(["rebase"], out.status, out.stderr, out.stdout))
+    new = _commit(worktree, f"refs/heads/{branch}")
+    if not _is_ancestor(worktree, onto, new):
+        raise GitError(f"rebasing '{branch}' onto '{base}' did not produce a fast-forward")
+    return new
+
+
+def _rebase_in_progress(worktree: Path) -> bool:
+    for name in ("rebase-merge", "rebase-apply"):
+        path = Path(_git(worktree, "rev-parse", "--git-path", name).text)
+        if (path if path.is_absolute() else Path(worktree) / path).exists():
+            return True
+    return False

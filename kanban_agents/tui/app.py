@@ -1,0 +1,518 @@
+"""The Textual app: renders the board and sends intents to the core. No git, no file writes here:
+every change goes through ``BoardStore`` (and, for agents, the run manager)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from ..config import Settings
+from ..core.board import BoardChange, BoardError, BoardStore, CardConflict
+from ..core.card import Card, CardError
+from ..core.events import RunStatus
+from ..core.lint import lint_card
+from ..core.watch import SettingsReloaded, watch_board
+from .board import BoardView, ColumnModel
+from .card import CardView, format_elapsed
+from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
+from .panel import SidePanel
+
+HELP_SECTIONS = [
+    ("Navigate", [("← → / h l", "previous / next column"), ("↑ ↓ / k j", "previous / next card"),
+                  ("home / end", "first / last card"), ("mouse click", "select a card"),
+                  ("enter", "focus the side panel (escape: back to the board)")]),
+    ("Move cards", [("H L / shift+← →", "move the card to the previous / next column"),
+                    ("K J", "move the card up / down in its column"),
+                    ("mouse drag", "drag a card onto another column and position")]),
+    ("Cards", [("n", "new card (in the first column)"), ("e", "edit the card file in $EDITOR"),
+               ("d", "archive or delete the card"), ("/", "filter by text, #label or id; escape clears")]),
+    ("View", [("p", "show / hide the side panel"), ("w", "side panel width: normal / wide"),
+              ("1 2 3 4", "panel tabs: Card, Log, Diff, Tests"), ("ctrl+p", "command palette (themes too)"),
+              ("?", "this help"), ("q", "quit")]),
+]  # fmt: skip
+
+PANEL_TABS = {"1": "tab-card", "2": "tab-log", "3": "tab-diff", "4": "tab-tests"}
+
+
+class KanbanApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "kanban-agents"
+
+    BINDINGS = [
+        Binding("H,shift+left", "move_card(-1)", "Move ◀", key_display="H"),
+        Binding("L,shift+right", "move_card(1)", "Move ▶", key_display="L"),
+        Binding("K", "reorder(-1)", "Up", show=False),
+        Binding("J", "reorder(1)", "Down", show=False),
+        Binding("n", "new_card", "New"),
+        Binding("e", "edit_card", "Edit"),
+        Binding("d", "delete_card", "Archive", show=False),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("enter", "focus_panel", "Panel", show=False),
+        Binding("escape", "focus_board", "Board", show=False),
+        Binding("p", "toggle_panel", "Panel"),
+        Binding("w", "cycle_panel_width", "Width", show=False),
+        *(Binding(key, f"show_tab('{tab}')", show=False) for key, tab in PANEL_TABS.items()),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        store: BoardStore,
+        *,
+        watch: bool = True,
+        clock: Callable[[], float] = time.time,
+        show_panel: bool | None = None,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.watch_enabled = watch
+        self.clock = clock
+        self.show_panel_default = show_panel
+        self.filter_text = ""
+        self.run_status: dict[str, RunStatus] = {}
+        self._lint_cache: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._refresh_pending = False
+        self._write_lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.board = BoardView(id="board")
+        self.panel = SidePanel(log_max_lines=store.settings.ui.log_max_lines, id="panel")
+
+    @property
+    def settings(self) -> Settings:
+        return self.store.settings
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="topbar")
+        with Horizontal(id="main"):
+            yield self.board
+            yield self.panel
+        yield Input(
+            placeholder="filter: words, #label, id — enter keeps it, escape clears", id="filter"
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self.settings.ui.theme in self.available_themes:
+            self.theme = self.settings.ui.theme
+        show = self.show_panel_default
+        if show is None:
+            show = self.size.width >= 140
+        self.panel.set_class(not show, "-hidden")
+        self.store.add_listener(self._on_store_change)
+        self.refresh_board()
+        self.board.focus()
+        if self.watch_enabled:
+            self.watch_files()
+        self.set_interval(1.0, self._tick)
+
+    def on_unmount(self) -> None:
+        self.store.remove_listener(self._on_store_change)
+
+    # ------------------------------------------------------------------ data in: store and runs
+
+    def _on_store_change(self, change: BoardChange) -> None:
+        """Called by the store from any thread: coalesce into one refresh on the UI loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._schedule_refresh()
+        else:
+            loop.call_soon_threadsafe(self._schedule_refresh)
+
+    def _schedule_refresh(self) -> None:
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.call_next(self.refresh_board)
+
+    def refresh_board(self) -> None:
+        self._refresh_pending = False
+        self.board.set_columns(self.build_columns())
+        self._update_topbar()
+        self._show_selected()
+
+    def build_columns(self) -> list[ColumnModel]:
+        settings = self.settings
+        columns = self.store.columns()
+        done = {c.id for col in columns if col.id == settings.board.done_column for c in col.cards}
+        needle = self.filter_text.strip().casefold()
+        models = []
+        for column in columns:
+            views = [self._error_view(e) for e in column.errors]
+            views += [self._card_view(c, done) for c in column.cards]
+            total = len(views)
+            if needle:
+                views = [v for v in views if _matches(v, needle)]
+            models.append(ColumnModel(column.id, column.title, column.wip, views, total,
+                                      column.id == settings.board.agent_column))  # fmt: skip
+        return models
+
+    def _lint(self, card: Card) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        key = (card.id, card.digest)
+        cached = self._lint_cache.get(key)
+        if cached is None:
+            findings = lint_card(card)
+            cached = (tuple(f.message for f in findings), tuple(f.code for f in findings))
+            self._lint_cache[key] = cached
+        return cached
+
+    def _card_view(self, card: Card, done: set[str]) -> CardView:
+        lint, codes = self._lint(card)
+        status = self.run_status.get(card.id)
+        state = status.state if status and status.state else card.run_state
+        return CardView(
+            id=card.id,
+            title=card.title,
+            priority=card.priority,
+            labels=tuple(card.labels),
+            lint=lint,
+            lint_codes=codes,
+            state=state,
+            steps=status.steps if status else 0,
+            tokens=status.tokens if status else int(card.run.get("tokens") or 0),
+            elapsed=format_elapsed(status, self.clock())
+            if status and state in ("running", "testing")
+            else "",
+            waiting_on=tuple(d for d in card.depends_on if d not in done),
+            notices=tuple(status.notices) if status else (),
+            search_text=" ".join(
+                (card.id, card.title, " ".join(f"#{x}" for x in card.labels), card.body)
+            ).casefold(),
+        )
+
+    @staticmethod
+    def _error_view(error: CardError) -> CardView:
+        where = f"line {error.line}: " if error.line else ""
+        return CardView(id=error.id, title=error.title, error=where + error.message,
+                        search_text=f"{error.id} {error.message}".casefold())  # fmt: skip
+
+    def _update_topbar(self) -> None:
+        cards = self.store.cards
+        states: dict[str, int] = {}
+        for card_id in cards:
+            status = self.run_status.get(card_id)
+            state = status.state if status and status.state else cards[card_id].run_state
+            if state:
+                states[state] = states.get(state, 0) + 1
+        text = Text.assemble(("kanban-agents", "bold"), "  ", (str(_display_path(self.store.root)), "dim"),
+                             "  ", f"{len(cards)} cards")  # fmt: skip
+        for state in ("running", "queued", "review", "failed"):
+            if states.get(state):
+                text.append(f"  · {states[state]} {state}")
+        errors = len(self.store.errors)
+        if errors:
+            text.append(f"  · {errors} unreadable", "bold red")
+        if self.filter_text:
+            text.append(f"  · filter: {self.filter_text}", "bold")
+        self.query_one("#topbar", Static).update(text)
+
+    def _tick(self) -> None:
+        if any(s.state in ("running", "testing") for s in self.run_status.values()):
+            self.refresh_board()
+
+    # ------------------------------------------------------------------ selection -> panel
+
+    @on(BoardView.SelectionChanged)
+    def _on_selection(self, message: BoardView.SelectionChanged) -> None:
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        card_id = self.board.selected_card_id
+        entry = self.store.entry(card_id) if card_id else None
+        self.panel.show_entry(entry, self.board.selected_card)
+
+    # ------------------------------------------------------------------ watching files
+
+    @work(exclusive=True, group="watch", exit_on_error=False)
+    async def watch_files(self) -> None:
+        async for batch in watch_board(self.store):
+            for item in batch:
+                if isinstance(item, SettingsReloaded):
+                    if item.error:
+                        self.notify(item.error, title="kanban.toml not applied", severity="error")
+                    else:
+                        self.notify("kanban.toml reloaded", timeout=2)
+                    self.refresh_board()
+
+    # ------------------------------------------------------------------ moving cards
+
+    def _selected_entry(self) -> Card | CardError | None:
+        card_id = self.board.selected_card_id
+        return self.store.entry(card_id) if card_id else None
+
+    def _selected_card_or_warn(self) -> Card | None:
+        entry = self._selected_entry()
+        if entry is None:
+            self.notify("No card selected.", severity="warning", timeout=2)
+            return None
+        if isinstance(entry, CardError):
+            self.notify(f"{entry.path.name} cannot be read: {entry.message}. Press e to fix it.",
+                        title="Cannot move this card", severity="error")  # fmt: skip
+            return None
+        return entry
+
+    def action_move_card(self, delta: int) -> None:
+        card = self._selected_card_or_warn()
+        if card is None:
+            return
+        ids = self.settings.column_ids
+        index = ids.index(self.store.status_of(card)) + delta
+        if 0 <= index < len(ids):
+            self.request_move(card, ids[index], None)
+
+    def action_reorder(self, delta: int) -> None:
+        card = self._selected_card_or_warn()
+        column = self.board.selected_column
+        if card is None or column is None:
+            return
+        ids = [v.id for v in column.cards]
+        index = ids.index(card.id)
+        target = index + delta
+        if not 0 <= target < len(ids):
+            return
+        others = [i for i in ids if i != card.id]
+        before = others[target] if target < len(others) else None
+        self.request_move(card, column.id, before)
+
+    @on(BoardView.MoveRequested)
+    def _on_move_requested(self, message: BoardView.MoveRequested) -> None:
+        entry = self.store.entry(message.card_id)
+        if isinstance(entry, CardError):
+            self.notify(f"{entry.path.name} cannot be read: {entry.message}", title="Cannot move this card",
+                        severity="error")  # fmt: skip
+        elif entry is not None:
+            self.request_move(entry, message.column, message.before_id)
+
+    def request_move(self, card: Card, column: str, before_id: str | None) -> None:
+        """Show the move at once, then write it off the UI thread; a conflict reverts it."""
+        self._show_move(card.id, column, before_id)
+        self._write_move(card, column, before_id)
+
+    def _show_move(self, card_id: str, column: str, before_id: str | None) -> None:
+        models = self.board.models
+        moving = next((v for m in models for v in m.cards if v.id == card_id), None)
+        if moving is None:
+            return
+        updated = []
+        for model in models:
+            cards = [v for v in model.cards if v.id != card_id]
+            total = model.total - (len(model.cards) - len(cards))
+            if model.id == column:
+                ids = [v.id for v in cards]
+                cards.insert(ids.index(before_id) if before_id in ids else len(cards), moving)
+                total += 1
+            updated.append(
+                ColumnModel(model.id, model.title, model.wip, cards, total, model.is_agent_column)
+            )
+        self.board.set_columns(updated)
+        self.board.select_card_id(card_id)
+
+    @work(group="writes", exit_on_error=False)
+    async def _write_move(self, card: Card, column: str, before_id: str | None) -> None:
+        async with self._write_lock:
+            try:
+                await asyncio.to_thread(self._move_in_store, card, column, before_id)
+            except CardConflict as exc:
+                self.notify(f"{exc} Nothing was lost; look again and retry.", title="Card changed on disk",
+                            severity="warning")  # fmt: skip
+            except BoardError as exc:
+                self.notify(str(exc), title="Move failed", severity="error")
+            finally:
+                self._schedule_refresh()
+
+    def _move_in_store(self, card: Card, column: str, before_id: str | None) -> None:
+        others = [c.id for c in self.store.column_cards(column) if c.id != card.id]
+        position = others.index(before_id) if before_id in others else None
+        self.store.move(card.id, column, position, expect=card)
+
+    # ------------------------------------------------------------------ card actions
+
+    def action_new_card(self) -> None:
+        def created(title: str | None) -> None:
+            if not title:
+                return
+            try:
+                card = self.store.create(title, status=self.settings.first_column)
+            except BoardError as exc:
+                self.notify(str(exc), title="Could not create the card", severity="error")
+                return
+            self.refresh_board()
+            self.board.select_card_id(card.id)
+            self.notify(f"Created {card.path.name}. Press e to write its task.", timeout=3)
+
+        first = self.settings.board.columns[0].title
+        self.push_screen(PromptDialog(f"New card in {first}", placeholder="Title",
+                                      hint="Written as a markdown file in the board directory."), created)  # fmt: skip
+
+    def action_edit_card(self) -> None:
+        entry = self._selected_entry()
+        if entry is None:
+            return
+        editor = (
+            self.settings.ui.editor or os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        )
+        try:
+            with self.suspend():
+                subprocess.call([*shlex.split(editor), str(entry.path)])
+        except Exception as exc:  # SuspendNotSupported in headless runs, a missing editor...
+            self.notify(f"Could not open the editor ({editor}): {exc}", severity="error")
+            return
+        self.store.refresh_path(entry.path)
+        self.refresh_board()
+
+    def action_delete_card(self) -> None:
+        card = self._selected_card_or_warn()
+        if card is None:
+            return
+        archive = self.settings.board.archive_dir
+
+        def chosen(choice: str | None) -> None:
+            try:
+                if choice == "archive":
+                    target = self.store.archive(card.id)
+                    self.notify(f"Archived to {target.parent.name}/{target.name}", timeout=3)
+                elif choice == "delete":
+                    self.store.delete(card.id)
+                    self.notify(f"Deleted {card.path.name}", timeout=3)
+            except BoardError as exc:
+                self.notify(str(exc), severity="error")
+
+        message = Text.assemble((card.title, "bold"), f"\n{card.path.name}\n\n",
+                                f"Archive moves the file to {archive}/ (it leaves the board, nothing is lost). "
+                                "Delete removes the file.")  # fmt: skip
+        self.push_screen(ChoiceDialog("Remove this card?", message,
+                                      [("archive", "Archive", "primary"), ("delete", "Delete file", "error")]),
+                         chosen)  # fmt: skip
+
+    # ------------------------------------------------------------------ filter
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-visible")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self.refresh_board()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.remove_class("-visible")
+        self.board.focus()
+
+    def action_focus_board(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_focus:
+            box.value = ""
+            box.remove_class("-visible")
+        self.board.focus()
+
+    # ------------------------------------------------------------------ panel and help
+
+    def action_focus_panel(self) -> None:
+        if self.panel.has_class("-hidden"):
+            self.panel.remove_class("-hidden")
+        self.panel.query_one("#panel-tabs").focus()
+
+    def action_toggle_panel(self) -> None:
+        self.panel.toggle_class("-hidden")
+        if self.panel.has_class("-hidden"):
+            self.board.focus()
+
+    def action_cycle_panel_width(self) -> None:
+        self.panel.remove_class("-hidden")
+        self.panel.toggle_class("-wide")
+
+    def action_show_tab(self, tab_id: str) -> None:
+        self.panel.remove_class("-hidden")
+        self.panel.show_tab(tab_id)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(HELP_SECTIONS))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        commands = [
+            (
+                "Card: move to next column",
+                "Move the selected card right (L)",
+                lambda: self.action_move_card(1),
+            ),
+            (
+                "Card: move to previous column",
+                "Move the selected card left (H)",
+                lambda: self.action_move_card(-1),
+            ),
+            (
+                "Card: move up",
+                "Move the selected card up in its column (K)",
+                lambda: self.action_reorder(-1),
+            ),
+            (
+                "Card: move down",
+                "Move the selected card down in its column (J)",
+                lambda: self.action_reorder(1),
+            ),
+            ("Card: new", "Create a card in the first column (n)", self.action_new_card),
+            (
+                "Card: edit in $EDITOR",
+                "Open the card file in your editor (e)",
+                self.action_edit_card,
+            ),
+            ("Card: archive or delete", "Remove the selected card (d)", self.action_delete_card),
+            ("Board: filter cards", "Filter by text, #label or id (/)", self.action_filter),
+            ("Panel: show or hide", "Toggle the side panel (p)", self.action_toggle_panel),
+            (
+                "Panel: wide or normal",
+                "Change the side panel width (w)",
+                self.action_cycle_panel_width,
+            ),
+            ("Help: keys", "Every key binding (?)", self.action_help),
+        ]
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)
+
+
+def _matches(view: CardView, needle: str) -> bool:
+    return all(word in view.search_text for word in needle.split())
+
+
+def _display_path(path: Path) -> Path:
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return Path(*path.parts[-2:])
+
+
+def make_app(board_dir: Path | str, **kwargs) -> KanbanApp:
+    """The app factory used by the CLI, the tests and the screenshot script."""
+    return KanbanApp(BoardStore.open(board_dir), **kwargs)
+
+
+def run_app(board_dir: Path) -> int:
+    app = make_app(board_dir)
+    app.run()
+    return app.return_code or 0

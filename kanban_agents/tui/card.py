@@ -1,0 +1,254 @@
+"""How a card looks: a small view model built from core data, drawn as fixed-height strips.
+
+Cards have a fixed height so a column can be virtualised (only visible cards are drawn) and a
+mouse position maps to a card by arithmetic: that is what keeps 5,000 cards responsive.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.strip import Strip
+
+from ..core.events import RunStatus
+
+CARD_HEIGHT = 5  # border, two title lines, badge line, border
+
+STATE_BADGES = {
+    "queued": ("◷", "queued"),
+    "preparing": ("◌", "preparing"),
+    "running": ("●", "running"),
+    "testing": ("◎", "testing"),
+    "review": ("✔", "review"),
+    "failed": ("✖", "failed"),
+    "cancelled": ("■", "stopped"),
+    "interrupted": ("‖", "interrupted"),
+    "merged": ("✓", "merged"),
+}
+
+
+@dataclass(frozen=True)
+class CardView:
+    """Everything a card widget shows; equal views draw identically (used as a cache key)."""
+
+    id: str
+    title: str
+    priority: str | None = None
+    labels: tuple[str, ...] = ()
+    lint: tuple[str, ...] = ()  # finding messages
+    lint_codes: tuple[str, ...] = ()
+    state: str | None = None
+    steps: int = 0
+    tokens: int = 0
+    elapsed: str = ""
+    waiting_on: tuple[str, ...] = ()  # depends_on cards not done yet
+    notices: tuple[str, ...] = ()  # overlaps, conflicts
+    error: str | None = None  # malformed file: the parse message
+    search_text: str = field(default="", compare=False)
+
+    @property
+    def is_error(self) -> bool:
+        return self.error is not None
+
+    @property
+    def detail(self) -> str:
+        """The tooltip: what the badges mean for this card, in words."""
+        if self.error:
+            return f"{self.id}.md cannot be read: {self.error}\nPress e to fix it in your editor."
+        parts = [self.title]
+        if self.state:
+            parts.append(
+                f"agent: {self.state}"
+                + (f", {self.steps} steps, {self.tokens} tokens" if self.steps else "")
+            )
+        if self.waiting_on:
+            parts.append("waits on: " + ", ".join(self.waiting_on))
+        parts.extend(self.notices)
+        if self.lint:
+            parts.append("not yet operating instructions:")
+            parts.extend(f"  - {message}" for message in self.lint)
+        return "\n".join(parts)
+
+
+def format_elapsed(status: RunStatus | None, now: float | None = None) -> str:
+    if status is None or status.started is None:
+        return ""
+    end = status.finished or (now if now is not None else time.time())
+    seconds = max(0, int(end - status.started))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def format_tokens(tokens: int) -> str:
+    if tokens < 1000:
+        return str(tokens)
+    if tokens < 1_000_000:
+        return f"{tokens / 1000:.1f}k"
+    return f"{tokens / 1_000_000:.1f}M"
+
+
+@dataclass(frozen=True)
+class CardStyles:
+    """Rich styles resolved from the widget's component classes (so themes apply)."""
+
+    base: Style
+    border: Style
+    border_selected: Style
+    border_error: Style
+    title: Style
+    meta: Style
+    label: Style
+    priority: Style
+    lint: Style
+    waiting: Style
+    notice: Style
+    drop: Style
+    states: dict[str, Style]
+
+
+def render_card(
+    view: CardView, width: int, styles: CardStyles, selected: bool, dimmed: bool = False
+) -> list[Strip]:
+    """The card as CARD_HEIGHT strips of exactly ``width`` cells."""
+    inner = max(1, width - 4)
+    border = (
+        styles.border_error
+        if view.is_error
+        else (styles.border_selected if selected else styles.border)
+    )
+    base = styles.base
+    if dimmed:
+        border = border + Style(dim=True)
+
+    top = _border_line("╭", "╮", width, border, base, view.id, view.priority, styles)
+    bottom = _border_line("╰", "╯", width, border, base, None, None, styles)
+    if view.is_error:
+        title = Text(f"⚠ {view.id}.md", style=styles.border_error + Style(bold=True))
+        lines = [title, *_wrap(Text(view.error or "", style=styles.meta), inner, 1),
+                 Text("e: edit to fix", style=styles.meta)]  # fmt: skip
+    else:
+        title_lines = _wrap(Text(view.title, style=styles.title), inner, 2)
+        if len(title_lines) == 1:
+            labels = Text(" ".join(f"#{label}" for label in view.labels), style=styles.label)
+            title_lines.append(labels)
+        lines = [*title_lines, _badges(view, styles)]
+    body = [_side_line(line, inner, border, base, dimmed) for line in lines[:3]]
+    while len(body) < 3:
+        body.append(_side_line(Text(""), inner, border, base, dimmed))
+    return [top, *body, bottom]
+
+
+def drop_indicator(width: int, styles: CardStyles) -> Strip:
+    label = " drop here "
+    bar = "━" * max(0, (width - len(label)) // 2)
+    text = (bar + label + bar).ljust(width, "━")[:width]
+    return Strip([Segment(text, styles.drop)], width)
+
+
+def _badges(view: CardView, styles: CardStyles) -> Text:
+    text = Text()
+    if view.state:
+        glyph, word = STATE_BADGES.get(view.state, ("•", view.state))
+        text.append(f"{glyph} {word}", styles.states.get(view.state, styles.meta))
+        extra = []
+        if view.steps:
+            extra.append(f"{view.steps} st")
+        if view.tokens:
+            extra.append(f"{format_tokens(view.tokens)} tok")
+        if view.elapsed:
+            extra.append(view.elapsed)
+        if extra:
+            text.append(" " + " ".join(extra), styles.meta)
+    if view.waiting_on:
+        _gap(text)
+        text.append("⧗ " + ",".join(view.waiting_on), styles.waiting)
+    if view.notices:
+        _gap(text)
+        text.append(f"⚡{len(view.notices)}", styles.notice)
+    if view.lint:
+        _gap(text)
+        text.append(f"⚠ {_lint_word(view)}", styles.lint)
+    return text
+
+
+def _lint_word(view: CardView) -> str:
+    if len(view.lint_codes) == 1:
+        return view.lint_codes[0].replace("no-", "no ")
+    return f"{len(view.lint_codes)} lint"
+
+
+def _gap(text: Text) -> None:
+    if text.plain:
+        text.append("  ")
+
+
+def _wrap(text: Text, width: int, max_lines: int) -> list[Text]:
+    lines = list(text.wrap(_CONSOLE, width, overflow="fold")) if text.plain else [text]
+    if len(lines) > max_lines:
+        kept = lines[: max_lines - 1]
+        rest = Text(" ").join(lines[max_lines - 1 :])
+        rest.truncate(width, overflow="ellipsis")
+        lines = [*kept, rest]
+    return lines
+
+
+def _side_line(text: Text, inner: int, border: Style, base: Style, dimmed: bool) -> Strip:
+    text = text.copy()
+    text.truncate(inner, overflow="ellipsis", pad=True)
+    # Border glyphs get segments of their own: SVG renderers misplace "│" sharing a run with spaces.
+    segments = [Segment("│", border), Segment(" ", base)]
+    for segment in text.render(_CONSOLE):
+        style = base + segment.style if segment.style else base
+        if dimmed:
+            style += Style(dim=True)
+        segments.append(Segment(segment.text, style))
+    segments.extend((Segment(" ", base), Segment("│", border)))
+    return Strip(segments, inner + 4)
+
+
+def _border_line(left: str, right: str, width: int, border: Style, base: Style, label: str | None,
+                 priority: str | None, styles: CardStyles) -> Strip:  # fmt: skip
+    inner = width - 2
+    segments = [Segment(left, border)]
+    used = 0
+    if label:
+        room = max(0, inner - 3 - (len(priority) + 3 if priority else 0))
+        shown = label if len(label) <= room else label[: max(0, room - 1)] + "…"
+        if shown:
+            segments.append(Segment("─ ", border))
+            segments.append(Segment(shown, border + Style(bold=False)))
+            segments.append(Segment(" ", border))
+            used = len(shown) + 3
+    tail = []
+    if priority and inner - used >= len(priority) + 3:
+        tail = [Segment(" ", border), Segment(priority, styles.priority), Segment(" ─", border)]
+        used += len(priority) + 3
+    segments.append(Segment("─" * max(0, inner - used), border))
+    segments.extend(tail)
+    segments.append(Segment(right, border))
+    return Strip(segments, width).adjust_cell_length(width)
+
+
+class _NullFile:
+    def write(self, _text: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+
+def _make_console():
+    from rich.console import Console
+
+    return Console(file=_NullFile(), width=400, color_system="truecolor", legacy_windows=False,
+                   force_terminal=True, no_color=False)  # fmt: skip
+
+
+_CONSOLE = _make_console()

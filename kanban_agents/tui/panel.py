@@ -1,0 +1,142 @@
+"""The side panel for the selected card: Card, Log, Diff and Tests tabs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.highlighter import Highlighter
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Log, Markdown, Static, TabbedContent, TabPane
+
+from ..core.card import Card, CardError
+from .card import CardView
+
+META_ORDER = ("status", "priority", "labels", "agent", "files", "constraints", "tests",
+              "depends_on", "estimate", "branch", "worktree", "run", "merged")  # fmt: skip
+
+
+class LogHighlighter(Highlighter):
+    """Colours the log by the marker each line starts with (see ``tui.log_format``)."""
+
+    STYLES = {
+        "▶": Style(color="cyan", bold=True),  # tool call
+        "✔": Style(color="green"),
+        "✖": Style(color="red", bold=True),
+        "◆": Style(color="magenta", bold=True),  # state change
+        "│": Style(dim=True),  # folded output
+        "$": Style(color="yellow"),
+        "!": Style(color="yellow", bold=True),
+        "»": Style(),  # assistant text
+    }
+
+    def highlight(self, text: Text) -> None:
+        plain = text.plain
+        style = self.STYLES.get(plain[:1])
+        if style is not None:
+            text.stylize(style)
+
+
+class SidePanel(Vertical):
+    DEFAULT_CSS = """
+    SidePanel { width: 40%; min-width: 36; height: 1fr; border-left: vkey $panel-lighten-2; }
+    SidePanel.-wide { width: 62%; }
+    SidePanel.-hidden { display: none; }
+    SidePanel #card-meta { padding: 0 1; }
+    SidePanel #card-body { padding: 0 1; }
+    SidePanel #card-lint { padding: 0 1; color: $warning; }
+    SidePanel .placeholder { padding: 1 2; color: $text-muted; }
+    SidePanel Log { height: 1fr; }
+    SidePanel TabPane { padding: 0; }
+    """
+
+    def __init__(self, log_max_lines: int = 50_000, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.log_max_lines = log_max_lines
+        self.card_id: str | None = None
+        self._pending_body: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="panel-tabs"):
+            with TabPane("Card", id="tab-card"), VerticalScroll(id="card-scroll"):
+                yield Static(id="card-meta")
+                yield Static(id="card-lint")
+                yield Markdown(id="card-body")
+            with TabPane("Log", id="tab-log"):
+                yield Static("", id="log-status", classes="placeholder")
+                log = Log(id="run-log", max_lines=self.log_max_lines, highlight=True)
+                log.highlighter = LogHighlighter()
+                yield log
+            with TabPane("Diff", id="tab-diff"):
+                yield Static("No worktree yet.", id="diff-placeholder", classes="placeholder")
+            with TabPane("Tests", id="tab-tests"):
+                yield Static("", id="tests-status", classes="placeholder")
+                yield Log(id="tests-log", max_lines=self.log_max_lines)
+
+    # ------------------------------------------------------------------ Card tab
+
+    def show_entry(self, entry: Card | CardError | None, view: CardView | None) -> None:
+        self.card_id = entry.id if entry is not None else None
+        meta = self.query_one("#card-meta", Static)
+        lint = self.query_one("#card-lint", Static)
+        if entry is None:
+            meta.update(Text("No card selected.", style="dim"))
+            lint.update("")
+            self._set_body("")
+            return
+        if isinstance(entry, CardError):
+            where = f"{entry.path.name}:{entry.line}" if entry.line else entry.path.name
+            meta.update(Text.assemble(("Cannot read this card\n", "bold red"), (where, "bold"), "\n", entry.message,
+                                      "\n\nPress e to open it in your editor; it is left untouched until then."))  # fmt: skip
+            lint.update("")
+            self._set_body(f"```yaml\n{entry.text[:4000]}\n```")
+            return
+        meta.update(_meta_table(entry))
+        findings = view.lint if view is not None else ()
+        notes = list(view.notices) if view is not None else []
+        if view is not None and view.waiting_on:
+            notes.insert(0, "waits on: " + ", ".join(view.waiting_on))
+        lines = [f"⚡ {n}" for n in notes] + [f"⚠ {f}" for f in findings]
+        lint.update("\n".join(lines))
+        self._set_body(entry.body)
+
+    def _set_body(self, body: str) -> None:
+        # Rendering markdown costs milliseconds; holding j/k must not queue one per card.
+        self._pending_body = body
+        self.set_timer(0.03, self._flush_body, name="panel-body")
+
+    def _flush_body(self) -> None:
+        if self._pending_body is not None:
+            body, self._pending_body = self._pending_body, None
+            self.query_one("#card-body", Markdown).update(body)
+
+    def show_tab(self, tab_id: str) -> None:
+        self.query_one("#panel-tabs", TabbedContent).active = tab_id
+
+
+def _meta_table(card: Card) -> Table:
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(style="bold", no_wrap=True, min_width=8)
+    table.add_column(ratio=1)
+    table.add_row(Text(card.title, style="bold"), "")
+    table.add_row("id", Text(card.id, style="dim"))
+    shown = set()
+    for key in META_ORDER:
+        if key in card.meta:
+            table.add_row(key, _value_text(card.meta[key]))
+            shown.add(key)
+    for key, value in card.meta.items():
+        if key not in shown and key not in ("title", "order"):
+            table.add_row(Text(key, style="dim"), _value_text(value))
+    return table
+
+
+def _value_text(value: Any) -> Text:
+    if isinstance(value, list):
+        return Text(", ".join(str(v) for v in value))
+    if isinstance(value, dict):
+        return Text("  ".join(f"{k}={v}" for k, v in value.items()), style="dim")
+    return Text(str(value))
