@@ -370,6 +370,17 @@ def build_parser() -> argparse.ArgumentParser:
 _EXTENSIONS: list[Callable[[Callable[[str, str], argparse.ArgumentParser]], None]] = []
 
 
+def register_parser(
+    extend: Callable[[Callable[[str, str], argparse.ArgumentParser]], None],
+) -> None:
+    """Command modules add their subparsers through this (see cli_agents.py)."""
+    _EXTENSIONS.append(extend)
+
+
+def _load_command_modules() -> None:
+    from . import cli_agents  # noqa: F401  (registers its commands)
+
+
 def _version() -> str:
     from . import __version__
 
@@ -378,6 +389,7 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _load_command_modules()
     parser = build_parser()
     known = set(COMMANDS) | {"-h", "--help", "--version"}
     # `kanban-agents [BOARD_DIR]` opens the TUI: a first positional that is not a command.

@@ -4,8 +4,9 @@ recorder writes them as JSON lines, and ``event_from_dict`` reads them back."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 # Run states, in the order a run usually passes through them.
 QUEUED = "queued"
@@ -82,6 +83,8 @@ class ToolFinished(Event):
 
 @dataclass(frozen=True)
 class TestsFinished(Event):
+    __test__ = False  # not a pytest test class, despite the name
+
     passed: bool
     exit_code: int | None
     output: str
@@ -130,6 +133,22 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (StateChanged, LogLine, AssistantDelta, AssistantMessage, ToolCalled, ToolFinished,
                 TestsFinished, UsageUpdated, DiffChanged, Notice, RunFinished)
 }  # fmt: skip
+
+
+Sink = Callable[[Event], None]
+
+
+class Emitter(Protocol):
+    """Makes and sends one run's events: ``emit(LogLine, text="...")``."""
+
+    def __call__(self, event_type: type[Event], /, **fields: Any) -> None: ...
+
+
+def emitter_for(card_id: str, run: int, sink: Sink) -> Emitter:
+    def emit(event_type: type[Event], /, **fields: Any) -> None:
+        sink(event_type(card_id, run, **fields))
+
+    return emit
 
 
 def event_from_dict(data: dict[str, Any]) -> Event | None:

@@ -24,13 +24,13 @@ import math
 import os
 import re
 import secrets
-import signal
 import stat
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from ..process import run_command
 
 TOOL_NAMES = ("list_files", "read_file", "write_file", "edit_file", "search", "run", "finish")
 
@@ -41,8 +41,6 @@ SEARCH_MAX_FILE_BYTES = 1_000_000
 READ_LINE_CHARS = 2_000
 MAX_TEXT_FILE_BYTES = 50_000_000  # read_file and edit_file load the whole file
 TIMEOUT_CAP_FACTOR = 10
-KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
-PIPE_GRACE = 2.0  # after the group is gone, how long to wait for the last of its output
 GIT_TIMEOUT = 30.0
 # Set by a git hook or a parent git command, these would point our git at another repository.
 GIT_LOCATION_VARS = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR"})
@@ -345,138 +343,6 @@ def _atomic_write(target: Path, data: bytes) -> None:
         raise
 
 
-# --- process groups -----------------------------------------------------------------------------
-
-_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
-
-
-class _CappedOutput:
-    """The head and the tail of a byte stream, about ``cap`` characters in all, in bounded memory."""
-
-    def __init__(self, cap: int):
-        self.cap = cap
-        self.keep = max(cap // 2, 1)
-        self.byte_budget = 4 * self.keep + 4  # a UTF-8 character takes at most 4 bytes
-        self.head = bytearray()
-        self.tail = bytearray()
-        self.chars = 0  # characters seen, counted as the bytes that start a UTF-8 character
-        self.dropped = False
-
-    def feed(self, chunk: bytes) -> None:
-        self.chars += len(chunk.translate(None, _CONTINUATION_BYTES))
-        room = self.byte_budget - len(self.head)
-        if room > 0:
-            self.head += chunk[:room]
-            chunk = chunk[room:]
-        if chunk:
-            self.tail += chunk
-            excess = len(self.tail) - self.byte_budget
-            if excess > 0:
-                del self.tail[:excess]
-                self.dropped = True
-
-    def text(self) -> str:
-        if not self.dropped:
-            whole = (self.head + self.tail).decode("utf-8", errors="replace")
-            if len(whole) <= self.cap:
-                return whole
-            head, tail, total = whole[: self.keep], whole[-self.keep :], len(whole)
-        else:
-            head = self.head.decode("utf-8", errors="replace")[: self.keep]
-            tail = self.tail.decode("utf-8", errors="replace")[-self.keep :]
-            total = max(self.chars, len(head) + len(tail))
-        cut = total - len(head) - len(tail)
-        return f"{head}\n[... {cut} characters cut ...]\n{tail}"
-
-
-def _signal_group(pgid: int, signum: int) -> bool:
-    """Send ``signum`` to the process group; False when the group no longer exists."""
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether the group still has a process that is not a zombie.
-
-    Zombies count as members for ``killpg`` until someone reaps them, and in a container the
-    init process often never does; so on Linux look at their state in /proc.
-    """
-    if not _signal_group(pgid, 0):
-        return False
-    try:
-        entries = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
-    except OSError:
-        return True
-    for pid in entries:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
-            return True
-    return False
-
-
-class _OutputPipe(asyncio.Protocol):
-    """The read end of the command's stdout and stderr, fed into a ``_CappedOutput``.
-
-    A pipe of our own rather than ``PIPE``: a process that escapes the group (``setsid``) can
-    hold the write end open forever, and then only the owner of the transport can close it.
-    """
-
-    def __init__(self, sink: _CappedOutput):
-        self.sink = sink
-        self.transport: asyncio.BaseTransport | None = None
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.sink.feed(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-
-async def _end_process_group(proc: asyncio.subprocess.Process, pipe: _OutputPipe) -> bool:
-    """Stop every process left in the command's group, reap the command, collect its output.
-
-    Returns False when the output could not be read to its end: a process that left the group
-    still holds the pipe open.
-    """
-    pgid = proc.pid  # start_new_session made the command the leader of its own group
-    loop = asyncio.get_running_loop()
-    try:
-        if _signal_group(pgid, signal.SIGTERM):
-            deadline = loop.time() + KILL_GRACE
-            while (proc.returncode is None or _group_alive(pgid)) and loop.time() < deadline:
-                await asyncio.sleep(0.02)
-            if proc.returncode is None or _group_alive(pgid):
-                _signal_group(pgid, signal.SIGKILL)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.wait(), KILL_GRACE)
-        # What is already in the pipe stays readable after the writers are gone.
-        try:
-            await asyncio.wait_for(asyncio.shield(pipe.closed), PIPE_GRACE)
-        except TimeoutError:
-            return False
-        return True
-    finally:
-        pipe.close()
-
-
 # --- the toolbox --------------------------------------------------------------------------------
 
 Entries = dict[tuple[str, ...], bool]  # path parts relative to the worktree root -> is a directory
@@ -493,6 +359,7 @@ class Toolbox:
         output_cap: int = 30_000,
         scrub_env: Iterable[str] = ("OPENAI_API_KEY",),
         max_read_lines: int = 2000,
+        env: dict[str, str] | None = None,
     ):
         if command_timeout <= 0 or output_cap <= 0 or max_read_lines <= 0:
             raise ValueError("command_timeout, output_cap and max_read_lines must be positive")
@@ -502,6 +369,7 @@ class Toolbox:
         self.output_cap = output_cap
         self.scrub_env = frozenset([scrub_env] if isinstance(scrub_env, str) else scrub_env)
         self.max_read_lines = max_read_lines
+        self.env = env  # the base environment for `run` (default: this process's)
         self._git_root_confirmed = False
         self._handlers: dict[str, Callable[..., Awaitable[ToolResult]]] = {
             "list_files": self._list_files,
@@ -935,40 +803,13 @@ class Toolbox:
         elif timeout > longest:
             note = f"[the timeout was capped at {longest:g}s]\n"
             timeout = longest
-        env = {key: value for key, value in os.environ.items() if key not in self.scrub_env}
-        started = time.monotonic()
-        loop = asyncio.get_running_loop()
-        output = _CappedOutput(self.output_cap)
-        read_fd, write_fd = os.pipe()
-        try:
-            proc = await asyncio.create_subprocess_shell(
-                command,
-                cwd=self.root,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so the whole tree can be stopped
-            )
-        except BaseException:
-            os.close(read_fd)
-            raise
-        finally:
-            os.close(write_fd)
-        pipe = _OutputPipe(output)
-        timed_out = False
-        complete = False
-        try:
-            await loop.connect_read_pipe(lambda: pipe, os.fdopen(read_fd, "rb", buffering=0))
-            await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            timed_out = True
-        finally:
-            # Also on cancellation: shielded so a second cancel cannot leave processes behind.
-            complete = await asyncio.shield(asyncio.ensure_future(_end_process_group(proc, pipe)))
-        elapsed = time.monotonic() - started
+        base = os.environ if self.env is None else self.env
+        env = {key: value for key, value in base.items() if key not in self.scrub_env}
+        result = await run_command(
+            command, cwd=self.root, timeout=timeout, output_cap=self.output_cap, env=env
+        )
         short = _one_line(command, 60)
-        if timed_out:
+        if result.timed_out:
             status = (
                 f"timed out after {timeout:g}s; the command and its child processes were killed. "
                 f"If it needs longer, pass a larger timeout (at most {longest:g}s) or run less "
@@ -976,19 +817,11 @@ class Toolbox:
             )
             summary = f"ran `{short}`: timed out after {timeout:g}s"
         else:
-            code = proc.returncode
-            status = f"exit code {code}"
-            if code is not None and code < 0:
-                with contextlib.suppress(ValueError):
-                    status += f" (killed by {signal.Signals(-code).name})"
-            summary = f"ran `{short}`: exit {code} ({elapsed:.1f}s)"
-        text = output.text() or "(no output)"
-        if not complete:
-            text += (
-                "\n[the output may be cut short: a process that detached from the command "
-                "(e.g. with setsid) still holds it open and was left running]"
-            )
-        return ToolResult(output=f"{status}\n{note}{text}", is_error=timed_out, summary=summary)
+            status = f"exit code {result.exit_code}" + result.signal_note
+            summary = f"ran `{short}`: exit {result.exit_code} ({result.elapsed:.1f}s)"
+        return ToolResult(
+            output=f"{status}\n{note}{result.output}", is_error=result.timed_out, summary=summary
+        )
 
     async def _finish(self, summary: str) -> ToolResult:
         # The caller's loop ends the run; the summary is all there is to hand back.

@@ -1,0 +1,239 @@
+"""Headless agent commands: ``run``, ``status``, ``log``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+
+from .cli import PROG, UserError, command, jsonable, open_store, print_json, register_parser
+
+
+def _find_card(store, query: str):
+    from .core.board import BoardError
+
+    try:
+        return store.find(query)
+    except BoardError as exc:
+        raise UserError(str(exc)) from None
+
+
+@command("run")
+def cmd_run(args: argparse.Namespace) -> int:
+    from .core.host import board_host_pid
+
+    store = open_store(args)
+    card = _find_card(store, args.card)
+    host = board_host_pid(store.root)
+    if host is not None and host != os.getpid():
+        agent_column = store.settings.board.agent_column
+        first_run = _records(store).next_run_number(card.id)
+        if store.status_of(card) != agent_column:
+            store.move(card.id, agent_column)
+        print(f"moved {card.id} to {agent_column}; the board app (pid {host}) runs its agent")
+        return _follow(store, card.id, first_run) if args.wait else 0
+    if not args.wait:
+        return _run_detached(store, card.id)
+    return asyncio.run(_run_here(store, card.id, quiet=args.quiet))
+
+
+async def _run_here(store, card_id: str, quiet: bool) -> int:
+    from .core.log_format import format_event
+    from .core.runs import RunManager
+
+    runs = RunManager(store)
+
+    def show(event) -> None:
+        if event.card_id == card_id and not quiet:
+            for line in format_event(event):
+                print(line, flush=True)
+
+    runs.subscribe(show)
+    await runs.start(auto_start=False)
+    agent_column = store.settings.board.agent_column
+    if store.status_of(store.get(card_id)) != agent_column:
+        await asyncio.to_thread(store.move, card_id, agent_column)  # the move itself starts the run
+    else:
+        runs.request(card_id)
+    try:
+        status = await runs.wait(card_id)
+    finally:
+        await runs.stop("interrupted from the command line")
+    state = status.state if status else None
+    print(
+        f"{card_id}: {state}" + (f" ({status.reason})" if status and status.reason else ""),
+        flush=True,
+    )
+    return 0 if state == "review" else 1
+
+
+def _run_detached(store, card_id: str) -> int:
+    """Start the run in a background process that outlives this command."""
+    from .core.paths import state_dir
+
+    state = state_dir(store.root)
+    if state is None:
+        raise UserError(
+            "the board is not inside a git repository: agents need one for their worktrees"
+        )
+    log_dir = state / "runs" / card_id
+    log_dir.mkdir(parents=True, exist_ok=True)
+    output = open(log_dir / "background.log", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kanban_agents", "--board", str(store.root), "run", card_id, "--wait"],
+        stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    output.close()
+    print(f"started the agent for {card_id} in the background (pid {proc.pid})")
+    print(f"follow it: {PROG} log {card_id} --follow    all runs: {PROG} status")
+    return 0
+
+
+def _follow(store, card_id: str, first_run: int = 1) -> int:
+    """Print a run's log as it is written (by whichever process runs it) until it ends."""
+    from .core.events import RunFinished
+    from .core.log_format import format_event
+
+    records = _records(store)
+    deadline = time.monotonic() + 15
+    while (run := records.next_run_number(card_id) - 1) < first_run:
+        if time.monotonic() > deadline:
+            raise UserError(
+                f"no run of {card_id} started (is the board app's agent column {store.settings.board.agent_column!r}?)"
+            )
+        time.sleep(0.1)
+    seen = 0
+    while True:
+        events = list(records.read_events(card_id, run))
+        for event in events[seen:]:
+            for line in format_event(event):
+                print(line, flush=True)
+        seen = len(events)
+        finished = [e for e in events if isinstance(e, RunFinished)]
+        if finished:
+            return 0 if finished[-1].state == "review" else 1
+        time.sleep(0.2)
+
+
+def _records(store):
+    from .core.paths import state_dir
+    from .core.records import RunRecords
+
+    state = state_dir(store.root)
+    if state is None:
+        raise UserError("the board is not inside a git repository: there are no runs")
+    return RunRecords(state / "runs")
+
+
+@command("status")
+def cmd_status(args: argparse.Namespace) -> int:
+    from .core import git
+    from .core.card import Card
+    from .core.paths import repo_root
+
+    store = open_store(args)
+    records = _records(store)
+    rows = []
+    for state in records.all_states():
+        holder = records.lock(state.card_id).holder()
+        entry = store.entry(state.card_id)
+        rows.append({
+            "card": state.card_id,
+            "title": getattr(entry, "title", None),
+            "column": store.status_of(entry) if isinstance(entry, Card) else None,
+            "run": state.run,
+            "state": state.state,
+            "reason": state.reason,
+            "live": holder is not None,
+            "pid": holder,
+            "agent": state.agent,
+            "steps": state.steps,
+            "tokens": state.tokens,
+            "branch": state.branch,
+            "worktree": state.worktree,
+            "base": state.base,
+            "started": state.started,
+            "finished": state.finished,
+        })  # fmt: skip
+    orphans = []
+    repo = repo_root(store.root)
+    if repo is not None:
+        prefix = store.settings.worktrees.branch_prefix
+        try:
+            worktrees = git.list_worktrees(repo)
+        except git.GitError:
+            worktrees = []
+        orphans = [
+            {"path": str(w.path), "branch": w.branch}
+            for w in worktrees
+            if w.branch
+            and w.branch.startswith(prefix)
+            and w.branch[len(prefix) :] not in store.cards
+        ]
+    if args.json:
+        print_json(jsonable({"runs": rows, "orphaned_worktrees": orphans}))
+        return 0
+    if not rows:
+        print("no agent runs yet (move a card to the agent column, or 'kanban-agents run CARD')")
+    width = max((len(r["card"]) for r in rows), default=4)
+    for row in rows:
+        live = f" pid {row['pid']}" if row["live"] else ""
+        tokens = f"  {row['tokens']} tok" if row["tokens"] else ""
+        reason = f"  {row['reason']}" if row["reason"] else ""
+        print(f"{row['card']:<{width}}  run {row['run']}  {row['state']:<11}{live}{tokens}{reason}")
+    if orphans:
+        print(
+            f"\norphaned worktrees (their card is gone; remove with 'git worktree remove'): {len(orphans)}"
+        )
+        for orphan in orphans:
+            print(f"  {orphan['path']}  ({orphan['branch']})")
+    return 0
+
+
+@command("log")
+def cmd_log(args: argparse.Namespace) -> int:
+    from .core.log_format import format_event
+
+    store = open_store(args)
+    card = _find_card(store, args.card)
+    if args.follow:
+        return _follow(store, card.id)
+    records = _records(store)
+    run = args.run or records.next_run_number(card.id) - 1
+    if run < 1:
+        raise UserError(f"{card.id} has no runs yet")
+    events = list(records.read_events(card.id, run))
+    if args.json:
+        for event in events:
+            print(json.dumps(event.as_dict(), ensure_ascii=False))
+        return 0
+    for event in events:
+        for line in format_event(event):
+            print(line)
+    return 0
+
+
+def _add_parsers(add) -> None:
+    p = add("run", "start a card's agent (moves it to the agent column)")
+    p.add_argument("card")
+    p.add_argument(
+        "--wait",
+        "-w",
+        action="store_true",
+        help="run here, stream the log, exit 0 when the card reaches review",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="with --wait: print only the outcome")
+    p = add("status", "list agent runs")
+    p.add_argument("--json", action="store_true")
+    p = add("log", "print a card's run log")
+    p.add_argument("card")
+    p.add_argument("--run", type=int, help="run number (default: the latest)")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
+    p.add_argument("--json", action="store_true", help="the raw events, one JSON object per line")
+
+
+register_parser(_add_parsers)

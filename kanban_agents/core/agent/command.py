@@ -1,0 +1,63 @@
+"""A command agent: an agent CLI the user already has (codex, claude, aider, a script), run in the
+worktree with the card as its prompt, its output streamed line by line into the run's log."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ...config import AgentProfile
+from ..events import Emitter, LogLine
+from ..process import CommandResult, run_command
+
+PLACEHOLDERS = ("{prompt}", "{prompt_file}", "{worktree}", "{card_id}")
+
+
+class CommandAgentError(Exception):
+    pass
+
+
+def build_argv(template: tuple[str, ...], *, prompt: str, prompt_file: Path, worktree: Path,
+               card_id: str) -> list[str]:  # fmt: skip
+    """Fill the placeholders; each template item stays one argument (no shell involved)."""
+    values = {"{prompt}": prompt, "{prompt_file}": str(prompt_file), "{worktree}": str(worktree),
+              "{card_id}": card_id}  # fmt: skip
+    argv = []
+    for item in template:
+        for placeholder, value in values.items():
+            item = item.replace(placeholder, value)
+        argv.append(item)
+    return argv
+
+
+async def run_command_agent(profile: AgentProfile, prompt: str, worktree: Path, card_id: str, emit: Emitter,
+                            output_cap: int) -> CommandResult:  # fmt: skip
+    """Run the agent command to completion (or until cancelled: its process group is killed)."""
+    if not profile.command:
+        raise CommandAgentError(f"agent profile {profile.name!r} has no command")
+    executable = profile.command[0]
+    if (
+        shutil.which(executable, path=os.environ.get("PATH")) is None
+        and not (worktree / executable).exists()
+    ):
+        raise CommandAgentError(
+            f"agent command {executable!r} was not found on PATH (profile {profile.name!r}); install it or "
+            "change [agents." + profile.name + "] command in kanban.toml"
+        )
+    # The prompt file lives outside the worktree so it never shows up in the diff.
+    with tempfile.TemporaryDirectory(prefix="kanban-agents-prompt-") as tmp:
+        prompt_file = Path(tmp) / f"{card_id}.md"
+        prompt_file.write_text(prompt, encoding="utf-8")
+        argv = build_argv(
+            profile.command,
+            prompt=prompt,
+            prompt_file=prompt_file,
+            worktree=worktree,
+            card_id=card_id,
+        )
+        shown = " ".join(a if len(a) < 60 else a[:57] + "..." for a in argv)
+        emit(LogLine, text=f"$ {shown}", stream="info")
+        return await run_command(argv, cwd=worktree, timeout=profile.max_wall_seconds, output_cap=output_cap,
+                                 on_line=lambda line: emit(LogLine, text=line, stream="stdout"))  # fmt: skip

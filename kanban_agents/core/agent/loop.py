@@ -1,0 +1,133 @@
+"""The built-in agent: a tool-calling loop that runs until the card's stopping rule is met.
+
+``run`` steps until the model calls ``finish`` and ``on_finish`` accepts it (the card's tests
+pass), or a limit (steps, tokens, wall time) ends it with ``LimitExceeded``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ..events import (
+    AssistantDelta,
+    AssistantMessage,
+    Emitter,
+    ToolCalled,
+    ToolFinished,
+    UsageUpdated,
+)
+from .model import Model, ModelTurn, ToolCall
+from .tools import Toolbox, ToolResult, tool_schemas
+
+NUDGE = ("Keep working with the tools. When the task is done and the card's tests pass, call "
+         "finish(summary) with a short summary of your diff.")  # fmt: skip
+MAX_IDLE_TURNS = 3
+
+
+class LimitExceeded(Exception):
+    """A run limit ended the run; the message is the reason shown on the card."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_steps: int
+    max_tokens: int
+    max_wall_seconds: float
+
+
+class Agent:
+    def __init__(self, model: Model, toolbox: Toolbox, limits: Limits, emit: Emitter,
+                 on_finish: Callable[[str], Awaitable[str | None]],
+                 checkpoint: Callable[[list[dict]], None] = lambda messages: None):  # fmt: skip
+        self.model, self.toolbox, self.limits, self.emit = model, toolbox, limits, emit
+        self.on_finish = on_finish  # None: accepted; text: why not (e.g. the failing test output)
+        self.checkpoint = (
+            checkpoint  # saves the conversation after each step, so a crash can resume
+        )
+        self.steps = self.prompt_tokens = self.completion_tokens = 0
+        self.summary: str | None = None
+
+    async def run(self, messages: list[dict]) -> str:
+        try:
+            async with asyncio.timeout(self.limits.max_wall_seconds):
+                return await self._loop(messages)
+        except TimeoutError:
+            raise LimitExceeded(
+                f"wall-clock limit of {self.limits.max_wall_seconds:g}s reached"
+            ) from None
+
+    async def _loop(self, messages: list[dict]) -> str:
+        idle = 0
+        while self.summary is None:
+            self._check_limits()
+            turn = await self.step(messages)
+            self.checkpoint(messages)
+            idle = 0 if turn.tool_calls else idle + 1
+            if idle > MAX_IDLE_TURNS:
+                raise LimitExceeded(
+                    "the model kept answering without using tools or calling finish"
+                )
+            if not turn.tool_calls:
+                messages.append({"role": "user", "content": NUDGE})
+        return self.summary
+
+    async def step(self, messages: list[dict]) -> ModelTurn:
+        self.steps += 1
+        turn = await self.model.complete(
+            messages, tool_schemas(), on_text=lambda t: self.emit(AssistantDelta, text=t)
+        )
+        self.prompt_tokens += turn.prompt_tokens
+        self.completion_tokens += turn.completion_tokens
+        self.emit(
+            UsageUpdated,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            steps=self.steps,
+        )
+        messages.append(turn.as_message())
+        if turn.text.strip():
+            self.emit(AssistantMessage, text=turn.text, step=self.steps)
+        for call in turn.tool_calls:
+            result = await self.call_tool(call)
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": result.output})
+            if self.summary is not None:
+                break  # finished: later calls of this turn are moot
+        return turn
+
+    async def call_tool(self, call: ToolCall) -> ToolResult:
+        self.emit(
+            ToolCalled,
+            call_id=call.id,
+            name=call.name,
+            arguments=_parsed(call.arguments),
+            step=self.steps,
+        )
+        result = await self.toolbox.call(call.name, call.arguments)
+        if call.name == "finish" and not result.is_error:
+            verdict = await self.on_finish(result.output)
+            if verdict is None:
+                self.summary = result.output
+            else:
+                result = ToolResult(
+                    output=verdict, is_error=True, summary="finish refused: the tests failed"
+                )
+        self.emit(ToolFinished, call_id=call.id, name=call.name, ok=not result.is_error, summary=result.summary,
+                  output=result.output)  # fmt: skip
+        return result
+
+    def _check_limits(self) -> None:
+        if self.steps >= self.limits.max_steps:
+            raise LimitExceeded(f"step limit of {self.limits.max_steps} reached")
+        if self.prompt_tokens + self.completion_tokens >= self.limits.max_tokens:
+            raise LimitExceeded(f"token limit of {self.limits.max_tokens} reached")
+
+
+def _parsed(arguments: str) -> dict:
+    try:
+        value = json.loads(arguments) if arguments.strip() else {}
+    except json.JSONDecodeError:
+        return {"_raw": arguments[:500]}
+    return value if isinstance(value, dict) else {"_raw": arguments[:500]}

@@ -1,0 +1,74 @@
+"""The card as the agent's operating instructions: task, files, constraints, tests, done when."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..card import Card
+
+SYSTEM_PROMPT = """\
+You are a careful software engineer working alone on one task from a kanban board.
+You work in your own git worktree: a full checkout of the repository on a branch of your own.
+Nobody else edits it while you work, and your changes reach the main branch only after review.
+
+Use the tools:
+- list_files, read_file, search: look before you change anything.
+- write_file, edit_file: change files. Paths are relative to the worktree root; you cannot leave it.
+- run: run shell commands in the worktree (tests, linters, builds). Long-running servers are stopped
+  when the command returns.
+- finish(summary): when the task is done. The card's acceptance tests then run automatically; if they
+  fail you get their output and keep working. The summary is what the reviewer reads first: say what
+  you changed and why, file by file, in a few lines.
+
+Rules:
+- Stay within the card's files and constraints. If the task needs more, say so in your summary.
+- Do not commit, push, or change git configuration: the board commits your work when the tests pass.
+- Prefer small, focused diffs. Keep existing behaviour unless the task says otherwise.
+"""
+
+
+def card_prompt(card: Card, worktree: Path, branch: str) -> str:
+    """The first user message: the card written out as operating instructions."""
+    parts = [
+        f"# Card {card.id}: {card.title}",
+        f"Worktree: {worktree} (branch {branch}). All paths are relative to it.",
+    ]
+    body = card.body.strip()
+    if body:
+        parts.append(body)
+    if card.files:
+        parts.append("## Files you may touch\n" + "\n".join(f"- {f}" for f in card.files))
+    if card.constraints:
+        parts.append("## Constraints\n" + "\n".join(f"- {c}" for c in card.constraints))
+    if card.tests:
+        commands = "\n".join(f"    {t}" for t in card.tests)
+        parts.append(
+            "## Acceptance tests (the stopping rule)\n"
+            f"These commands must pass in the worktree:\n{commands}\n"
+            "They run automatically when you call finish(summary)."
+        )
+    else:
+        parts.append(
+            "## Done when\nThe card names no test command: check your work yourself with the run tool, "
+            "then call finish(summary)."
+        )
+    return "\n\n".join(parts) + "\n"
+
+
+def review_prompt(feedback: str, round_number: int) -> str:
+    """Sent to the same agent when a reviewer sends the card back."""
+    return (
+        f"The reviewer sent this card back (review round {round_number}). Their notes:\n\n"
+        f"{feedback.strip()}\n\n"
+        "Your earlier changes are still in the worktree. Address every note, run the tests, and call "
+        "finish(summary) again with a summary of what changed in this round."
+    )
+
+
+def command_prompt(card: Card, worktree: Path, branch: str) -> str:
+    """For agent CLIs: the same instructions, plus the stopping rule spelled out."""
+    return (
+        card_prompt(card, worktree, branch)
+        + "\nWhen you are done, make sure the acceptance tests pass. Do not commit: the board commits your "
+        "work after checking the tests.\n"
+    )

@@ -1,0 +1,195 @@
+"""Run records under the repository's git dir: ``.git/kanban-agents/runs/<card-id>/``.
+
+- ``<n>.jsonl``: every event of run n, one JSON object per line (logs survive restarts);
+- ``state.json``: the last known state of the card's latest run (used for recovery);
+- ``messages.json``: the built-in agent's conversation, so a sent-back card resumes it;
+- ``lock``: held (flock) by the process running the card, so a dead run is told apart from a live
+  one, and two processes never run the same card.
+
+Out of the board (no card churn), out of every worktree (agents cannot touch it). Secrets are
+redacted before anything is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .events import AssistantDelta, Event, event_from_dict
+from .host import FileLock
+
+REDACTED = "[redacted]"
+
+
+@dataclass
+class RunState:
+    card_id: str
+    run: int = 0
+    state: str | None = None
+    reason: str = ""
+    attempt: int = 0
+    started: float | None = None
+    finished: float | None = None
+    tokens: int = 0
+    steps: int = 0
+    pid: int | None = None
+    branch: str = ""
+    worktree: str = ""
+    base: str = ""
+    agent: str = ""
+    summary: str = ""
+    commit: str | None = None
+    review_round: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunState:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class Redactor:
+    """Replaces secret values (API keys) in text before it is stored."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+
+    def data(self, value: Any) -> Any:
+        if not self.secrets:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.data(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.data(v) for v in value]
+        return value
+
+
+class RunRecords:
+    def __init__(self, root: Path, redactor: Redactor | None = None):
+        self.root = root  # .../kanban-agents/runs
+        self.redactor = redactor or Redactor()
+        self._handles: dict[tuple[str, int], Any] = {}
+
+    def card_dir(self, card_id: str) -> Path:
+        return self.root / card_id
+
+    def log_path(self, card_id: str, run: int) -> Path:
+        return self.card_dir(card_id) / f"{run}.jsonl"
+
+    def lock(self, card_id: str) -> FileLock:
+        return FileLock(self.card_dir(card_id) / "lock")
+
+    # ------------------------------------------------------------------ state
+
+    def load_state(self, card_id: str) -> RunState | None:
+        path = self.card_dir(card_id) / "state.json"
+        try:
+            return RunState.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def save_state(self, state: RunState) -> None:
+        directory = self.card_dir(state.card_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        _atomic_write_json(directory / "state.json", self.redactor.data(state.as_dict()))
+
+    def all_states(self) -> list[RunState]:
+        if not self.root.is_dir():
+            return []
+        states = []
+        for entry in sorted(self.root.iterdir()):
+            if entry.is_dir():
+                state = self.load_state(entry.name)
+                if state is not None:
+                    states.append(state)
+        return states
+
+    def next_run_number(self, card_id: str) -> int:
+        directory = self.card_dir(card_id)
+        numbers = (
+            [int(p.stem) for p in directory.glob("*.jsonl") if p.stem.isdigit()]
+            if directory.is_dir()
+            else []
+        )
+        return max(numbers, default=0) + 1
+
+    # ------------------------------------------------------------------ events
+
+    def append(self, event: Event) -> None:
+        if isinstance(event, AssistantDelta):
+            return  # the whole message is recorded once it is complete
+        key = (event.card_id, event.run)
+        handle = self._handles.get(key)
+        if handle is None:
+            path = self.log_path(*key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - kept open for the run
+            self._handles[key] = handle
+        handle.write(json.dumps(self.redactor.data(event.as_dict()), ensure_ascii=False) + "\n")
+
+    def close(self, card_id: str, run: int) -> None:
+        handle = self._handles.pop((card_id, run), None)
+        if handle is not None:
+            handle.close()
+
+    def close_all(self) -> None:
+        for key in list(self._handles):
+            self.close(*key)
+
+    def read_events(self, card_id: str, run: int | None = None) -> Iterator[Event]:
+        """Events of one run (default: the latest), skipping lines a crash left half-written."""
+        if run is None:
+            run = self.next_run_number(card_id) - 1
+        path = self.log_path(card_id, run)
+        with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    event = event_from_dict(json.loads(line))
+                except ValueError:
+                    continue
+                if event is not None:
+                    yield event
+
+    # ------------------------------------------------------------------ conversation
+
+    def save_messages(self, card_id: str, messages: list[dict]) -> None:
+        directory = self.card_dir(card_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        _atomic_write_json(directory / "messages.json", self.redactor.data(messages))
+
+    def load_messages(self, card_id: str) -> list[dict] | None:
+        try:
+            data = json.loads(
+                (self.card_dir(card_id) / "messages.json").read_text(encoding="utf-8")
+            )
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, list) else None
+
+    def forget_messages(self, card_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.card_dir(card_id) / "messages.json").unlink()
+
+
+def _atomic_write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,737 @@
+"""RunManager: the lifecycle of agent runs. A card entering the agent column gets a worktree, a
+branch and an agent; when the card's stopping rule is met its work is committed and the card
+moves to review.
+
+Everything here runs on one asyncio loop (the TUI's, or the CLI's); blocking git work goes to
+threads. The manager talks to the world through one event stream (``subscribe``): it never prints
+and never touches a widget. A run that fails, for whatever reason, ends in a state with a reason;
+it never takes the host process down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError
+from . import git
+from .board import BoardChange, BoardError, BoardStore
+from .card import Card
+from .events import (
+    ACTIVE_STATES,
+    CANCELLED,
+    FAILED,
+    INTERRUPTED,
+    PREPARING,
+    QUEUED,
+    REVIEW,
+    RUNNING,
+    TESTING,
+    Emitter,
+    Event,
+    LogLine,
+    Notice,
+    RunFinished,
+    RunStatus,
+    Sink,
+    StateChanged,
+    TestsFinished,
+    emitter_for,
+)
+from .frontmatter_edit import DELETE
+from .host import FileLock, host_lock_path
+from .overlap import files_overlap
+from .paths import repo_root, state_dir
+from .process import run_command
+from .records import Redactor, RunRecords, RunState
+
+SECRET_ENV_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+
+class RunError(Exception):
+    """Ends a run as ``failed``; the message is the reason shown on the card."""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    path: Path
+    branch: str
+    base: str
+
+
+class RunManager:
+    def __init__(self, store: BoardStore, *, environ: dict[str, str] | None = None,
+                 model_factory: Callable[..., Any] | None = None):  # fmt: skip
+        self.store = store
+        self.environ = dict(os.environ if environ is None else environ)
+        self.repo = repo_root(store.root)
+        state = state_dir(store.root)
+        self.secret_names = self._secret_names()
+        secrets = [self.environ.get(name, "") for name in self.secret_names]
+        self.records = RunRecords(
+            (state or store.root / ".kanban-agents") / "runs", Redactor(secrets)
+        )
+        self.model_factory = model_factory or _default_model_factory
+        self.status: dict[str, RunStatus] = {}
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._queue: list[str] = []
+        self._columns: dict[str, str] = {}
+        self._finishing: set[str] = set()
+        self._warned_overlaps: set[frozenset[str]] = set()
+        self._sinks: list[Sink] = []
+        self._git_lock = asyncio.Lock()
+        # Card file writes go through one thread, so they land in the order they were made.
+        self._card_writer = ThreadPoolExecutor(1, thread_name_prefix="card-writes")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._host_lock: FileLock | None = None
+        self._started = False
+
+    @property
+    def settings(self):
+        return self.store.settings
+
+    def _secret_names(self) -> list[str]:
+        names = set(SECRET_ENV_NAMES)
+        names.update(
+            p.api_key_env for p in self.store.settings.agents.values() if p.kind == "openai"
+        )
+        return sorted(names)
+
+    # ------------------------------------------------------------------ events out
+
+    def subscribe(self, sink: Sink) -> None:
+        self._sinks.append(sink)
+
+    def unsubscribe(self, sink: Sink) -> None:
+        with contextlib.suppress(ValueError):
+            self._sinks.remove(sink)
+
+    def emit(self, event: Event, *, record: bool = True) -> None:
+        if record:
+            self.records.append(event)
+        self.status.setdefault(event.card_id, RunStatus(event.card_id)).apply(event)
+        for sink in list(self._sinks):
+            try:
+                sink(event)
+            except Exception:  # a broken subscriber must not break the runs
+                traceback.print_exc()
+
+    # ------------------------------------------------------------------ start / stop
+
+    async def start(self, *, auto_start: bool = True, host: bool = False) -> None:
+        """Recover from a previous crash, then watch the board for cards entering the agent column.
+
+        ``host``: this process is the board's agent host (the board app): other processes see it
+        and leave the cards they move to it.
+        """
+        self._loop = asyncio.get_running_loop()
+        if host and state_dir(self.store.root) is not None:
+            path = host_lock_path(self.store.root)
+            self._host_lock = FileLock(path) if path is not None else None
+            if self._host_lock is not None and not self._host_lock.acquire():
+                self._host_lock = (
+                    None  # another app hosts this board; card locks still keep runs single
+                )
+        await asyncio.to_thread(self.recover)
+        for card in self.store.cards.values():
+            self._columns[card.id] = self.store.status_of(card)
+        self.store.add_listener(self._on_store_change)
+        self._started = True
+        if auto_start:
+            for card in self.store.column_cards(self.settings.board.agent_column):
+                state = self.status.get(card.id)
+                if state is None or state.state in (None, REVIEW, "merged"):
+                    self.request(card.id)
+
+    async def stop(self, reason: str = "the board app was closed") -> None:
+        """Stop every run; they end ``interrupted`` and can be resumed later."""
+        self.store.remove_listener(self._on_store_change)
+        self._queue.clear()
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel(reason)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.to_thread(self._card_writer.shutdown, wait=True)
+        self.records.close_all()
+        if self._host_lock is not None:
+            self._host_lock.release()
+            self._host_lock = None
+
+    def recover(self) -> None:
+        """Runs whose process died are marked interrupted (their logs are kept); the rest of the
+        last known states become the cards' badges."""
+        for state in self.records.all_states():
+            if state.state in ACTIVE_STATES and self.records.lock(state.card_id).holder() is None:
+                reason = (
+                    f"the process running it stopped (pid {state.pid})"
+                    if state.pid
+                    else "its process stopped"
+                )
+                self._finish_record(state, INTERRUPTED, reason)
+                self.records.append(
+                    RunFinished(state.card_id, state.run, state=INTERRUPTED, reason=reason)
+                )
+                self.records.close(state.card_id, state.run)
+                self._write_card_run(state)
+            self.status[state.card_id] = _status_from_record(state)
+
+    def orphaned_worktrees(self) -> list[git.WorktreeInfo]:
+        """Worktrees of ours whose card no longer exists. Listed, never deleted silently."""
+        if self.repo is None:
+            return []
+        prefix = self.settings.worktrees.branch_prefix
+        cards = self.store.cards
+        return [
+            w for w in git.list_worktrees(self.repo)
+            if w.branch and w.branch.startswith(prefix) and w.branch[len(prefix):] not in cards
+        ]  # fmt: skip
+
+    # ------------------------------------------------------------------ intents
+
+    def is_active(self, card_id: str) -> bool:
+        return card_id in self._tasks or card_id in self._queue
+
+    def request(self, card_id: str) -> None:
+        """Queue a run for the card (admission decides when it starts)."""
+        if self.is_active(card_id):
+            return
+        self._queue.append(card_id)
+        run = self.records.next_run_number(card_id)
+        status = self.status.get(card_id)
+        if status is None or status.run != run or status.state != QUEUED:
+            self.emit(StateChanged(card_id, run, state=QUEUED, reason="waiting to start"))
+        self._write_card_run_async(card_id, {"state": QUEUED})
+        self._pump()
+
+    def cancel(self, card_id: str, reason: str = "cancelled") -> bool:
+        if card_id in self._queue:
+            self._queue.remove(card_id)
+            status = self.status.get(card_id)
+            run = status.run if status else self.records.next_run_number(card_id)
+            self.emit(RunFinished(card_id, run, state=CANCELLED, reason=reason))
+            self.records.close(card_id, run)
+            self._write_card_run_async(card_id, {"state": CANCELLED})
+            return True
+        task = self._tasks.get(card_id)
+        if task is not None and card_id not in self._finishing:
+            task.cancel(reason)
+            return True
+        return False
+
+    async def wait(self, card_id: str) -> RunStatus | None:
+        """Until the card has no queued or running run; returns its last status."""
+        while self.is_active(card_id):
+            task = self._tasks.get(card_id)
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(task)
+            else:
+                await asyncio.sleep(0.05)
+        await self.flush_writes()
+        return self.status.get(card_id)
+
+    async def flush_writes(self) -> None:
+        """Until the card-file writes made so far are on disk (the writer is one thread)."""
+        await asyncio.get_running_loop().run_in_executor(self._card_writer, lambda: None)
+
+    # ------------------------------------------------------------------ board changes
+
+    def _on_store_change(self, change: BoardChange) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            same_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            same_loop = False
+        if same_loop:
+            self._handle_change(change)
+        else:
+            loop.call_soon_threadsafe(self._handle_change, change)
+
+    def _handle_change(self, change: BoardChange) -> None:
+        if change.kind == "reloaded":
+            ids = set(self.store.cards) | set(self._columns)
+        else:
+            ids = {change.card_id}
+        agent_column = self.settings.board.agent_column
+        for card_id in ids:
+            entry = self.store.entry(card_id)
+            now = self.store.status_of(entry) if isinstance(entry, Card) else None
+            before = self._columns.get(card_id)
+            if now is None:
+                self._columns.pop(card_id, None)
+            else:
+                self._columns[card_id] = now
+            if now == agent_column and before != agent_column:
+                self.request(card_id)
+            elif before == agent_column and now != agent_column and card_id not in self._finishing:
+                where = f"moved to {now}" if now else "the card file is gone or unreadable"
+                self.cancel(card_id, f"stopped: {where}")
+        self._pump()
+
+    # ------------------------------------------------------------------ admission
+
+    def _pump(self) -> None:
+        """Start queued runs while there is room; tell each waiting card why it waits."""
+        done_column = self.settings.board.done_column
+        agent_column = self.settings.board.agent_column
+        running = len(self._tasks)
+        for card_id in list(self._queue):
+            entry = self.store.entry(card_id)
+            if not isinstance(entry, Card) or self.store.status_of(entry) != agent_column:
+                self._queue.remove(card_id)
+                continue
+            cards = self.store.cards
+            waiting = [
+                d
+                for d in entry.depends_on
+                if d not in cards or self.store.status_of(cards[d]) != done_column
+            ]
+            overlaps = self._overlaps(entry)
+            hold = (
+                [other for other, _ in overlaps if other in self._tasks]
+                if self.settings.runs.hold_on_overlap
+                else []
+            )
+            if waiting:
+                self._set_queued_reason(card_id, "waits on " + ", ".join(waiting) + " (not done)")
+            elif hold:
+                self._set_queued_reason(card_id, "files overlap with running " + ", ".join(hold))
+            elif running >= self.settings.runs.concurrency:
+                self._set_queued_reason(
+                    card_id, f"all {self.settings.runs.concurrency} agent slots busy"
+                )
+            else:
+                self._queue.remove(card_id)
+                running += 1
+                self._tasks[card_id] = asyncio.get_running_loop().create_task(
+                    self._run_card(card_id), name=f"run {card_id}"
+                )
+
+    def _set_queued_reason(self, card_id: str, reason: str) -> None:
+        status = self.status.get(card_id)
+        if status is not None and status.state == QUEUED and status.reason != reason:
+            self.emit(StateChanged(card_id, status.run, state=QUEUED, reason=reason))
+
+    def _overlaps(self, card: Card) -> list[tuple[str, list[str]]]:
+        """Active cards whose declared files overlap this card's; both get a notice once."""
+        found = []
+        if not card.files:
+            return found
+        for other_id in [*self._tasks, *self._queue]:
+            other = self.store.entry(other_id)
+            if other_id == card.id or not isinstance(other, Card):
+                continue
+            shared = files_overlap(card.files, other.files)
+            if shared:
+                found.append((other_id, shared))
+                pair = frozenset((card.id, other_id))
+                if pair not in self._warned_overlaps:
+                    self._warned_overlaps.add(pair)
+                    text = "files overlap: {} also touches " + ", ".join(shared)
+                    for mine, theirs in ((card.id, other_id), (other_id, card.id)):
+                        status = self.status.get(mine)
+                        self.emit(
+                            Notice(mine, status.run if status else 0, text=text.format(theirs))
+                        )
+        return found
+
+    # ------------------------------------------------------------------ one run
+
+    async def _run_card(self, card_id: str) -> None:
+        status = self.status.get(card_id)
+        run = (
+            status.run
+            if status and status.state == QUEUED
+            else self.records.next_run_number(card_id)
+        )
+        emit = emitter_for(card_id, run, self.emit)
+        lock = self.records.lock(card_id)
+        previous = self.records.load_state(card_id)
+        record = RunState(card_id, run=run, pid=os.getpid(), started=time.time(),
+                          review_round=previous.review_round if previous else 0,
+                          extra=dict(previous.extra) if previous else {})  # fmt: skip
+        if not await asyncio.to_thread(lock.acquire):
+            # Another process (a second board app, `kanban-agents run`) owns this card's run: show
+            # it, record nothing, and let that process write the card's state.
+            holder = lock.holder()
+            self.status[card_id] = RunStatus(
+                card_id, run, state=RUNNING, reason=f"in another process (pid {holder})"
+            )
+            notice = Notice(
+                card_id, run, text=f"the agent runs in another process (pid {holder})", level="info"
+            )
+            self.emit(notice, record=False)
+            self._tasks.pop(card_id, None)
+            self._pump()
+            return
+        try:
+            await self._lifecycle(card_id, record, emit)
+        except asyncio.CancelledError as cancelled:
+            reason = str(cancelled.args[0]) if cancelled.args else "cancelled"
+            state = INTERRUPTED if "closed" in reason else CANCELLED
+            self._end(record, emit, state, reason)
+        except (RunError, git.GitError, ConfigError) as exc:
+            self._end(record, emit, FAILED, str(exc))
+        except Exception as exc:  # a bug: the run fails, the app lives on
+            emit(LogLine, text="".join(traceback.format_exception(exc)), stream="stderr")
+            self._end(record, emit, FAILED, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            lock.release()
+            self.records.close(card_id, run)
+            self._tasks.pop(card_id, None)
+            self._finishing.discard(card_id)
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon(self._pump)
+
+    async def _lifecycle(self, card_id: str, record: RunState, emit: Emitter) -> None:
+        self._state(record, emit, PREPARING, "creating the worktree")
+        card = self.store.get(card_id)
+        profile = self.settings.agent_profile(card.agent)
+        record.agent = profile.name
+        space = await self._prepare(card, record, emit)
+        self._state(record, emit, RUNNING, f"agent {profile.name}")
+        if profile.kind == "command":
+            summary = await self._work_with_command(card, space, record, emit, profile)
+        else:
+            summary = await self._work_with_model(card, space, record, emit, profile)
+        message = f"{card.title}\n\n{summary.strip()}\n\nCard: {card.id}\n"
+        commit = await asyncio.to_thread(git.commit_all, space.path, message)
+        if commit is None:
+            emit(
+                LogLine,
+                text="nothing new to commit (the branch already holds the work)",
+                stream="git",
+            )
+        else:
+            emit(LogLine, text=f"committed {commit[:10]} on {space.branch}", stream="git")
+        record.summary, record.commit = summary, commit
+        self._finishing.add(card_id)
+        await asyncio.get_running_loop().run_in_executor(
+            self._card_writer, self._move_to_review, card_id
+        )
+        self._end(
+            record,
+            emit,
+            REVIEW,
+            "tests passed" if card.tests else "agent finished",
+            summary,
+            commit,
+        )
+
+    def _move_to_review(self, card_id: str) -> None:
+        try:
+            self.store.move(card_id, self.settings.board.review_column)
+        except BoardError:
+            self.store.load()  # the file changed meanwhile: reload and try once more
+            self.store.move(card_id, self.settings.board.review_column)
+
+    # ------------------------------------------------------------------ worktree
+
+    def worktree_root(self) -> Path:
+        assert self.repo is not None
+        configured = self.settings.worktrees.root
+        if configured:
+            root = Path(configured).expanduser()
+            return root if root.is_absolute() else (self.repo / root).resolve()
+        return self.repo.parent / f"{self.repo.name}-worktrees"
+
+    def workspace_for(self, card: Card) -> Workspace:
+        if self.repo is None:
+            raise RunError(
+                "the board is not inside a git repository: agents need one for their worktrees"
+            )
+        state = self.records.load_state(card.id)
+        base = (state.base if state and state.base else "") or self.settings.worktrees.base_branch
+        return Workspace(
+            self.worktree_root() / card.id, self.settings.worktrees.branch_prefix + card.id, base
+        )
+
+    async def _prepare(self, card: Card, record: RunState, emit: Emitter) -> Workspace:
+        space = self.workspace_for(card)
+        assert self.repo is not None
+        base = space.base or await asyncio.to_thread(git.current_branch, self.repo) or "HEAD"
+        if base == "HEAD":
+            base = await asyncio.to_thread(git.rev_parse, self.repo, "HEAD")
+        async with self._git_lock:  # worktree add/prune touch shared git state: one at a time
+            space.path.parent.mkdir(parents=True, exist_ok=True)
+            info = await asyncio.to_thread(
+                git.ensure_worktree, self.repo, space.path, space.branch, base
+            )
+        space = Workspace(space.path, space.branch, base)
+        record.branch, record.worktree, record.base = space.branch, str(space.path), base
+        verb = "created" if info.created else "reusing"
+        emit(
+            LogLine,
+            text=f"{verb} worktree {space.path} on branch {space.branch} (base {base})",
+            stream="git",
+        )
+        self._write_card_async(
+            card.id, {"branch": space.branch, "worktree": _relative(space.path, self.repo)}
+        )
+        if not record.extra.get("setup_done") or record.extra.get("setup_for") != str(space.path):
+            await self._setup(space, emit)
+            record.extra.update(setup_done=True, setup_for=str(space.path))
+        self.records.save_state(record)
+        return space
+
+    async def _setup(self, space: Workspace, emit: Emitter) -> None:
+        assert self.repo is not None
+        settings = self.settings.worktrees
+        for pattern in settings.copy_files:
+            matches = sorted(self.repo.glob(pattern)) or []
+            if not matches:
+                emit(LogLine, text=f"copy_files: nothing matches {pattern!r}", stream="setup")
+            for source in matches:
+                target = space.path / source.relative_to(self.repo)
+                if source.is_file() and not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, target)
+                    emit(LogLine, text=f"copied {source.relative_to(self.repo)}", stream="setup")
+        for command in settings.setup:
+            emit(LogLine, text=f"$ {command}", stream="setup")
+            result = await run_command(command, cwd=space.path, timeout=settings.setup_timeout,
+                                       output_cap=self.settings.runs.output_cap, env=self._command_env(),
+                                       on_line=lambda line: emit(LogLine, text=line, stream="setup"))  # fmt: skip
+            if not result.ok:
+                what = "timed out" if result.timed_out else f"exited {result.exit_code}"
+                tail = "\n".join(result.output.strip().splitlines()[-5:])
+                raise RunError(f"setup command {command!r} {what}: {tail}")
+
+    def _command_env(self) -> dict[str, str]:
+        """For commands in a worktree: no API keys; no stale or stray Python bytecode (an edit
+        keeping a file's size within a second would otherwise run the old code, and __pycache__
+        would land in the commit)."""
+        env = {k: v for k, v in self.environ.items() if k not in self.secret_names}
+        env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        return env
+
+    # ------------------------------------------------------------------ the agent
+
+    async def _work_with_model(self, card, space, record, emit, profile) -> str:
+        from .agent.loop import Agent, LimitExceeded, Limits
+        from .agent.model import ModelError
+        from .agent.prompt import SYSTEM_PROMPT, card_prompt, review_prompt
+        from .agent.tools import Toolbox
+
+        try:
+            model = self.model_factory(profile, self.environ,
+                                       on_retry=lambda text: emit(Notice, text=text, level="warning"))  # fmt: skip
+        except ModelError as exc:
+            raise RunError(exc.message) from None
+        toolbox = Toolbox(space.path, command_timeout=self.settings.runs.command_timeout,
+                          output_cap=self.settings.runs.output_cap, scrub_env=self.secret_names,
+                          env=self._command_env())  # fmt: skip
+        messages = _repaired(self.records.load_messages(card.id))
+        feedback = record.extra.pop("pending_feedback", None)
+        if messages:
+            note = review_prompt(feedback, record.review_round) if feedback else (
+                "You were interrupted. Your earlier changes are still in the worktree; continue where you left "
+                "off, then call finish(summary).")  # fmt: skip
+            messages.append({"role": "user", "content": note})
+            emit(
+                LogLine,
+                text="continuing the earlier conversation"
+                + (" with review notes" if feedback else ""),
+            )
+        else:
+            messages = [{"role": "system", "content": SYSTEM_PROMPT},
+                        {"role": "user", "content": card_prompt(card, space.path, space.branch)}]  # fmt: skip
+        limits = Limits(profile.max_steps, profile.max_tokens, profile.max_wall_seconds)
+        attempts = {"n": 0}
+
+        async def on_finish(summary: str) -> str | None:
+            attempts["n"] += 1
+            result = await self._run_tests(card, space, record, emit, attempts["n"])
+            if result.passed:
+                return None
+            if attempts["n"] >= self.settings.runs.test_attempts:
+                raise RunError(
+                    f"tests still failing after {attempts['n']} attempts: {_last_line(result.output)}"
+                )
+            self._state(
+                record,
+                emit,
+                RUNNING,
+                f"tests failed (attempt {attempts['n']}); the agent continues",
+            )
+            return (f"The acceptance tests failed (attempt {attempts['n']} of {self.settings.runs.test_attempts}). "
+                    f"Fix the problem, then call finish again.\n\n{result.output}")  # fmt: skip
+
+        agent = Agent(model, toolbox, limits, emit, on_finish,
+                      checkpoint=lambda history: self.records.save_messages(card.id, history))  # fmt: skip
+        try:
+            return await agent.run(messages)
+        except LimitExceeded as exc:
+            raise RunError(str(exc)) from None
+        except ModelError as exc:
+            raise RunError(exc.message) from None
+        finally:
+            record.steps = agent.steps
+            record.tokens = agent.prompt_tokens + agent.completion_tokens
+            self.records.save_messages(card.id, messages)
+            await model.aclose()
+
+    async def _work_with_command(self, card, space, record, emit, profile) -> str:
+        from .agent.command import CommandAgentError, run_command_agent
+        from .agent.prompt import command_prompt
+
+        prompt = command_prompt(card, space.path, space.branch)
+        try:
+            result = await run_command_agent(
+                profile, prompt, space.path, card.id, emit, self.settings.runs.output_cap
+            )
+        except CommandAgentError as exc:
+            raise RunError(str(exc)) from None
+        if not result.ok:
+            what = (
+                f"timed out after {profile.max_wall_seconds:g}s"
+                if result.timed_out
+                else f"exited {result.exit_code}"
+            )
+            raise RunError(f"agent command {what}: {_last_line(result.output)}")
+        tests = await self._run_tests(card, space, record, emit, 1)
+        if not tests.passed:
+            raise RunError(f"the agent finished but the tests fail: {_last_line(tests.output)}")
+        return f"{profile.name} finished (exit 0). Last output: {_last_line(result.output)}"
+
+    async def _run_tests(
+        self, card: Card, space: Workspace, record: RunState, emit: Emitter, attempt: int
+    ) -> TestsFinished:
+        self._state(record, emit, TESTING, f"running the card's tests (attempt {attempt})")
+        record.attempt = attempt
+        outputs, exit_code, passed = [], 0, True
+        for command in card.tests:
+            emit(LogLine, text=f"$ {command}", stream="info")
+            result = await run_command(command, cwd=space.path, timeout=self.settings.runs.test_timeout,
+                                       output_cap=self.settings.runs.output_cap, env=self._command_env())  # fmt: skip
+            outputs.append(f"$ {command}\n{result.output}")
+            if not result.ok:
+                passed = False
+                exit_code = result.exit_code if not result.timed_out else None
+                if result.timed_out:
+                    outputs.append(f"[timed out after {self.settings.runs.test_timeout:g}s]")
+                break
+        output = "\n".join(outputs) if outputs else "(no tests: the card names no 'tests:' command)"
+        event = TestsFinished(card.id, record.run, passed=passed, exit_code=exit_code, output=output,
+                              command=" && ".join(card.tests), attempt=attempt)  # fmt: skip
+        self.emit(event)
+        return event
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _state(self, record: RunState, emit: Emitter, state: str, reason: str = "") -> None:
+        record.state, record.reason = state, reason
+        emit(StateChanged, state=state, reason=reason)
+        self.records.save_state(record)
+        if state in (PREPARING, RUNNING):
+            self._write_card_run_async(record.card_id, _card_run(record))
+
+    def _end(self, record: RunState, emit: Emitter, state: str, reason: str, summary: str = "",
+             commit: str | None = None) -> None:  # fmt: skip
+        self._finish_record(record, state, reason)
+        status = self.status.get(record.card_id)
+        if status is not None:
+            record.tokens = record.tokens or status.tokens
+            record.steps = record.steps or status.steps
+        self.records.save_state(record)
+        emit(RunFinished, state=state, reason=reason, summary=summary, commit=commit)
+        self._write_card_run_async(record.card_id, _card_run(record))
+
+    @staticmethod
+    def _finish_record(record: RunState, state: str, reason: str) -> None:
+        record.state, record.reason, record.finished = state, reason, time.time()
+
+    def _write_card_run(self, record: RunState) -> None:
+        self.store_update(record.card_id, {"run": _card_run(record)})
+
+    def _write_card_run_async(self, card_id: str, run: dict[str, Any]) -> None:
+        """The card's ``run:`` line, written off the loop; a failure here never fails the run."""
+        status = self.status.get(card_id)
+        if status is not None and "state" in run and len(run) == 1:
+            run = {"state": run["state"], "n": status.run}
+        self._write_card_async(card_id, {"run": run})
+
+    def _write_card_async(self, card_id: str, changes: dict[str, Any]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.store_update(card_id, changes)
+        else:
+            self._card_writer.submit(self.store_update, card_id, changes)
+
+    def store_update(self, card_id: str, changes: dict[str, Any]) -> None:
+        try:
+            self.store.update_retrying(
+                card_id, {k: (DELETE if v is None else v) for k, v in changes.items()}
+            )
+        except BoardError:
+            pass  # the card is gone or unreadable; the run record still has everything
+
+    def resolve_state(self, card_id: str) -> RunState | None:
+        return self.records.load_state(card_id)
+
+
+def _card_run(record: RunState) -> dict[str, Any]:
+    run: dict[str, Any] = {"state": record.state, "n": record.run}
+    if record.attempt:
+        run["attempt"] = record.attempt
+    if record.started:
+        run["started"] = _iso(record.started)
+    if record.finished and record.state not in ACTIVE_STATES:
+        run["finished"] = _iso(record.finished)
+    if record.tokens:
+        run["tokens"] = record.tokens
+    return run
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _status_from_record(record: RunState) -> RunStatus:
+    status = RunStatus(record.card_id, run=record.run, state=record.state, reason=record.reason,
+                       steps=record.steps, started=record.started, finished=record.finished,
+                       attempt=record.attempt, summary=record.summary)  # fmt: skip
+    status.prompt_tokens = record.tokens
+    return status
+
+
+def _relative(path: Path, root: Path) -> str:
+    return os.path.relpath(path, root)
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "(no output)"
+
+
+def _repaired(messages: list[dict] | None) -> list[dict] | None:
+    """A conversation saved mid-step may end with tool calls that never got results."""
+    if not messages:
+        return None
+    answered = {m.get("tool_call_id") for m in messages if m.get("role") == "tool"}
+    repaired = []
+    for message in messages:
+        repaired.append(message)
+        for call in message.get("tool_calls") or ():
+            if call.get("id") not in answered:
+                repaired.append({"role": "tool", "tool_call_id": call.get("id"),
+                                 "content": "(interrupted before this call ran)"})  # fmt: skip
+    return repaired
+
+
+def _default_model_factory(profile, environ, on_retry):
+    from .agent.model import OpenAIModel
+
+    return OpenAIModel(profile, environ, on_retry=on_retry)

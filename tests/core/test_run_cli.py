@@ -1,0 +1,143 @@
+"""`kanban-agents run/status/log` as real processes, and recovery after kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kanban_agents.core.agent.scripted_server import Reply, ScriptedServer, ToolCallSpec
+from kanban_agents.core.board import BoardStore
+from kanban_agents.core.runs import RunManager
+from tests.core.test_runs import Harness, edit_sub, finish, make_card
+from tests.helpers import git
+
+
+def cli_env(server: ScriptedServer) -> dict[str, str]:
+    return {
+        **os.environ,
+        "OPENAI_BASE_URL": server.base_url,
+        "OPENAI_API_KEY": "sk-cli-secret-987654",
+    }
+
+
+def kanban(
+    project: Path, server: ScriptedServer, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kanban_agents", "--board", str(project / "board"), *args],
+                          capture_output=True, text=True, env=cli_env(server), timeout=timeout)  # fmt: skip
+
+
+@pytest.fixture
+def project(repo: Path) -> Path:
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    board = repo / "board"
+    board.mkdir()
+    make_card(board, "sub")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "project")
+    return repo
+
+
+def test_run_wait_streams_the_log_and_exits_0_in_review(project):
+    with ScriptedServer([edit_sub(), finish("Added sub.")]) as server:
+        proc = kanban(project, server, "run", "sub", "--wait")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert (
+        "▶ edit_file(" in out
+        and "✔ tests passed" in out
+        and out.strip().endswith("sub: review (tests passed)")
+    )
+    assert BoardStore.open(project / "board").get("sub").status == "review"
+    # status and log read the records back
+    with ScriptedServer([]) as server:
+        status = json.loads(kanban(project, server, "status", "--json").stdout)
+        log = kanban(project, server, "log", "sub").stdout
+    [row] = status["runs"]
+    assert (
+        row["card"] == "sub"
+        and row["state"] == "review"
+        and row["live"] is False
+        and row["branch"] == "kanban/sub"
+    )
+    assert "✔ tests passed" in log and "sk-cli-secret" not in log
+
+
+def test_run_wait_exits_1_on_failure(project):
+    with ScriptedServer([edit_sub("b - a"), finish(), finish(), finish()]) as server:
+        proc = kanban(project, server, "run", "sub", "--wait")
+    assert proc.returncode == 1
+    assert "sub: failed (tests still failing" in proc.stdout
+
+
+def test_run_without_wait_runs_in_the_background(project):
+    with ScriptedServer([edit_sub(), finish()]) as server:
+        proc = kanban(project, server, "run", "sub")
+        assert proc.returncode == 0 and "in the background (pid" in proc.stdout
+        follow = kanban(project, server, "log", "sub", "--follow", timeout=60)
+    assert follow.returncode == 0 and "run 1 ended: review" in follow.stdout
+
+
+def _wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def test_kill_9_mid_run_then_recovery_and_resume(project):
+    with ScriptedServer([edit_sub(), Reply(text="thinking hard", delay=60)]) as server:
+        proc = subprocess.Popen([sys.executable, "-m", "kanban_agents", "--board", str(project / "board"), "run", "sub",
+                                 "--wait"], env=cli_env(server), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)  # fmt: skip
+        try:
+            await asyncio.to_thread(_wait_for, lambda: len(server.requests) >= 2)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    card = BoardStore.open(project / "board").get("sub")
+    assert card.run["state"] == "running"  # what the dead process left behind
+    with ScriptedServer([finish("Finished after the crash.")]) as server:
+        h = Harness(project, server)
+        await h.runs.start()  # recovery happens here
+        status = h.runs.status["sub"]
+        assert status.state == "interrupted" and "stopped" in status.reason
+        assert BoardStore.open(project / "board").get("sub").run["state"] == "interrupted"
+        log = list(h.runs.records.read_events("sub", 1))
+        assert any(e.kind == "tool_call" for e in log)  # the log of the dead run is kept
+        h.runs.request("sub")  # resume
+        status = await h.wait("sub")
+        await h.runs.stop()
+        resumed = server.requests[0]["messages"]
+    assert status.state == "review" and status.run == 2
+    assert "continue where you left off" in resumed[-1]["content"]
+    assert any("edit_file" in json.dumps(m) for m in resumed)  # the conversation survived the crash
+    assert "def sub" in git(project, "show", "kanban/sub:calc.py")
+
+
+async def test_second_host_does_not_run_the_same_card(project):
+    with ScriptedServer([edit_sub(), Reply(text="slow", delay=3), finish()]) as server:
+        first = Harness(project, server)
+        await first.runs.start()
+        await first.start_card("sub")
+        await asyncio.to_thread(_wait_for, lambda: len(server.requests) >= 1)
+        second = RunManager(BoardStore.open(project / "board"), environ=cli_env(server))
+        await second.start(auto_start=False)
+        second.request("sub")
+        await asyncio.sleep(0.3)
+        assert second.status["sub"].reason.startswith("in another process")
+        assert not second.is_active("sub")
+        await second.stop()
+        first.runs.cancel("sub")
+        await first.wait("sub")
+        await first.runs.stop()
