@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kanban_agents.core.agent.scripted_server import Reply, ScriptedServer, ToolCallSpec
+from kanban_agents.core.agent.scripted_server import Reply, ScriptedServer
 from kanban_agents.core.board import BoardStore
 from kanban_agents.core.runs import RunManager
 from tests.core.test_runs import Harness, edit_sub, finish, make_card
