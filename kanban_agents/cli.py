@@ -378,7 +378,7 @@ def register_parser(
 
 
 def _load_command_modules() -> None:
-    from . import cli_agents  # noqa: F401  (registers its commands)
+    from . import cli_agents, cli_review  # noqa: F401  (they register their commands)
 
 
 def _version() -> str:

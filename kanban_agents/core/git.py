@@ -435,23 +435,37 @@ def worktree_diff(worktree: Path, base_ref: str, *, max_patch_lines: int = 3000)
     """Everything ``worktree`` changes since it forked from ``base_ref``, uncommitted included."""
     merge_base = _merge_base(worktree, base_ref, "HEAD")
     with _scratch_index(worktree) as env:
-        # One call, summary and patch: the same diff queue, so both list files in the same order.
-        out = _git(
-            worktree,
-            "diff",
-            "--cached",
-            *_DIFF_OPTIONS,
-            "-z",
-            "--raw",
-            "--numstat",
-            "--patch",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-            merge_base,
-            "--",
-            env=env,
-        )
-    summary, _, patch = out.stdout.partition(b"\0\0")
+        out = _git(worktree, "diff", "--cached", *_diff_arguments(merge_base), env=env)
+    return _worktree_diff_from(out.stdout, base_ref, merge_base, max_patch_lines)
+
+
+def branch_diff(
+    root: Path, base_ref: str, branch: str, *, max_patch_lines: int = 3000
+) -> WorktreeDiff:
+    """What ``branch`` changes since it forked from ``base_ref`` (for a branch with no worktree)."""
+    merge_base = _merge_base(root, base_ref, branch)
+    out = _git(root, "diff", *_diff_arguments(merge_base), branch, "--")
+    return _worktree_diff_from(out.stdout, base_ref, merge_base, max_patch_lines)
+
+
+def _diff_arguments(merge_base: str) -> list[str]:
+    # One call, summary and patch: the same diff queue, so both list files in the same order.
+    return [
+        *_DIFF_OPTIONS,
+        "-z",
+        "--raw",
+        "--numstat",
+        "--patch",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        merge_base,
+    ]
+
+
+def _worktree_diff_from(
+    stdout: bytes, base_ref: str, merge_base: str, max_patch_lines: int
+) -> WorktreeDiff:
+    summary, _, patch = stdout.partition(b"\0\0")
     entries = _parse_summary(summary)
     patches = [p for p in _FILE_HEADER.split(patch) if p]
     if len(patches) != len(entries):  # never seen; degrade to counts rather than mislabel
