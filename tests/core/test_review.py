@@ -100,7 +100,7 @@ async def test_conflict_is_refused_with_nothing_changed_and_feedback_ready(proje
 async def test_dirty_main_checkout_touching_merged_file_is_refused(project):
     await reviewed(project)
     (project / "calc.py").write_text("def add(a, b):\n    return a + b\n# my local work\n")
-    with pytest.raises(ReviewError, match="calc.py"):
+    with pytest.raises(ReviewError, match=r"calc\.py"):
         Reviewer(BoardStore.open(project / "board")).merge("sub")
     assert (project / "calc.py").read_text().endswith("# my local work\n")  # never lose local work
     assert BoardStore.open(project / "board").get("sub").status == "review"
