@@ -308,8 +308,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
                 print(f"  {finding.severity}: {finding.code}: {finding.message}")
         for error in store.errors:
             print(f"{error.describe()}")
-        print(f"{len(report)} cards, {clean} written as operating instructions, "
-              f"{len(report) - clean} with findings, {len(store.errors)} unreadable")  # fmt: skip
+        print(
+            f"{len(report)} cards, {clean} written as operating instructions, "
+            f"{len(report) - clean} with findings, {len(store.errors)} unreadable"
+        )
     has_errors = bool(store.errors) or any(f.severity == "error" for _, fs in report for f in fs)
     return 1 if has_errors else 0
 
@@ -332,8 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--board", "-b", metavar="DIR", default=argparse.SUPPRESS,
-                       help="the board directory (default: ./board)")  # fmt: skip
+        p.add_argument(
+            "--board",
+            "-b",
+            metavar="DIR",
+            default=argparse.SUPPRESS,
+            help="the board directory (default: ./board)",
+        )
         return p
 
     p = add("init", "create a board directory with kanban.toml and an example card")
@@ -378,7 +385,7 @@ def register_parser(
 
 
 def _load_command_modules() -> None:
-    from . import cli_agents, cli_review  # noqa: F401  (they register their commands)
+    from . import cli_agents, cli_plan, cli_review  # noqa: F401  (they register their commands)
 
 
 def _version() -> str:

@@ -84,9 +84,21 @@ def _run_detached(store, card_id: str) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     output = open(log_dir / "background.log", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kanban_agents", "--board", str(store.root), "run", card_id, "--wait"],
-        stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "kanban_agents",
+            "--board",
+            str(store.root),
+            "run",
+            card_id,
+            "--wait",
+        ],
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     output.close()
     print(f"started the agent for {card_id} in the background (pid {proc.pid})")
     print(f"follow it: {PROG} log {card_id} --follow    all runs: {PROG} status")
@@ -141,24 +153,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     for state in records.all_states():
         holder = records.lock(state.card_id).holder()
         entry = store.entry(state.card_id)
-        rows.append({
-            "card": state.card_id,
-            "title": getattr(entry, "title", None),
-            "column": store.status_of(entry) if isinstance(entry, Card) else None,
-            "run": state.run,
-            "state": state.state,
-            "reason": state.reason,
-            "live": holder is not None,
-            "pid": holder,
-            "agent": state.agent,
-            "steps": state.steps,
-            "tokens": state.tokens,
-            "branch": state.branch,
-            "worktree": state.worktree,
-            "base": state.base,
-            "started": state.started,
-            "finished": state.finished,
-        })  # fmt: skip
+        rows.append(
+            {
+                "card": state.card_id,
+                "title": getattr(entry, "title", None),
+                "column": store.status_of(entry) if isinstance(entry, Card) else None,
+                "run": state.run,
+                "state": state.state,
+                "reason": state.reason,
+                "live": holder is not None,
+                "pid": holder,
+                "agent": state.agent,
+                "steps": state.steps,
+                "tokens": state.tokens,
+                "branch": state.branch,
+                "worktree": state.worktree,
+                "base": state.base,
+                "started": state.started,
+                "finished": state.finished,
+            }
+        )
     orphans = []
     repo = repo_root(store.root)
     if repo is not None:

@@ -40,9 +40,25 @@ def cmd_diff(args: argparse.Namespace) -> int:
     except (ReviewError, git.GitError) as exc:
         raise UserError(str(exc)) from None
     if args.json:
-        print_json({"card": card_id, "base": diff.base_ref, "merge_base": diff.merge_base,
-                    "files": [{"path": f.path, "old_path": f.old_path, "status": f.status, "added": f.added,
-                               "deleted": f.deleted, "binary": f.binary, "skipped": f.skipped} for f in diff.files]})  # fmt: skip
+        print_json(
+            {
+                "card": card_id,
+                "base": diff.base_ref,
+                "merge_base": diff.merge_base,
+                "files": [
+                    {
+                        "path": f.path,
+                        "old_path": f.old_path,
+                        "status": f.status,
+                        "added": f.added,
+                        "deleted": f.deleted,
+                        "binary": f.binary,
+                        "skipped": f.skipped,
+                    }
+                    for f in diff.files
+                ],
+            }
+        )
         return 0
     if args.stat or not diff.files:
         for f in diff.files:
@@ -87,8 +103,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
         )
         if done
     ]
-    print(f"merged {card_id} into {outcome.base} ({outcome.strategy}): {outcome.commit[:12]}"
-          + (f"; {', '.join(cleanup)}" if cleanup else ""))  # fmt: skip
+    print(
+        f"merged {card_id} into {outcome.base} ({outcome.strategy}): {outcome.commit[:12]}"
+        + (f"; {', '.join(cleanup)}" if cleanup else "")
+    )
     return 0
 
 
@@ -108,14 +126,17 @@ def cmd_send_back(args: argparse.Namespace) -> int:
             from .core.review import conflict_feedback
 
             feedback = (feedback + "\n\n" if feedback else "") + conflict_feedback(
-                reviewer.card_branch(card_id).base, check.conflicts)  # fmt: skip
+                reviewer.card_branch(card_id).base, check.conflicts
+            )
         if args.message == "-":
             feedback = sys.stdin.read()
         card = reviewer.send_back(card_id, feedback)
     except (ReviewError, MergeRefused, git.GitError) as exc:
         raise UserError(str(exc)) from None
-    print(f"sent {card.id} back to {reviewer.store.status_of(card)} with review notes (round "
-          f"{reviewer.records.load_state(card.id).review_round})")  # fmt: skip
+    print(
+        f"sent {card.id} back to {reviewer.store.status_of(card)} with review notes (round "
+        f"{reviewer.records.load_state(card.id).review_round})"
+    )
     from .cli import _hint_agent_host
 
     _hint_agent_host(reviewer.store, card.id)

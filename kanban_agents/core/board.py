@@ -135,13 +135,27 @@ class BoardStore:
             card = parse_card(path, data)
         except CardParseError as exc:
             text = data.decode("utf-8", "replace")
-            return CardError(card_id_for(path), path, exc.message, exc.line, digest_of(data),
-                             text, _salvage_meta(text))  # fmt: skip
+            return CardError(
+                card_id_for(path),
+                path,
+                exc.message,
+                exc.line,
+                digest_of(data),
+                text,
+                _salvage_meta(text),
+            )
         status = card.status
         if status is not None and status not in self.settings.column_ids:
             columns = ", ".join(self.settings.column_ids)
-            return CardError(card.id, path, f"unknown status {status!r} (columns: {columns})",
-                             _line_of_key(card.text, "status"), card.digest, card.text, card.meta)  # fmt: skip
+            return CardError(
+                card.id,
+                path,
+                f"unknown status {status!r} (columns: {columns})",
+                _line_of_key(card.text, "status"),
+                card.digest,
+                card.text,
+                card.meta,
+            )
         return card
 
     def _store_entry(self, entry: Card | CardError) -> None:
@@ -160,8 +174,9 @@ class BoardStore:
             if folded in seen:
                 card = self._cards.pop(card_id)
                 message = f"duplicate id: differs only by case from {seen[folded]}{CARD_SUFFIX}"
-                self._errors[card_id] = CardError(card_id, card.path, message, None, card.digest,
-                                                  card.text, card.meta)  # fmt: skip
+                self._errors[card_id] = CardError(
+                    card_id, card.path, message, None, card.digest, card.text, card.meta
+                )
             else:
                 seen[folded] = card_id
 
@@ -243,8 +258,14 @@ class BoardStore:
 
     # ----------------------------------------------------------------- writing
 
-    def create(self, title: str, status: str | None = None, meta: dict[str, Any] | None = None,
-               body: str | None = None, card_id: str | None = None) -> Card:  # fmt: skip
+    def create(
+        self,
+        title: str,
+        status: str | None = None,
+        meta: dict[str, Any] | None = None,
+        body: str | None = None,
+        card_id: str | None = None,
+    ) -> Card:
         title = title.strip()
         if not title:
             raise BoardError("a card needs a title")
@@ -302,6 +323,13 @@ class BoardStore:
             card = self._expected(card_id, expect)
             return self._write_card(card, set_body(card.text, body))
 
+    def rewrite(self, card_id: str, text: str, *, expect: Card | None = None) -> Card:
+        """Replace the whole file with ``text`` (built from the card's own text by the caller,
+        e.g. with ``set_keys`` and ``set_body``, so untouched lines stay as they were)."""
+        with self._lock:
+            card = self._expected(card_id, expect)
+            return self._write_card(card, text)
+
     def update_retrying(self, card_id: str, changes: dict[str, Any], attempts: int = 3) -> Card:
         """For the app's own bookkeeping keys (``run``, ``branch``...): a concurrent edit of other
         lines is no reason to fail, so the same key edit is re-applied on the fresh file."""
@@ -313,8 +341,9 @@ class BoardStore:
                     raise
         raise AssertionError("unreachable")
 
-    def move(self, card_id: str, column: str, position: int | None = None, *,
-             expect: Card | None = None) -> Card:  # fmt: skip
+    def move(
+        self, card_id: str, column: str, position: int | None = None, *, expect: Card | None = None
+    ) -> Card:
         """Move a card to ``column`` at ``position`` (0-based; None = end).
 
         Only the moved card's ``status``/``order`` lines change, unless there is no room between

@@ -14,9 +14,22 @@ from frontmatter.default_handlers import YAMLHandler
 
 CARD_SUFFIX = ".md"
 KNOWN_KEYS = (
-    "title", "status", "order", "priority", "labels", "agent", "files", "constraints",
-    "tests", "depends_on", "estimate", "branch", "worktree", "run", "merged",
-)  # fmt: skip
+    "title",
+    "status",
+    "order",
+    "priority",
+    "labels",
+    "agent",
+    "files",
+    "constraints",
+    "tests",
+    "depends_on",
+    "estimate",
+    "branch",
+    "worktree",
+    "run",
+    "merged",
+)
 _YAML = YAMLHandler()  # python-frontmatter's handler: CSafeLoader when libyaml is present
 _FENCE = re.compile(r"^---[ \t]*\r?$")
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")

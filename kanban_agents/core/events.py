@@ -130,9 +130,20 @@ class RunFinished(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (StateChanged, LogLine, AssistantDelta, AssistantMessage, ToolCalled, ToolFinished,
-                TestsFinished, UsageUpdated, DiffChanged, Notice, RunFinished)
-}  # fmt: skip
+    for cls in (
+        StateChanged,
+        LogLine,
+        AssistantDelta,
+        AssistantMessage,
+        ToolCalled,
+        ToolFinished,
+        TestsFinished,
+        UsageUpdated,
+        DiffChanged,
+        Notice,
+        RunFinished,
+    )
+}
 
 
 Sink = Callable[[Event], None]

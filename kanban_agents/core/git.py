@@ -242,6 +242,11 @@ def _merge_base(root: Path, a: str, b: str) -> str:
     return out.text
 
 
+def merge_base(root: Path, a: str, b: str) -> str:
+    """The commit where ``a`` and ``b`` forked."""
+    return _merge_base(root, a, b)
+
+
 def _is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
     out = _git(root, "merge-base", "--is-ancestor", ancestor, descendant, ok=(0, 1))
     return out.status == 0

@@ -56,9 +56,14 @@ async def run_command(
     loop = asyncio.get_running_loop()
     output = _CappedOutput(output_cap, on_line)
     read_fd, write_fd = os.pipe()
-    options = dict(cwd=cwd, env=dict(env) if env is not None else None, stdin=asyncio.subprocess.DEVNULL,
-                   stdout=write_fd, stderr=asyncio.subprocess.STDOUT,
-                   start_new_session=True)  # its own process group, so the whole tree can be stopped  # fmt: skip
+    options = dict(
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=write_fd,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )  # its own process group, so the whole tree can be stopped
     try:
         if isinstance(command, str):
             proc = await asyncio.create_subprocess_shell(command, **options)

@@ -126,8 +126,14 @@ class Reviewer:
             else f"{card.title}\n\nCard: {card.id}\n"
         )
         try:
-            result = git.merge_card_branch(where.repo, where.base, where.branch, strategy=strategy,
-                                           message=message, worktree=where.worktree)  # fmt: skip
+            result = git.merge_card_branch(
+                where.repo,
+                where.base,
+                where.branch,
+                strategy=strategy,
+                message=message,
+                worktree=where.worktree,
+            )
         except git.MergeConflict as exc:
             raise MergeRefused(
                 str(exc), exc.files, conflict_feedback(where.base, exc.files)
@@ -219,8 +225,13 @@ class Reviewer:
             return None
         outputs, last = [], None
         for command in where.card.tests:
-            last = await run_command(command, cwd=where.worktree, timeout=self.settings.runs.test_timeout,
-                                     output_cap=self.settings.runs.output_cap, on_line=on_line)  # fmt: skip
+            last = await run_command(
+                command,
+                cwd=where.worktree,
+                timeout=self.settings.runs.test_timeout,
+                output_cap=self.settings.runs.output_cap,
+                on_line=on_line,
+            )
             outputs.append(f"$ {command}\n{last.output}")
             if not last.ok:
                 break

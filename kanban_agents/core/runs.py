@@ -70,8 +70,13 @@ class Workspace:
 
 
 class RunManager:
-    def __init__(self, store: BoardStore, *, environ: dict[str, str] | None = None,
-                 model_factory: Callable[..., Any] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        store: BoardStore,
+        *,
+        environ: dict[str, str] | None = None,
+        model_factory: Callable[..., Any] | None = None,
+    ):
         self.store = store
         self.environ = dict(os.environ if environ is None else environ)
         self.repo = repo_root(store.root)
@@ -192,9 +197,10 @@ class RunManager:
         prefix = self.settings.worktrees.branch_prefix
         cards = self.store.cards
         return [
-            w for w in git.list_worktrees(self.repo)
-            if w.branch and w.branch.startswith(prefix) and w.branch[len(prefix):] not in cards
-        ]  # fmt: skip
+            w
+            for w in git.list_worktrees(self.repo)
+            if w.branch and w.branch.startswith(prefix) and w.branch[len(prefix) :] not in cards
+        ]
 
     # ------------------------------------------------------------------ intents
 
@@ -359,9 +365,14 @@ class RunManager:
         emit = emitter_for(card_id, run, self.emit)
         lock = self.records.lock(card_id)
         previous = self.records.load_state(card_id)
-        record = RunState(card_id, run=run, pid=os.getpid(), started=time.time(),
-                          review_round=previous.review_round if previous else 0,
-                          extra=dict(previous.extra) if previous else {})  # fmt: skip
+        record = RunState(
+            card_id,
+            run=run,
+            pid=os.getpid(),
+            started=time.time(),
+            review_round=previous.review_round if previous else 0,
+            extra=dict(previous.extra) if previous else {},
+        )
         if not await asyncio.to_thread(lock.acquire):
             # Another process (a second board app, `kanban-agents run`) owns this card's run: show
             # it, record nothing, and let that process write the card's state.
@@ -501,9 +512,14 @@ class RunManager:
                     emit(LogLine, text=f"copied {source.relative_to(self.repo)}", stream="setup")
         for command in settings.setup:
             emit(LogLine, text=f"$ {command}", stream="setup")
-            result = await run_command(command, cwd=space.path, timeout=settings.setup_timeout,
-                                       output_cap=self.settings.runs.output_cap, env=self._command_env(),
-                                       on_line=lambda line: emit(LogLine, text=line, stream="setup"))  # fmt: skip
+            result = await run_command(
+                command,
+                cwd=space.path,
+                timeout=settings.setup_timeout,
+                output_cap=self.settings.runs.output_cap,
+                env=self._command_env(),
+                on_line=lambda line: emit(LogLine, text=line, stream="setup"),
+            )
             if not result.ok:
                 what = "timed out" if result.timed_out else f"exited {result.exit_code}"
                 tail = "\n".join(result.output.strip().splitlines()[-5:])
@@ -526,19 +542,31 @@ class RunManager:
         from .agent.tools import Toolbox
 
         try:
-            model = self.model_factory(profile, self.environ,
-                                       on_retry=lambda text: emit(Notice, text=text, level="warning"))  # fmt: skip
+            model = self.model_factory(
+                profile,
+                self.environ,
+                on_retry=lambda text: emit(Notice, text=text, level="warning"),
+            )
         except ModelError as exc:
             raise RunError(exc.message) from None
-        toolbox = Toolbox(space.path, command_timeout=self.settings.runs.command_timeout,
-                          output_cap=self.settings.runs.output_cap, scrub_env=self.secret_names,
-                          env=self._command_env())  # fmt: skip
+        toolbox = Toolbox(
+            space.path,
+            command_timeout=self.settings.runs.command_timeout,
+            output_cap=self.settings.runs.output_cap,
+            scrub_env=self.secret_names,
+            env=self._command_env(),
+        )
         messages = _repaired(self.records.load_messages(card.id))
         feedback = record.extra.pop("pending_feedback", None)
         if messages:
-            note = review_prompt(feedback, record.review_round) if feedback else (
-                "You were interrupted. Your earlier changes are still in the worktree; continue where you left "
-                "off, then call finish(summary).")  # fmt: skip
+            note = (
+                review_prompt(feedback, record.review_round)
+                if feedback
+                else (
+                    "You were interrupted. Your earlier changes are still in the worktree; continue where you left "
+                    "off, then call finish(summary)."
+                )
+            )
             messages.append({"role": "user", "content": note})
             emit(
                 LogLine,
@@ -546,8 +574,10 @@ class RunManager:
                 + (" with review notes" if feedback else ""),
             )
         else:
-            messages = [{"role": "system", "content": SYSTEM_PROMPT},
-                        {"role": "user", "content": card_prompt(card, space.path, space.branch)}]  # fmt: skip
+            messages = [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": card_prompt(card, space.path, space.branch)},
+            ]
         limits = Limits(profile.max_steps, profile.max_tokens, profile.max_wall_seconds)
         attempts = {"n": 0}
 
@@ -566,11 +596,19 @@ class RunManager:
                 RUNNING,
                 f"tests failed (attempt {attempts['n']}); the agent continues",
             )
-            return (f"The acceptance tests failed (attempt {attempts['n']} of {self.settings.runs.test_attempts}). "
-                    f"Fix the problem, then call finish again.\n\n{result.output}")  # fmt: skip
+            return (
+                f"The acceptance tests failed (attempt {attempts['n']} of {self.settings.runs.test_attempts}). "
+                f"Fix the problem, then call finish again.\n\n{result.output}"
+            )
 
-        agent = Agent(model, toolbox, limits, emit, on_finish,
-                      checkpoint=lambda history: self.records.save_messages(card.id, history))  # fmt: skip
+        agent = Agent(
+            model,
+            toolbox,
+            limits,
+            emit,
+            on_finish,
+            checkpoint=lambda history: self.records.save_messages(card.id, history),
+        )
         try:
             return await agent.run(messages)
         except LimitExceeded as exc:
@@ -614,8 +652,13 @@ class RunManager:
         outputs, exit_code, passed = [], 0, True
         for command in card.tests:
             emit(LogLine, text=f"$ {command}", stream="info")
-            result = await run_command(command, cwd=space.path, timeout=self.settings.runs.test_timeout,
-                                       output_cap=self.settings.runs.output_cap, env=self._command_env())  # fmt: skip
+            result = await run_command(
+                command,
+                cwd=space.path,
+                timeout=self.settings.runs.test_timeout,
+                output_cap=self.settings.runs.output_cap,
+                env=self._command_env(),
+            )
             outputs.append(f"$ {command}\n{result.output}")
             if not result.ok:
                 passed = False
@@ -624,8 +667,15 @@ class RunManager:
                     outputs.append(f"[timed out after {self.settings.runs.test_timeout:g}s]")
                 break
         output = "\n".join(outputs) if outputs else "(no tests: the card names no 'tests:' command)"
-        event = TestsFinished(card.id, record.run, passed=passed, exit_code=exit_code, output=output,
-                              command=" && ".join(card.tests), attempt=attempt)  # fmt: skip
+        event = TestsFinished(
+            card.id,
+            record.run,
+            passed=passed,
+            exit_code=exit_code,
+            output=output,
+            command=" && ".join(card.tests),
+            attempt=attempt,
+        )
         self.emit(event)
         return event
 
@@ -638,8 +688,15 @@ class RunManager:
         if state in (PREPARING, RUNNING):
             self._write_card_run_async(record.card_id, _card_run(record))
 
-    def _end(self, record: RunState, emit: Emitter, state: str, reason: str, summary: str = "",
-             commit: str | None = None) -> None:  # fmt: skip
+    def _end(
+        self,
+        record: RunState,
+        emit: Emitter,
+        state: str,
+        reason: str,
+        summary: str = "",
+        commit: str | None = None,
+    ) -> None:
         self._finish_record(record, state, reason)
         status = self.status.get(record.card_id)
         if status is not None:
@@ -700,9 +757,17 @@ def _iso(timestamp: float) -> str:
 
 
 def _status_from_record(record: RunState) -> RunStatus:
-    status = RunStatus(record.card_id, run=record.run, state=record.state, reason=record.reason,
-                       steps=record.steps, started=record.started, finished=record.finished,
-                       attempt=record.attempt, summary=record.summary)  # fmt: skip
+    status = RunStatus(
+        record.card_id,
+        run=record.run,
+        state=record.state,
+        reason=record.reason,
+        steps=record.steps,
+        started=record.started,
+        finished=record.finished,
+        attempt=record.attempt,
+        summary=record.summary,
+    )
     status.prompt_tokens = record.tokens
     return status
 
@@ -726,8 +791,13 @@ def _repaired(messages: list[dict] | None) -> list[dict] | None:
         repaired.append(message)
         for call in message.get("tool_calls") or ():
             if call.get("id") not in answered:
-                repaired.append({"role": "tool", "tool_call_id": call.get("id"),
-                                 "content": "(interrupted before this call ran)"})  # fmt: skip
+                repaired.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": call.get("id"),
+                        "content": "(interrupted before this call ran)",
+                    }
+                )
     return repaired
 
 

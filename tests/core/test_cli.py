@@ -13,8 +13,13 @@ from tests.helpers import git
 
 
 def cli(cwd: Path, *args: str, check_rc: int | None = 0) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "kanban_agents", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "kanban_agents", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     if check_rc is not None:
         assert proc.returncode == check_rc, (proc.stdout, proc.stderr)

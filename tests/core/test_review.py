@@ -38,8 +38,13 @@ async def reviewed(project, *turns) -> Harness:
 
 
 def kanban(project, *args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "kanban_agents", "--board", str(project / "board"), *args],
-                          capture_output=True, text=True, input=stdin, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "kanban_agents", "--board", str(project / "board"), *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+    )
 
 
 async def test_merge_lands_on_base_and_cleans_up(project):

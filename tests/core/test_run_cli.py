@@ -31,8 +31,13 @@ def cli_env(server: ScriptedServer) -> dict[str, str]:
 def kanban(
     project: Path, server: ScriptedServer, *args: str, timeout: float = 60
 ) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kanban_agents", "--board", str(project / "board"), *args],
-                          capture_output=True, text=True, env=cli_env(server), timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "kanban_agents", "--board", str(project / "board"), *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(server),
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -97,9 +102,22 @@ def _wait_for(predicate, timeout=30.0):
 
 async def test_kill_9_mid_run_then_recovery_and_resume(project):
     with ScriptedServer([edit_sub(), Reply(text="thinking hard", delay=60)]) as server:
-        proc = subprocess.Popen([sys.executable, "-m", "kanban_agents", "--board", str(project / "board"), "run", "sub",
-                                 "--wait"], env=cli_env(server), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kanban_agents",
+                "--board",
+                str(project / "board"),
+                "run",
+                "sub",
+                "--wait",
+            ],
+            env=cli_env(server),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             await asyncio.to_thread(_wait_for, lambda: len(server.requests) >= 2)
         finally:

@@ -65,9 +65,17 @@ def finish(summary: str = "Added sub.") -> Reply:
 def edit_sub(result: str = "a - b") -> Reply:
     return Reply(
         text="I'll add sub.",
-        tool_calls=[ToolCallSpec("edit_file", {"path": "calc.py", "old": "return a + b\n",
-                                               "new": f"return a + b\n\n\ndef sub(a, b):\n    return {result}\n"})],
-    )  # fmt: skip
+        tool_calls=[
+            ToolCallSpec(
+                "edit_file",
+                {
+                    "path": "calc.py",
+                    "old": "return a + b\n",
+                    "new": f"return a + b\n\n\ndef sub(a, b):\n    return {result}\n",
+                },
+            )
+        ],
+    )
 
 
 class Harness:
@@ -76,8 +84,13 @@ class Harness:
         self.board = repo / "board"
         self.server = server
         self.store = BoardStore.open(self.board)
-        env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test-secret-123456", "PATH": os.environ["PATH"],
-               "HOME": os.environ["HOME"], **environ}  # fmt: skip
+        env = {
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_API_KEY": "sk-test-secret-123456",
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ["HOME"],
+            **environ,
+        }
         self.runs = RunManager(self.store, environ=env, model_factory=self.model)
         self.events = []
         self.runs.subscribe(self.events.append)
@@ -225,9 +238,12 @@ async def test_cancel_by_moving_out_stops_the_agent_and_keeps_worktree(harness):
 async def test_path_escape_is_refused_back_to_the_model(harness):
     h = harness
     (h.repo.parent / "secret.txt").write_text("top secret")
-    h.server.add(Reply(tool_calls=[ToolCallSpec("read_file", {"path": "../secret.txt"})]),
-                 Reply(tool_calls=[ToolCallSpec("write_file", {"path": "/tmp/evil.txt", "content": "x"})]),
-                 edit_sub(), finish())  # fmt: skip
+    h.server.add(
+        Reply(tool_calls=[ToolCallSpec("read_file", {"path": "../secret.txt"})]),
+        Reply(tool_calls=[ToolCallSpec("write_file", {"path": "/tmp/evil.txt", "content": "x"})]),
+        edit_sub(),
+        finish(),
+    )
     await h.start_card("sub")
     assert (await h.wait("sub")).state == "review"
     results = [e for e in h.of(ToolFinished) if e.name in ("read_file", "write_file")]
@@ -425,10 +441,14 @@ def write_agent_script(path: Path, body: str) -> Path:
 
 
 async def test_command_agent_streams_lines_and_reaches_review(project, tmp_path):
-    script = write_agent_script(tmp_path / "fake-agent", (
-        'echo "reading $1"\n'
-        "printf 'def add(a, b):\\n    return a + b\\n\\n\\ndef sub(a, b):\\n    return a - b\\n' > calc.py\n"
-        'echo "done"'))  # fmt: skip
+    script = write_agent_script(
+        tmp_path / "fake-agent",
+        (
+            'echo "reading $1"\n'
+            "printf 'def add(a, b):\\n    return a + b\\n\\n\\ndef sub(a, b):\\n    return a - b\\n' > calc.py\n"
+            'echo "done"'
+        ),
+    )
     (project / "board" / "kanban.toml").write_text(
         f'[agents.fake]\ncommand = ["{script}", "{{prompt_file}}"]\n'
     )

@@ -19,11 +19,16 @@ class CommandAgentError(Exception):
     pass
 
 
-def build_argv(template: tuple[str, ...], *, prompt: str, prompt_file: Path, worktree: Path,
-               card_id: str) -> list[str]:  # fmt: skip
+def build_argv(
+    template: tuple[str, ...], *, prompt: str, prompt_file: Path, worktree: Path, card_id: str
+) -> list[str]:
     """Fill the placeholders; each template item stays one argument (no shell involved)."""
-    values = {"{prompt}": prompt, "{prompt_file}": str(prompt_file), "{worktree}": str(worktree),
-              "{card_id}": card_id}  # fmt: skip
+    values = {
+        "{prompt}": prompt,
+        "{prompt_file}": str(prompt_file),
+        "{worktree}": str(worktree),
+        "{card_id}": card_id,
+    }
     argv = []
     for item in template:
         for placeholder, value in values.items():
@@ -32,8 +37,9 @@ def build_argv(template: tuple[str, ...], *, prompt: str, prompt_file: Path, wor
     return argv
 
 
-async def run_command_agent(profile: AgentProfile, prompt: str, worktree: Path, card_id: str, emit: Emitter,
-                            output_cap: int) -> CommandResult:  # fmt: skip
+async def run_command_agent(
+    profile: AgentProfile, prompt: str, worktree: Path, card_id: str, emit: Emitter, output_cap: int
+) -> CommandResult:
     """Run the agent command to completion (or until cancelled: its process group is killed)."""
     if not profile.command:
         raise CommandAgentError(f"agent profile {profile.name!r} has no command")
@@ -59,5 +65,10 @@ async def run_command_agent(profile: AgentProfile, prompt: str, worktree: Path, 
         )
         shown = " ".join(a if len(a) < 60 else a[:57] + "..." for a in argv)
         emit(LogLine, text=f"$ {shown}", stream="info")
-        return await run_command(argv, cwd=worktree, timeout=profile.max_wall_seconds, output_cap=output_cap,
-                                 on_line=lambda line: emit(LogLine, text=line, stream="stdout"))  # fmt: skip
+        return await run_command(
+            argv,
+            cwd=worktree,
+            timeout=profile.max_wall_seconds,
+            output_cap=output_cap,
+            on_line=lambda line: emit(LogLine, text=line, stream="stdout"),
+        )

@@ -22,8 +22,10 @@ from ..events import (
 from .model import Model, ModelTurn, ToolCall
 from .tools import Toolbox, ToolResult, tool_schemas
 
-NUDGE = ("Keep working with the tools. When the task is done and the card's tests pass, call "
-         "finish(summary) with a short summary of your diff.")  # fmt: skip
+NUDGE = (
+    "Keep working with the tools. When the task is done and the card's tests pass, call "
+    "finish(summary) with a short summary of your diff."
+)
 MAX_IDLE_TURNS = 3
 
 
@@ -39,9 +41,15 @@ class Limits:
 
 
 class Agent:
-    def __init__(self, model: Model, toolbox: Toolbox, limits: Limits, emit: Emitter,
-                 on_finish: Callable[[str], Awaitable[str | None]],
-                 checkpoint: Callable[[list[dict]], None] = lambda messages: None):  # fmt: skip
+    def __init__(
+        self,
+        model: Model,
+        toolbox: Toolbox,
+        limits: Limits,
+        emit: Emitter,
+        on_finish: Callable[[str], Awaitable[str | None]],
+        checkpoint: Callable[[list[dict]], None] = lambda messages: None,
+    ):
         self.model, self.toolbox, self.limits, self.emit = model, toolbox, limits, emit
         self.on_finish = on_finish  # None: accepted; text: why not (e.g. the failing test output)
         self.checkpoint = (
@@ -114,8 +122,14 @@ class Agent:
                 result = ToolResult(
                     output=verdict, is_error=True, summary="finish refused: the tests failed"
                 )
-        self.emit(ToolFinished, call_id=call.id, name=call.name, ok=not result.is_error, summary=result.summary,
-                  output=result.output)  # fmt: skip
+        self.emit(
+            ToolFinished,
+            call_id=call.id,
+            name=call.name,
+            ok=not result.is_error,
+            summary=result.summary,
+            output=result.output,
+        )
         return result
 
     def _check_limits(self) -> None:

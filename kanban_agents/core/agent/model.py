@@ -73,9 +73,13 @@ class Model(Protocol):
 class OpenAIModel:
     """A chat model behind an OpenAI-compatible API (OpenAI, Ollama, vLLM, llama.cpp server)."""
 
-    def __init__(self, profile: AgentProfile, environ: Mapping[str, str] | None = None,
-                 on_retry: Callable[[str], None] | None = None,
-                 retry_delays: tuple[float, ...] = RETRY_DELAYS):  # fmt: skip
+    def __init__(
+        self,
+        profile: AgentProfile,
+        environ: Mapping[str, str] | None = None,
+        on_retry: Callable[[str], None] | None = None,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+    ):
         from openai import AsyncOpenAI  # imported here: it costs most of a second at startup
 
         environ = os.environ if environ is None else environ
@@ -94,8 +98,9 @@ class OpenAIModel:
         self.on_retry = on_retry or (lambda _message: None)
         self.retry_delays = retry_delays
         self._usage_supported = True
-        self._client = AsyncOpenAI(api_key=api_key, base_url=self.base_url, max_retries=0,
-                                   timeout=profile.request_timeout)  # fmt: skip
+        self._client = AsyncOpenAI(
+            api_key=api_key, base_url=self.base_url, max_retries=0, timeout=profile.request_timeout
+        )
 
     async def aclose(self) -> None:
         await self._client.close()

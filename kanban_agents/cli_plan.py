@@ -1,0 +1,267 @@
+"""Headless planning commands: ``tighten``, ``split``, ``graph``, ``conflicts``, and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import difflib
+import os
+import sys
+from pathlib import Path
+
+from .cli import PROG, UserError, command, open_store, print_json, register_parser
+
+
+def _card(store, query: str):
+    from .core.board import BoardError
+
+    try:
+        return store.find(query)
+    except BoardError as exc:
+        raise UserError(str(exc)) from None
+
+
+async def _with_model(store, ask):
+    from .core.agent.model import ModelError
+    from .core.planning import PlanningError, planning_model
+
+    try:
+        model = planning_model(store.settings)
+    except ModelError as exc:
+        raise UserError(exc.message) from None
+    try:
+        return await ask(model)
+    except PlanningError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        await model.aclose()
+
+
+@command("tighten")
+def cmd_tighten(args: argparse.Namespace) -> int:
+    from .core.board import BoardError
+    from .core.planning import propose_tighten, repo_context
+
+    store = open_store(args)
+    card = _card(store, args.card)
+    context = repo_context(store.root)
+    proposal = asyncio.run(_with_model(store, lambda model: propose_tighten(model, card, context)))
+    new_text = proposal.new_text(card)
+    sys.stdout.writelines(
+        difflib.unified_diff(
+            card.text.splitlines(keepends=True),
+            new_text.splitlines(keepends=True),
+            f"a/{card.path.name}",
+            f"b/{card.path.name}",
+        )
+    )
+    if not args.apply:
+        print(
+            f"\n(not applied: run '{PROG} tighten {card.id} --apply' to write it)", file=sys.stderr
+        )
+        return 0
+    try:
+        proposal.apply(store, card)
+    except BoardError as exc:
+        raise UserError(str(exc)) from None
+    print(f"\nwrote {card.path}", file=sys.stderr)
+    return 0
+
+
+@command("split")
+def cmd_split(args: argparse.Namespace) -> int:
+    from .core.board import BoardError
+    from .core.planning import propose_split, repo_context
+
+    store = open_store(args)
+    card = _card(store, args.card)
+    context = repo_context(store.root)
+    proposal = asyncio.run(_with_model(store, lambda model: propose_split(model, card, context)))
+    for number, part in enumerate(proposal.cards, 1):
+        deps = f"  (after: {', '.join(part.depends_on)})" if part.depends_on else ""
+        print(
+            f"{number}. {part.title}{deps}\n   files: {', '.join(part.files) or '-'}   tests: {part.tests or '-'}"
+        )
+    if not args.apply:
+        print(
+            f"\n(not applied: '{PROG} split {card.id} --apply [--only 1,2]' creates the cards)",
+            file=sys.stderr,
+        )
+        return 0
+    accepted = None
+    if args.only:
+        try:
+            accepted = [int(n) - 1 for n in args.only.split(",")]
+        except ValueError:
+            raise UserError("--only takes card numbers like 1,3") from None
+        if any(not 0 <= n < len(proposal.cards) for n in accepted):
+            raise UserError(f"--only: numbers run from 1 to {len(proposal.cards)}")
+    try:
+        created = proposal.apply(store, card, accepted)
+    except BoardError as exc:
+        raise UserError(str(exc)) from None
+    for new in created:
+        print(f"created {new.id}")
+    return 0
+
+
+@command("graph")
+def cmd_graph(args: argparse.Namespace) -> int:
+    from .core.graph import plan
+
+    store = open_store(args)
+    settings = store.settings
+    result = plan(
+        store.cards,
+        store.status_of,
+        settings.board.done_column,
+        {settings.board.agent_column, settings.board.review_column},
+    )
+    if args.json:
+        print_json(
+            {
+                "critical_path": result.critical_path,
+                "critical_length": result.critical_length,
+                "total_work": result.total_work,
+                "parallelism": round(result.parallelism, 2),
+                "ready": result.ready,
+                "blocked": result.blocked,
+                "cycles": result.cycles,
+                "unknown": result.unknown,
+                "layers": result.layers,
+                "edges": result.edges,
+            }
+        )
+        return 0
+    print(f"ready now ({len(result.ready)}): {', '.join(result.ready) or '-'}")
+    print(f"critical path ({result.critical_length:g}): {' -> '.join(result.critical_path) or '-'}")
+    print(
+        f"useful parallelism: {result.parallelism:.1f} (total work {result.total_work:g} / longest chain "
+        f"{result.critical_length:g})"
+    )
+    for card_id, waits in sorted(result.blocked.items()):
+        print(f"  {card_id} waits on {', '.join(waits) or 'a cycle'}")
+    for cycle in result.cycles:
+        print(f"  cycle: {' -> '.join([*cycle, cycle[0]])}")
+    return 0
+
+
+@command("conflicts")
+def cmd_conflicts(args: argparse.Namespace) -> int:
+    from .core.radar import board_radar
+
+    store = open_store(args)
+    report, overlaps = board_radar(store)
+    if args.json:
+        print_json(
+            {
+                "conflicts": [
+                    {"card": c.card, "other": c.other, "files": list(c.files)}
+                    for c in report.conflicts
+                ],
+                "declared_overlaps": [
+                    {"card": a, "other": b, "files": files} for a, b, files in overlaps
+                ],
+                "errors": report.errors,
+                "checked": sorted(report.changed),
+            }
+        )
+        return 0
+    if not report.changed and not overlaps:
+        print("no active branches to compare (cards get branches when their agent starts)")
+    for conflict in report.conflicts:
+        print(f"✖ {conflict.card} {conflict.describe()}")
+    for a, b, files in overlaps:
+        print(
+            f"! {a} and {b} both declare {', '.join(files)} (one owner, one slice: sequence them)"
+        )
+    for card_id, error in report.errors.items():
+        print(f"? {card_id}: {error}")
+    if report.changed and not report.conflicts:
+        print(f"✔ {len(report.changed)} branches checked: no conflicts")
+    return 1 if report.conflicts else 0
+
+
+@command("demo")
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import create_demo_repo, demo_environment, make_demo_dir, start_demo_server
+
+    try:
+        directory = make_demo_dir(args.dir)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from None
+    board = create_demo_repo(directory)
+    server = start_demo_server()
+    os.environ.update(demo_environment(server))
+    print(f"demo repository: {directory}")
+    print("DEMO MODE: the agents here are driven by a scripted demo model, not a real LLM.")
+    try:
+        if args.no_tui:
+            return _demo_headless(board)
+        from .tui.app import run_app
+
+        return run_app(board, demo=True)
+    finally:
+        server.stop()
+        print(f"the demo repository stays at {directory} (delete it when done)")
+
+
+def _demo_headless(board: Path) -> int:
+    from .core.board import BoardStore
+    from .core.log_format import format_event
+    from .core.review import Reviewer
+    from .core.runs import RunManager
+
+    store = BoardStore.open(board)
+
+    async def go() -> int:
+        runs = RunManager(store)
+        runs.subscribe(
+            lambda event: [
+                print(f"[{event.card_id}] {line}", flush=True) for line in format_event(event)
+            ]
+        )
+        await runs.start(auto_start=False)
+        for card_id in ("add-line-count", "add-char-count"):
+            await asyncio.to_thread(store.move, card_id, store.settings.board.agent_column)
+        results = [await runs.wait(c) for c in ("add-line-count", "add-char-count")]
+        await runs.stop()
+        return 0 if all(r is not None and r.state == "review" for r in results) else 1
+
+    code = asyncio.run(go())
+    if code == 0:
+        outcome = Reviewer(store).merge("add-line-count")
+        print(f"merged add-line-count into {outcome.base}: {outcome.commit[:10]}")
+    return code
+
+
+def _add_parsers(add) -> None:
+    p = add(
+        "tighten", "propose a rewrite of a card as operating instructions (the model writes it)"
+    )
+    p.add_argument("card")
+    p.add_argument("--apply", action="store_true", help="write the proposal to the card file")
+    p = add("split", "propose a split of a large card into smaller independent cards")
+    p.add_argument("card")
+    p.add_argument("--apply", action="store_true", help="create the proposed cards")
+    p.add_argument(
+        "--only", metavar="N,M", help="with --apply: create only these (numbers from the list)"
+    )
+    p = add("graph", "dependency graph: ready cards, critical path, useful parallelism")
+    p.add_argument("--json", action="store_true")
+    p = add(
+        "conflicts",
+        "would the active branches conflict with each other or the base? (exit 1 if so)",
+    )
+    p.add_argument("--json", action="store_true")
+    p = add(
+        "demo",
+        "try the whole flow in a throwaway repository with a scripted demo model (no API key)",
+    )
+    p.add_argument("--dir", help="where to create the demo repository (default: a new temp dir)")
+    p.add_argument(
+        "--no-tui", action="store_true", help="run two cards headless, merge one, and exit"
+    )
+
+
+register_parser(_add_parsers)

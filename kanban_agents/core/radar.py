@@ -1,0 +1,172 @@
+"""The conflict radar: would the active cards' branches conflict with each other or with base?
+
+Each worktree is snapshotted as a commit (uncommitted work included, no ref moved), and only
+pairs whose changed paths intersect are merged with ``git merge-tree`` (textual conflicts need a
+shared path), so ten active cards cost ten snapshots and a handful of merges. Results are cached
+by snapshot, so when one branch changes only its own pairs are recomputed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import git
+
+BASE = "(base)"
+
+
+@dataclass(frozen=True)
+class Branch:
+    card_id: str
+    worktree: Path
+    base: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    card: str
+    other: str  # another card id, or BASE
+    files: tuple[str, ...]
+
+    def describe(self) -> str:
+        who = "the base branch" if self.other == BASE else self.other
+        return f"would conflict with {who} in {', '.join(self.files)}"
+
+
+@dataclass
+class RadarReport:
+    conflicts: list[Conflict] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # card -> why it could not be checked
+    changed: dict[str, set[str]] = field(default_factory=dict)  # card -> paths its branch touches
+
+    def for_card(self, card_id: str) -> list[Conflict]:
+        found = []
+        for c in self.conflicts:
+            if c.card == card_id:
+                found.append(c)
+            elif c.other == card_id:
+                found.append(Conflict(card_id, c.card, c.files))
+        return found
+
+
+@dataclass
+class _Snapshot:
+    commit: str
+    paths: set[str]
+
+
+class ConflictRadar:
+    def __init__(self, repo: Path):
+        self.repo = repo
+        self._snapshots: dict[str, _Snapshot] = {}
+        self._merges: dict[
+            tuple[str, str], tuple[str, ...]
+        ] = {}  # (commit, commit) -> conflicting files
+        self._base_paths: dict[tuple[str, str], set[str]] = {}  # (base tip, merge base) -> paths
+
+    def scan(self, branches: list[Branch], changed: set[str] | None = None) -> RadarReport:
+        """Recompute. ``changed``: cards whose worktree changed (None: all of them)."""
+        report = RadarReport()
+        live = {b.card_id for b in branches}
+        for card_id in list(self._snapshots):
+            if card_id not in live:
+                del self._snapshots[card_id]
+        for branch in branches:
+            if (
+                changed is None
+                or branch.card_id in changed
+                or branch.card_id not in self._snapshots
+            ):
+                try:
+                    commit = git.snapshot_commit(branch.worktree)
+                    paths = git.changed_paths(self.repo, branch.base, commit)
+                except (git.GitError, OSError) as exc:
+                    report.errors[branch.card_id] = str(exc)
+                    self._snapshots.pop(branch.card_id, None)
+                    continue
+                self._snapshots[branch.card_id] = _Snapshot(commit, paths)
+        snapshots = {
+            b.card_id: self._snapshots[b.card_id] for b in branches if b.card_id in self._snapshots
+        }
+        report.changed = {card: snap.paths for card, snap in snapshots.items()}
+        for a, b in itertools.combinations(sorted(snapshots), 2):
+            if snapshots[a].paths & snapshots[b].paths:
+                files = self._conflicts(snapshots[a].commit, snapshots[b].commit)
+                if files:
+                    report.conflicts.append(Conflict(a, b, files))
+        for branch in branches:
+            snap = snapshots.get(branch.card_id)
+            if snap is None:
+                continue
+            try:
+                if snap.paths & self._base_changes(branch.base, snap.commit):
+                    files = self._conflicts(git.rev_parse(self.repo, branch.base), snap.commit)
+                    if files:
+                        report.conflicts.append(Conflict(branch.card_id, BASE, files))
+            except git.GitError as exc:
+                report.errors[branch.card_id] = str(exc)
+        return report
+
+    def _conflicts(self, first: str, second: str) -> tuple[str, ...]:
+        key = (first, second) if first <= second else (second, first)
+        if key not in self._merges:
+            check = git.merge_check(self.repo, first, second)
+            self._merges[key] = () if check.clean else tuple(check.conflicts)
+        return self._merges[key]
+
+    def _base_changes(self, base: str, commit: str) -> set[str]:
+        """Paths the base branch changed since the card's branch forked from it."""
+        tip = git.rev_parse(self.repo, base)
+        fork = git.merge_base(self.repo, base, commit)
+        key = (tip, fork)
+        if key not in self._base_paths:
+            self._base_paths[key] = (
+                git.changed_paths(self.repo, fork, tip) if tip != fork else set()
+            )
+        return self._base_paths[key]
+
+
+def active_branches(store, records) -> list[Branch]:
+    """Cards with a live worktree that are not done yet: the branches worth comparing."""
+    from .card import Card
+
+    settings = store.settings
+    branches = []
+    for state in records.all_states():
+        card = store.entry(state.card_id)
+        if not isinstance(card, Card) or store.status_of(card) == settings.board.done_column:
+            continue
+        worktree = Path(state.worktree) if state.worktree else None
+        if worktree is None or not worktree.is_dir() or not state.base:
+            continue
+        branches.append(Branch(card.id, worktree, state.base))
+    return branches
+
+
+def declared_overlaps(store) -> list[tuple[str, str, list[str]]]:
+    """Cards in the agent column whose declared ``files`` overlap, before any code exists."""
+    from .overlap import files_overlap
+
+    cards = store.column_cards(store.settings.board.agent_column)
+    found = []
+    for a, b in itertools.combinations(cards, 2):
+        shared = files_overlap(a.files, b.files)
+        if shared:
+            found.append((a.id, b.id, shared))
+    return found
+
+
+def board_radar(
+    store, radar: ConflictRadar | None = None
+) -> tuple[RadarReport, list[tuple[str, str, list[str]]]]:
+    from .paths import repo_root, state_dir
+    from .records import RunRecords
+
+    repo = repo_root(store.root)
+    state = state_dir(store.root)
+    if repo is None or state is None:
+        return RadarReport(), declared_overlaps(store)
+    radar = radar or ConflictRadar(repo)
+    return radar.scan(active_branches(store, RunRecords(state / "runs"))), declared_overlaps(store)
