@@ -286,7 +286,7 @@ class KanbanApp(App):
         column = self.board.selected_column
         if card is None or column is None:
             return
-        ids = [v.id for v in column.cards]
+        ids = [v.id for v in column.cards if not v.is_error]  # error cards have no order
         index = ids.index(card.id)
         target = index + delta
         if not 0 <= target < len(ids):
@@ -334,8 +334,9 @@ class KanbanApp(App):
             try:
                 await asyncio.to_thread(self._move_in_store, card, column, before_id)
             except CardConflict as exc:
-                self.notify(f"{exc} Nothing was lost; look again and retry.", title="Card changed on disk",
-                            severity="warning")  # fmt: skip
+                reason = str(exc).rstrip(".")
+                self.notify(f"{reason}. Nothing was lost; look again and retry.",
+                            title="Card changed on disk", severity="warning")  # fmt: skip
             except BoardError as exc:
                 self.notify(str(exc), title="Move failed", severity="error")
             finally:

@@ -57,26 +57,26 @@ class CardList(ScrollView, can_focus=False):
 
     DEFAULT_CSS = """
     CardList { overflow-x: hidden; overflow-y: auto; scrollbar-size-vertical: 1; height: 1fr; }
-    CardList > .card--border { color: $panel-lighten-3; }
+    CardList > .card--border { color: $foreground 35%; }
     CardList > .card--border-selected { color: $accent; text-style: bold; }
     CardList > .card--border-error { color: $error; }
     CardList > .card--title { color: $text; text-style: bold; }
     CardList > .card--meta { color: $text-muted; }
-    CardList > .card--label { color: $secondary; }
-    CardList > .card--priority { color: $warning; text-style: bold; }
-    CardList > .card--lint { color: $warning; }
+    CardList > .card--label { color: $text-secondary; }
+    CardList > .card--priority { color: $text-warning; text-style: bold; }
+    CardList > .card--lint { color: $text-warning; }
     CardList > .card--waiting { color: $text-muted; text-style: italic; }
     CardList > .card--notice { color: $error; text-style: bold; }
-    CardList > .card--drop { color: $accent; text-style: bold; }
-    CardList > .state--queued { color: $warning; }
-    CardList > .state--preparing { color: $secondary; }
-    CardList > .state--running { color: $success; text-style: bold; }
-    CardList > .state--testing { color: $secondary; text-style: bold; }
-    CardList > .state--review { color: $accent; text-style: bold; }
-    CardList > .state--failed { color: $error; text-style: bold; }
+    CardList > .card--drop { color: $text-accent; text-style: bold; }
+    CardList > .state--queued { color: $text-warning; }
+    CardList > .state--preparing { color: $text-secondary; }
+    CardList > .state--running { color: $text-success; text-style: bold; }
+    CardList > .state--testing { color: $text-secondary; text-style: bold; }
+    CardList > .state--review { color: $text-accent; text-style: bold; }
+    CardList > .state--failed { color: $text-error; text-style: bold; }
     CardList > .state--cancelled { color: $text-muted; }
-    CardList > .state--interrupted { color: $warning; text-style: bold; }
-    CardList > .state--merged { color: $success; }
+    CardList > .state--interrupted { color: $text-warning; text-style: bold; }
+    CardList > .state--merged { color: $text-success; }
     """
 
     drop_index: reactive[int | None] = reactive(None)
@@ -138,6 +138,11 @@ class CardList(ScrollView, can_focus=False):
         self._styles = None
         self._strip_cache.clear()
         self.refresh()
+
+    def notify_style_update(self) -> None:
+        # A theme change restyles the component classes: the cached styles and strips are stale.
+        super().notify_style_update()
+        self.invalidate_styles()
 
     def on_resize(self) -> None:
         self._update_virtual_size()
@@ -485,7 +490,8 @@ class BoardView(Horizontal, can_focus=True):
             current = ids.index(card_id)
             if position in (current, current + 1):
                 return  # dropped where it already is
-        before = ids[position] if position < len(ids) else None
+        # Error cards are listed first but have no order: land before the next real card.
+        before = next((c.id for c in model.cards[position:] if not c.is_error), None)
         self.post_message(self.MoveRequested(card_id, model.id, before))
 
     @property

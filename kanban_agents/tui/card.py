@@ -192,6 +192,8 @@ def _gap(text: Text) -> None:
 def _wrap(text: Text, width: int, max_lines: int) -> list[Text]:
     lines = list(text.wrap(_CONSOLE, width, overflow="fold")) if text.plain else [text]
     if len(lines) > max_lines:
+        for line in lines:
+            line.rstrip()  # wrapped lines keep their trailing space: no double space when joined
         kept = lines[: max_lines - 1]
         rest = Text(" ").join(lines[max_lines - 1 :])
         rest.truncate(width, overflow="ellipsis")
@@ -204,8 +206,10 @@ def _side_line(text: Text, inner: int, border: Style, base: Style, dimmed: bool)
     text.truncate(inner, overflow="ellipsis", pad=True)
     # Border glyphs get segments of their own: SVG renderers misplace "│" sharing a run with spaces.
     segments = [Segment("│", border), Segment(" ", base)]
+    # Text.render leaves out the text's own style when it has no spans: add it back.
+    own = base + _CONSOLE.get_style(text.style) if text.style else base
     for segment in text.render(_CONSOLE):
-        style = base + segment.style if segment.style else base
+        style = own + segment.style if segment.style else own
         if dimmed:
             style += Style(dim=True)
         segments.append(Segment(segment.text, style))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
 from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.table import Table
@@ -47,7 +48,7 @@ class SidePanel(Vertical):
     SidePanel.-hidden { display: none; }
     SidePanel #card-meta { padding: 0 1; }
     SidePanel #card-body { padding: 0 1; }
-    SidePanel #card-lint { padding: 0 1; color: $warning; }
+    SidePanel #card-lint { padding: 0 1; color: $text-warning; }
     SidePanel .placeholder { padding: 1 2; color: $text-muted; }
     SidePanel Log { height: 1fr; }
     SidePanel TabPane { padding: 0; }
@@ -117,11 +118,10 @@ class SidePanel(Vertical):
         self.query_one("#panel-tabs", TabbedContent).active = tab_id
 
 
-def _meta_table(card: Card) -> Table:
+def _meta_table(card: Card) -> Group:
     table = Table.grid(padding=(0, 1), expand=True)
     table.add_column(style="bold", no_wrap=True, min_width=8)
     table.add_column(ratio=1)
-    table.add_row(Text(card.title, style="bold"), "")
     table.add_row("id", Text(card.id, style="dim"))
     shown = set()
     for key in META_ORDER:
@@ -131,7 +131,8 @@ def _meta_table(card: Card) -> Table:
     for key, value in card.meta.items():
         if key not in shown and key not in ("title", "order"):
             table.add_row(Text(key, style="dim"), _value_text(value))
-    return table
+    # The title above the grid: as a row it would set the width of the key column.
+    return Group(Text(card.title, style="bold"), table)
 
 
 def _value_text(value: Any) -> Text:

@@ -1,0 +1,80 @@
+"""Render the app on a board and save screenshots for the README and docs.
+
+    python scripts/screenshots.py [--board DIR] [--out DIR]
+
+Writes board.svg (160x45, side panel shown, the first column's first card selected) and board-80x24.svg (no panel)
+into ``--out``; with ``rsvg-convert`` on PATH, a PNG beside each SVG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from kanban_agents.core.board import BoardError, BoardStore
+from kanban_agents.tui.app import KanbanApp
+
+REPO = Path(__file__).resolve().parent.parent
+SHOTS = [
+    # (file stem, terminal size, show the side panel)
+    ("board", (160, 45), True),
+    ("board-80x24", (80, 24), False),
+]
+
+
+async def save_svg(board: Path, path: Path, size: tuple[int, int], show_panel: bool) -> None:
+    app = KanbanApp(BoardStore.open(board), watch=False, show_panel=show_panel)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        column = next((m for m in app.board.models if m.cards), None)
+        if column is not None:  # its first readable card: an unreadable one makes a poor picture
+            first = next((v for v in column.cards if not v.is_error), column.cards[0])
+            app.board.select_card_id(first.id)
+        await pilot.pause(0.2)  # the panel draws the card's markdown a moment after selection
+        await pilot.wait_for_scheduled_animations()
+        app.save_screenshot(path.name, str(path.parent))
+
+
+def to_png(svg: Path) -> Path:
+    """Convert with rsvg-convert. Textual writes spaces as runs of &#160;, which librsvg drops
+    at the start of a text run unless whitespace is preserved: so convert a preserving copy."""
+    png = svg.with_suffix(".png")
+    text = svg.read_text(encoding="utf-8").replace("<svg ", '<svg xml:space="preserve" ', 1)
+    subprocess.run(["rsvg-convert", "-o", str(png)], input=text.encode("utf-8"), check=True)
+    return png
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--board", type=Path, default=REPO / "board", help="board directory")
+    parser.add_argument("--out", type=Path, default=REPO / "screenshots", help="output directory")
+    args = parser.parse_args(argv)
+
+    try:
+        store = BoardStore.open(args.board)
+    except BoardError as exc:
+        print(f"screenshots: {exc}", file=sys.stderr)
+        return 1
+    if not store.cards and not store.errors:
+        print(f"screenshots: {args.board} has no cards; nothing to show", file=sys.stderr)
+        return 1
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    convert = shutil.which("rsvg-convert") is not None
+    for stem, size, show_panel in SHOTS:
+        svg = args.out / f"{stem}.svg"
+        asyncio.run(save_svg(args.board, svg, size, show_panel))
+        print(svg)
+        if convert:
+            print(to_png(svg))
+    if not convert:
+        print("rsvg-convert not found: SVGs only (Debian: apt-get install librsvg2-bin)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
