@@ -58,10 +58,10 @@ def format_event(event: Event) -> list[str]:
         return [f"{mark} (attempt {event.attempt})", *fold(event.output)]
     if isinstance(event, Notice):
         return [f"! {event.text}"]
-    if isinstance(event, LogLine):
+    if isinstance(event, LogLine):  # one event may carry several lines (a chunk of output)
         if event.stream in ("stdout", "stderr", "setup"):
-            return [f"│ {event.text}"]
-        return [event.text if event.text.startswith("$ ") else f"  {event.text}"]
+            return [f"│ {line}" for line in event.text.split("\n")]
+        return [line if line.startswith("$ ") else f"  {line}" for line in event.text.split("\n")]
     return []
 
 

@@ -46,15 +46,16 @@ async def run_command(
     timeout: float,
     output_cap: int = 30_000,
     env: Mapping[str, str] | None = None,
-    on_line: Callable[[str], None] | None = None,
+    on_lines: Callable[[list[str]], None] | None = None,
 ) -> CommandResult:
     """Run ``command`` (a shell string, or an argv list run without a shell) in ``cwd``.
 
-    stdout and stderr are merged; ``on_line`` gets each complete line as it arrives.
+    stdout and stderr are merged; ``on_lines`` gets the complete lines of each chunk as it arrives
+    (one call per chunk, not per line: a chatty command must not flood the event loop).
     """
     started = time.monotonic()
     loop = asyncio.get_running_loop()
-    output = _CappedOutput(output_cap, on_line)
+    output = _CappedOutput(output_cap, on_lines)
     read_fd, write_fd = os.pipe()
     options = dict(
         cwd=cwd,
@@ -101,9 +102,9 @@ _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 class _CappedOutput:
     """The head and the tail of a byte stream, about ``cap`` characters in all, in bounded memory."""
 
-    def __init__(self, cap: int, on_line: Callable[[str], None] | None = None):
+    def __init__(self, cap: int, on_lines: Callable[[list[str]], None] | None = None):
         self.cap = cap
-        self.on_line = on_line
+        self.on_lines = on_lines
         self._partial = bytearray()
         self.keep = max(cap // 2, 1)
         self.byte_budget = 4 * self.keep + 4  # a UTF-8 character takes at most 4 bytes
@@ -113,12 +114,12 @@ class _CappedOutput:
         self.dropped = False
 
     def feed(self, chunk: bytes) -> None:
-        if self.on_line is not None:
+        if self.on_lines is not None:
             self._partial += chunk
             *lines, rest = self._partial.split(b"\n")
             self._partial = bytearray(rest)
-            for line in lines:
-                self.on_line(line.decode("utf-8", errors="replace").rstrip("\r"))
+            if lines:
+                self.on_lines([line.decode("utf-8", errors="replace").rstrip("\r") for line in lines])
         self.chars += len(chunk.translate(None, _CONTINUATION_BYTES))
         room = self.byte_budget - len(self.head)
         if room > 0:
@@ -132,8 +133,8 @@ class _CappedOutput:
                 self.dropped = True
 
     def flush_line(self) -> None:
-        if self.on_line is not None and self._partial:
-            self.on_line(self._partial.decode("utf-8", errors="replace").rstrip("\r"))
+        if self.on_lines is not None and self._partial:
+            self.on_lines([self._partial.decode("utf-8", errors="replace").rstrip("\r")])
             self._partial = bytearray()
 
     def text(self) -> str:

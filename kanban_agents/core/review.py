@@ -216,7 +216,7 @@ class Reviewer:
 
     # ------------------------------------------------------------------ tests
 
-    async def run_tests(self, card_id: str, on_line=None) -> CommandResult | None:
+    async def run_tests(self, card_id: str, on_lines=None) -> CommandResult | None:
         """The card's acceptance tests in its worktree, now. None when the card has no tests."""
         where = self.card_branch(card_id)
         if where.worktree is None:
@@ -230,7 +230,7 @@ class Reviewer:
                 cwd=where.worktree,
                 timeout=self.settings.runs.test_timeout,
                 output_cap=self.settings.runs.output_cap,
-                on_line=on_line,
+                on_lines=on_lines,
             )
             outputs.append(f"$ {command}\n{last.output}")
             if not last.ok:

@@ -518,7 +518,7 @@ class RunManager:
                 timeout=settings.setup_timeout,
                 output_cap=self.settings.runs.output_cap,
                 env=self._command_env(),
-                on_line=lambda line: emit(LogLine, text=line, stream="setup"),
+                on_lines=lambda lines: emit(LogLine, text="\n".join(lines), stream="setup"),
             )
             if not result.ok:
                 what = "timed out" if result.timed_out else f"exited {result.exit_code}"

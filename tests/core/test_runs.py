@@ -415,7 +415,7 @@ async def test_setup_commands_and_copy_files(project):
         await h.runs.stop()
     worktree = project.parent / "repo-worktrees" / "sub"
     assert (worktree / ".env").read_text() == "TOKEN=1\n"
-    setup_lines = [e.text for e in h.of(LogLine) if e.stream == "setup"]
+    setup_lines = [line for e in h.of(LogLine) if e.stream == "setup" for line in e.text.split("\n")]
     assert "setting up" in setup_lines and "copied .env" in setup_lines
 
 
@@ -461,7 +461,7 @@ async def test_command_agent_streams_lines_and_reaches_review(project, tmp_path)
         status = await h.wait("sub")
         await h.runs.stop()
     assert status.state == "review", status.reason
-    lines = [e.text for e in h.of(LogLine) if e.stream == "stdout"]
+    lines = [line for e in h.of(LogLine) if e.stream == "stdout" for line in e.text.split("\n")]
     assert lines[0].startswith("reading /") and lines[-1] == "done"
     assert "def sub" in git(project, "show", "kanban/sub:calc.py")
 

@@ -70,5 +70,5 @@ async def run_command_agent(
             cwd=worktree,
             timeout=profile.max_wall_seconds,
             output_cap=output_cap,
-            on_line=lambda line: emit(LogLine, text=line, stream="stdout"),
+            on_lines=lambda lines: emit(LogLine, text="\n".join(lines), stream="stdout"),
         )
