@@ -172,7 +172,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     reviewer = _reviewer(args)
     card_id = _card_id(reviewer, args.card)
     try:
-        result = asyncio.run(reviewer.run_tests(card_id, on_lines=lambda lines: print(*lines, sep="\n")))
+        result = asyncio.run(
+            reviewer.run_tests(card_id, on_lines=lambda lines: print(*lines, sep="\n"))
+        )
     except ReviewError as exc:
         raise UserError(str(exc)) from None
     if result is None:

@@ -29,7 +29,10 @@ from .card import (
     parse_meta,
     slugify,
 )
+from .card_cache import CardCache, stat_key
 from .frontmatter_edit import DELETE, FrontMatterEditError, render_card, set_body, set_keys
+from .lint import lint_card
+from .paths import state_dir
 
 ORDER_STEP = 1000
 
@@ -110,9 +113,34 @@ class BoardStore:
         """Read every card file. Bad files become error entries; nothing is ever written."""
         if not self.root.is_dir():
             raise BoardError(f"board directory {self.root} does not exist")
+        cache = CardCache(state_dir(self.root), self.root)
+        cache.load()
+        entries: list[Card | CardError] = []
+        names: set[str] = set()
         with os.scandir(self.root) as scan:
-            names = sorted(e.name for e in scan if is_card_file_name(e.name) and e.is_file())
-        entries = [entry for entry in map(self._read, (self.root / n for n in names)) if entry]
+            found = sorted((e.name, e) for e in scan if is_card_file_name(e.name))
+        for name, dir_entry in found:
+            try:
+                if not dir_entry.is_file():
+                    continue
+                stat = stat_key(dir_entry.stat())
+            except OSError:
+                continue
+            names.add(name)
+            path = self.root / name
+            cached = cache.get(name, stat)
+            if cached is not None:
+                digest, meta, body_offset = cached
+                entry = self._validated(Card(card_id_for(path), path, meta, body_offset, digest))
+            else:
+                entry = self._read(path)
+                if isinstance(entry, Card):
+                    lint_card(entry)  # computed now, so the cache can keep it
+                    cache.put(name, stat, entry.digest, entry.meta, entry.body_offset)
+            if entry is not None:
+                entries.append(entry)
+        cache.keep_only(names)
+        cache.save()
         with self._lock:
             self._cards = {}
             self._errors = {}
@@ -123,7 +151,8 @@ class BoardStore:
 
     def _read(self, path: Path) -> Card | CardError | None:
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as handle:
+                data = handle.read()
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -144,12 +173,15 @@ class BoardStore:
                 text,
                 _salvage_meta(text),
             )
+        return self._validated(card)
+
+    def _validated(self, card: Card) -> Card | CardError:
         status = card.status
         if status is not None and status not in self.settings.column_ids:
             columns = ", ".join(self.settings.column_ids)
             return CardError(
                 card.id,
-                path,
+                card.path,
                 f"unknown status {status!r} (columns: {columns})",
                 _line_of_key(card.text, "status"),
                 card.digest,

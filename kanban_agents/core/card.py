@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
+from .frontmatter_fast import parse_simple
+
 CARD_SUFFIX = ".md"
 KNOWN_KEYS = (
     "title",
@@ -48,14 +50,31 @@ class FrontMatterSpan:
     body_offset: int  # character offset where the body starts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Card:
+    """A parsed card. ``text`` (the whole file) is read lazily when the card came from the card
+    cache: listing a big board needs only the front matter."""
+
     id: str
     path: Path
     meta: dict[str, Any]
-    body: str
-    text: str
+    body_offset: int
     digest: str
+    _text: str | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        text = self._text
+        if text is None:
+            # From the cache, unchanged on disk by every stat we keep (ctime included). If it
+            # changed anyway, the digest check before any write still refuses to clobber it.
+            text = self.path.read_bytes().decode("utf-8", "replace")
+            object.__setattr__(self, "_text", text)
+        return text
+
+    @property
+    def body(self) -> str:
+        return self.text[self.body_offset :]
 
     @property
     def title(self) -> str:
@@ -177,8 +196,25 @@ def is_card_file_name(name: str) -> bool:
     return not name.endswith(("~", ".tmp", ".swp", ".swx")) and name != "README.md"
 
 
+_HEAD = re.compile(r"\A\ufeff?---[ \t]*\r?\n(?:.*?\n)??---[ \t]*(?:\r?\n|\r?\Z)", re.DOTALL)
+
+
 def split_front_matter(text: str) -> FrontMatterSpan:
     """Find the front matter fences. Raises CardParseError with a line number when absent."""
+    head = _HEAD.match(text)
+    if head is not None:
+        # Only the head is split into lines: bodies can be long.
+        lines = text[: head.end()].splitlines(keepends=True)
+        if (
+            len(lines) >= 2
+            and _FENCE.match(lines[-1].rstrip("\n"))
+            and sum(map(len, lines)) == head.end()
+        ):
+            return FrontMatterSpan(0, len(lines) - 1, head.end())
+    return _split_front_matter_slowly(text)
+
+
+def _split_front_matter_slowly(text: str) -> FrontMatterSpan:
     lines = text.splitlines(keepends=True)
     first = lines[0].lstrip("\ufeff") if lines else ""
     if not lines or not _FENCE.match(first.rstrip("\n")):
@@ -196,15 +232,17 @@ def split_front_matter(text: str) -> FrontMatterSpan:
 
 
 def front_matter_text(text: str, span: FrontMatterSpan) -> str:
-    lines = text.splitlines(keepends=True)
+    lines = text[: span.body_offset].splitlines(keepends=True)
     return "".join(lines[span.open_line + 1 : span.close_line])
 
 
 def parse_meta(text: str) -> tuple[dict[str, Any], FrontMatterSpan]:
     span = split_front_matter(text)
     source = front_matter_text(text, span)
+    meta = parse_simple(source)
     try:
-        meta = _YAML.load(source) if source.strip() else None
+        if meta is None:
+            meta = _YAML.load(source) if source.strip() else None
     except yaml.YAMLError as exc:
         raise CardParseError(*_yaml_problem(exc, source)) from None
     if meta is None:
@@ -251,9 +289,9 @@ def parse_card(path: Path, data: bytes) -> Card:
         id=card_id_for(path),
         path=path,
         meta=meta,
-        body=text[span.body_offset :],
-        text=text,
+        body_offset=span.body_offset,
         digest=digest_of(data),
+        _text=text,
     )
 
 

@@ -10,16 +10,12 @@ from dataclasses import dataclass
 
 from .card import Card
 
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
-_LABEL_LINE = re.compile(
-    r"^\s*(?:[-*]\s+)?\*{0,2}([A-Za-z][A-Za-z ]{1,30}?)\*{0,2}\s*:", re.MULTILINE
-)
-_WORD = re.compile(r"[A-Za-z0-9_']+")
-_HEDGES = re.compile(
-    r"\b(maybe|perhaps|somehow|something|cleaner|nicer|better|improve|improvements?|etc|"
-    r"and so on|if possible|kind of|sort of|stuff|things|whatever|look into|check if|figure out)\b",
-    re.IGNORECASE,
-)
+HEDGE_WORDS = (
+    "maybe", "perhaps", "somehow", "something", "cleaner", "nicer", "better", "improve", "improvement",
+    "improvements", "etc", "and so on", "if possible", "kind of", "sort of", "stuff", "things",
+    "whatever", "look into", "check if", "figure out",
+)  # fmt: skip
+_HEDGE_PATTERNS = {word: re.compile(rf"\b{re.escape(word)}\b") for word in HEDGE_WORDS}
 _TASK_WORDS = ("task", "goal", "what to do", "what", "objective", "summary")
 _FILES_WORDS = ("files", "files likely affected", "scope", "where")
 _CONSTRAINT_WORDS = ("constraints", "constraint", "rules", "do not", "non-goals", "limits")
@@ -45,13 +41,24 @@ class LintFinding:
         return {"code": self.code, "message": self.message, "severity": self.severity}
 
 
+# Findings by card digest: a card's findings depend on its file only. The card cache saves and
+# restores this, so a big board is not linted again on every start.
+MEMO: dict[str, tuple[LintFinding, ...]] = {}
+
+
 def lint_card(card: Card) -> list[LintFinding]:
+    found = MEMO.get(card.digest)
+    if found is None:
+        found = MEMO[card.digest] = tuple(_lint(card))
+    return list(found)
+
+
+def _lint(card: Card) -> list[LintFinding]:
     body = card.body
-    sections = _section_names(body)
-    words = _WORD.findall(_HEADING.sub("", body))
+    sections, words = _scan(body)
     findings: list[LintFinding] = []
 
-    if len(words) < 6 and not _has_section(sections, _TASK_WORDS):
+    if words < 6 and not _has_section(sections, _TASK_WORDS):
         findings.append(
             LintFinding(
                 "no-task", "the body does not say what to do: write the task as an instruction"
@@ -80,37 +87,61 @@ def lint_card(card: Card) -> list[LintFinding]:
                     "no-tests", "no tests or done condition: add 'tests:' (the acceptance command)"
                 )
             )
-    hedges = {m.group(0).lower() for m in _HEDGES.finditer(body)}
-    if len(words) > LONG_BODY_WORDS and len(sections) < 2:
+    if words > LONG_BODY_WORDS and len(sections) < 2:
         findings.append(
             LintFinding(
                 "vague",
-                f"long ({len(words)} words) with no sections: split it or add Task/Files/Done when",
+                f"long ({words} words) with no sections: split it or add Task/Files/Done when",
             )
         )
-    elif len(hedges) >= 3 and not (card.tests and card.files):
-        findings.append(
-            LintFinding("vague", f"vague wording ({', '.join(sorted(hedges)[:4])}): be specific")
-        )
+    elif not (card.tests and card.files):
+        hedges = _hedges(body.lower())
+        if len(hedges) >= 3:
+            findings.append(
+                LintFinding(
+                    "vague", f"vague wording ({', '.join(sorted(hedges)[:4])}): be specific"
+                )
+            )
     return findings
 
 
-def _section_names(body: str) -> set[str]:
-    """Names of the sections that have something in them: '## Files' headings followed by
-    text, or 'Files: ...' label lines."""
-    names: set[str] = set()
-    headings = list(_HEADING.finditer(body))
-    for i, match in enumerate(headings):
-        end = headings[i + 1].start() if i + 1 < len(headings) else len(body)
-        if _WORD.search(body[match.end() : end]):
-            names.add(match.group(1).strip().lower().rstrip(":"))
-    for match in _LABEL_LINE.finditer(body):
-        line_end = body.find("\n", match.end())
-        rest = body[match.end() : line_end if line_end != -1 else len(body)]
-        following = body[line_end : line_end + 200] if line_end != -1 else ""
-        if _WORD.search(rest) or re.match(r"\n\s*[-*]\s+\w", following):
-            names.add(match.group(1).strip().lower())
-    return names
+def _hedges(lowered: str) -> set[str]:
+    # A substring test first: much cheaper than one regex with many alternatives.
+    return {w for w in HEDGE_WORDS if w in lowered and _HEDGE_PATTERNS[w].search(lowered)}
+
+
+def _scan(body: str) -> tuple[set[str], int]:
+    """One pass over the body: the names of sections that have something in them ('## Files'
+    headings followed by text, or 'Files: ...' label lines) and the number of words outside
+    headings."""
+    sections: set[str] = set()
+    words = 0
+    heading: str | None = None
+    label: str | None = None  # a 'Done when:' line whose content may be on the next lines
+    for raw in body.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            name = line.lstrip("#").strip().rstrip(":").strip().lower()
+            heading, label = (name or None), None
+            continue
+        words += len(line.split())
+        if heading is not None:
+            sections.add(heading)
+            heading = None
+        if label is not None:
+            sections.add(label)
+            label = None
+        colon = line.find(":", 0, 40)
+        if colon > 0:
+            name = line[:colon].lstrip("-* ").strip("* ").lower()
+            if name and name.replace(" ", "").isalpha():
+                if line[colon + 1 :].strip():
+                    sections.add(name)
+                else:
+                    label = name
+    return sections, words
 
 
 def _has_section(sections: set[str], words: tuple[str, ...]) -> bool:

@@ -119,7 +119,9 @@ class _CappedOutput:
             *lines, rest = self._partial.split(b"\n")
             self._partial = bytearray(rest)
             if lines:
-                self.on_lines([line.decode("utf-8", errors="replace").rstrip("\r") for line in lines])
+                self.on_lines(
+                    [line.decode("utf-8", errors="replace").rstrip("\r") for line in lines]
+                )
         self.chars += len(chunk.translate(None, _CONTINUATION_BYTES))
         room = self.byte_budget - len(self.head)
         if room > 0:

@@ -152,7 +152,7 @@ class RunManager:
             self._columns[card.id] = self.store.status_of(card)
         self.store.add_listener(self._on_store_change)
         self._started = True
-        if auto_start:
+        if auto_start and self.repo is not None:  # outside git nothing can run: wait to be asked
             for card in self.store.column_cards(self.settings.board.agent_column):
                 state = self.status.get(card.id)
                 if state is None or state.state in (None, REVIEW, "merged"):

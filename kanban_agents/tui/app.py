@@ -22,51 +22,131 @@ from textual.widgets import Footer, Input, Static
 from ..config import Settings
 from ..core.board import BoardChange, BoardError, BoardStore, CardConflict
 from ..core.card import Card, CardError
-from ..core.events import RunStatus
+from ..core.events import (
+    ACTIVE_STATES,
+    DiffChanged,
+    Event,
+    Notice,
+    RunFinished,
+    RunStatus,
+    StateChanged,
+    TestsFinished,
+    ToolFinished,
+    UsageUpdated,
+)
 from ..core.lint import lint_card
+from ..core.radar import ConflictRadar, RadarReport, board_radar
+from ..core.review import Reviewer
+from ..core.runs import RunManager
 from ..core.watch import SettingsReloaded, watch_board
 from .board import BoardView, ColumnModel
 from .card import CardView, format_elapsed
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
+from .feed import PanelFeed
 from .panel import SidePanel
+from .planning_actions import PlanningActions
+from .review import ReviewActions
 
 HELP_SECTIONS = [
-    ("Navigate", [("← → / h l", "previous / next column"), ("↑ ↓ / k j", "previous / next card"),
-                  ("home / end", "first / last card"), ("mouse click", "select a card"),
-                  ("enter", "focus the side panel (escape: back to the board)")]),
-    ("Move cards", [("H L / shift+← →", "move the card to the previous / next column"),
-                    ("K J", "move the card up / down in its column"),
-                    ("mouse drag", "drag a card onto another column and position")]),
-    ("Cards", [("n", "new card (in the first column)"), ("e", "edit the card file in $EDITOR"),
-               ("d", "archive or delete the card"), ("/", "filter by text, #label or id; escape clears")]),
-    ("View", [("p", "show / hide the side panel"), ("w", "side panel width: normal / wide"),
-              ("1 2 3 4", "panel tabs: Card, Log, Diff, Tests"), ("ctrl+p", "command palette (themes too)"),
-              ("?", "this help"), ("q", "quit")]),
-]  # fmt: skip
+    (
+        "Navigate",
+        [
+            ("← → / h l", "previous / next column"),
+            ("↑ ↓ / k j", "previous / next card"),
+            ("home / end", "first / last card"),
+            ("mouse click", "select a card"),
+            ("enter", "focus the side panel (escape: back to the board)"),
+        ],
+    ),
+    (
+        "Move cards",
+        [
+            ("H L / shift+← →", "move the card to the previous / next column"),
+            ("K J", "move the card up / down in its column"),
+            ("mouse drag", "drag a card onto another column and position"),
+        ],
+    ),
+    (
+        "Cards",
+        [
+            ("n", "new card (in the first column)"),
+            ("e", "edit the card file in $EDITOR"),
+            ("d", "archive or delete the card"),
+            ("/", "filter by text, #label or id; escape clears"),
+        ],
+    ),
+    (
+        "Agents",
+        [
+            ("r", "run the card's agent (moves it to the agent column), or resume it"),
+            ("c", "cancel the card's agent (its worktree is kept)"),
+        ],
+    ),
+    (
+        "Review",
+        [
+            ("m", "merge (after a conflict dry run)"),
+            ("b", "send back to the agent with review notes"),
+            ("x", "discard the worktree and branch"),
+            ("t", "run the card's tests now (Tests tab)"),
+            ("s / o", "a shell / your editor in the card's worktree"),
+        ],
+    ),
+    (
+        "Plan",
+        [
+            ("T", "tighten the card into operating instructions (the model proposes, you decide)"),
+            ("S", "split a large card into smaller ones"),
+            ("g", "dependency graph and critical path"),
+        ],
+    ),
+    (
+        "View",
+        [
+            ("p", "show / hide the side panel"),
+            ("w", "side panel width: normal / wide"),
+            ("1 2 3 4", "panel tabs: Card, Log, Diff, Tests"),
+            ("ctrl+p", "command palette (themes too)"),
+            ("?", "this help"),
+            ("q", "quit"),
+        ],
+    ),
+]
 
 PANEL_TABS = {"1": "tab-card", "2": "tab-log", "3": "tab-diff", "4": "tab-tests"}
 
 
-class KanbanApp(App):
+class KanbanApp(ReviewActions, PlanningActions, App):
     CSS_PATH = "app.tcss"
     TITLE = "kanban-agents"
 
     BINDINGS = [
-        Binding("H,shift+left", "move_card(-1)", "Move ◀", key_display="H"),
-        Binding("L,shift+right", "move_card(1)", "Move ▶", key_display="L"),
+        Binding("H,shift+left", "move_card(-1)", "◀", key_display="H"),
+        Binding("L,shift+right", "move_card(1)", "▶ Move", key_display="L"),
         Binding("K", "reorder(-1)", "Up", show=False),
         Binding("J", "reorder(1)", "Down", show=False),
         Binding("n", "new_card", "New"),
-        Binding("e", "edit_card", "Edit"),
+        Binding("e", "edit_card", "Edit", show=False),
         Binding("d", "delete_card", "Archive", show=False),
+        Binding("r", "run_agent", "Run"),
+        Binding("c", "cancel_agent", "Cancel agent", show=False),
+        Binding("m", "merge", "Merge"),
+        Binding("b", "send_back", "Send back", show=False),
+        Binding("x", "discard", "Discard", show=False),
+        Binding("t", "run_tests", "Tests", show=False),
+        Binding("s", "shell", "Shell", show=False),
+        Binding("o", "open_worktree", "Open worktree", show=False),
+        Binding("T", "tighten", "Tighten", show=False),
+        Binding("S", "split", "Split", show=False),
+        Binding("g", "graph", "Graph", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("enter", "focus_panel", "Panel", show=False),
         Binding("escape", "focus_board", "Board", show=False),
-        Binding("p", "toggle_panel", "Panel"),
+        Binding("p", "toggle_panel", "Panel", show=False),
         Binding("w", "cycle_panel_width", "Width", show=False),
         *(Binding(key, f"show_tab('{tab}')", show=False) for key, tab in PANEL_TABS.items()),
         Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
+        Binding("q", "request_quit", "Quit"),
     ]
 
     def __init__(
@@ -76,20 +156,36 @@ class KanbanApp(App):
         watch: bool = True,
         clock: Callable[[], float] = time.time,
         show_panel: bool | None = None,
+        runs: RunManager | None = None,
+        agents: bool = True,
+        demo: bool = False,
     ) -> None:
         super().__init__()
         self.store = store
         self.watch_enabled = watch
         self.clock = clock
         self.show_panel_default = show_panel
+        self.demo = demo
         self.filter_text = ""
-        self.run_status: dict[str, RunStatus] = {}
+        self.runs: RunManager | None = (
+            runs if runs is not None else (RunManager(store) if agents else None)
+        )
+        self.run_status: dict[str, RunStatus] = self.runs.status if self.runs is not None else {}
+        self.reviewer = Reviewer(store)
+        self.radar: ConflictRadar | None = None
+        self.radar_report = RadarReport()
+        self.feed = PanelFeed(self)
         self._lint_cache: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._refresh_pending = False
         self._write_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.board = BoardView(id="board")
         self.panel = SidePanel(log_max_lines=store.settings.ui.log_max_lines, id="panel")
+
+    @property
+    def agent_column_title(self) -> str:
+        column = self.settings.column(self.settings.board.agent_column)
+        return column.title if column else self.settings.board.agent_column
 
     @property
     def settings(self) -> Settings:
@@ -121,9 +217,127 @@ class KanbanApp(App):
         if self.watch_enabled:
             self.watch_files()
         self.set_interval(1.0, self._tick)
+        self.feed.start()
+        if self.runs is not None:
+            self.runs.subscribe(self._on_run_event)
+            self.start_agents()
+        if self.demo:
+            self.notify(
+                "DEMO MODE: a scripted demo model (not a real LLM) plays the agents. Select a card and "
+                "press r (or drag it to In Progress) to watch one work.",
+                title="kanban-agents demo",
+                timeout=12,
+            )
+
+    @work(group="runs-start", exit_on_error=False)
+    async def start_agents(self) -> None:
+        assert self.runs is not None
+        await self.runs.start(host=True)
+        self.refresh_board()
+        self.feed.select(None)
+        self._show_selected()
+        orphans = await asyncio.to_thread(self.runs.orphaned_worktrees)
+        if orphans:
+            listed = ", ".join(str(w.path) for w in orphans[:3])
+            self.notify(
+                f"{len(orphans)} worktree(s) whose card is gone: {listed}. They are kept; see "
+                "'kanban-agents status'.",
+                title="Orphaned worktrees",
+                severity="warning",
+                timeout=10,
+            )
+        self.schedule_radar()
 
     def on_unmount(self) -> None:
         self.store.remove_listener(self._on_store_change)
+        if self.runs is not None:
+            self.runs.unsubscribe(self._on_run_event)
+
+    async def action_request_quit(self) -> None:
+        """q: quit; running agents are stopped (they end 'interrupted' and can be resumed with r)."""
+        active = (
+            [cid for cid, s in self.run_status.items() if s.state in ACTIVE_STATES]
+            if self.runs
+            else []
+        )
+        if active:
+            message = (
+                f"{len(active)} agent(s) are queued or running ({', '.join(active[:5])}). Quitting stops "
+                "them; their worktrees and logs are kept, and r resumes them later."
+            )
+            self.push_screen(
+                ChoiceDialog("Quit and stop the agents?", message, [("quit", "Quit", "error")]),
+                self._quit_if,
+            )
+            return
+        await self._stop_agents_and_exit()
+
+    async def _quit_if(self, choice: str | None) -> None:
+        if choice == "quit":
+            await self._stop_agents_and_exit()
+
+    async def _stop_agents_and_exit(self) -> None:
+        if self.runs is not None:
+            await self.runs.stop()
+        self.exit()
+
+    # ------------------------------------------------------------------ data in: agent events
+
+    def _on_run_event(self, event: Event) -> None:
+        """Every event of every run, on the UI loop: feed the panel, refresh badges, notify."""
+        self.feed.on_event(event)
+        if isinstance(event, StateChanged | RunFinished | UsageUpdated | Notice | TestsFinished):
+            self._schedule_refresh()
+        if isinstance(event, RunFinished):
+            self._announce(event)
+            self.schedule_radar()
+        elif isinstance(event, DiffChanged) or (
+            isinstance(event, ToolFinished) and event.name in ("write_file", "edit_file")
+        ):
+            self.schedule_radar()
+
+    def _announce(self, event: RunFinished) -> None:
+        if event.state == "review":
+            self.notify(
+                f"{event.card_id} is ready for review: {event.reason}.",
+                title="Ready for review",
+                timeout=8,
+            )
+            self.bell()
+        elif event.state == "failed":
+            self.notify(
+                f"{event.card_id}: {event.reason}",
+                title="Agent failed",
+                severity="error",
+                timeout=12,
+            )
+            self.bell()
+        elif event.state == "interrupted" and event.reason:
+            self.notify(
+                f"{event.card_id}: {event.reason}", title="Agent interrupted", severity="warning"
+            )
+
+    # ------------------------------------------------------------------ conflict radar
+
+    def schedule_radar(self) -> None:
+        if self.runs is None or self.runs.repo is None:
+            return
+        self.set_timer(1.0, self._start_radar, name="radar-debounce")
+
+    def _start_radar(self) -> None:
+        self.run_worker(self._scan_radar(), group="radar", exclusive=True, exit_on_error=False)
+
+    async def _scan_radar(self) -> None:
+        if self.radar is None and self.runs is not None and self.runs.repo is not None:
+            self.radar = ConflictRadar(self.runs.repo)
+        report, _overlaps = await asyncio.to_thread(board_radar, self.store, self.radar)
+        if [(c.card, c.other, c.files) for c in report.conflicts] != [
+            (c.card, c.other, c.files) for c in self.radar_report.conflicts
+        ]:
+            self.radar_report = report
+            self._schedule_refresh()
+        else:
+            self.radar_report = report
 
     # ------------------------------------------------------------------ data in: store and runs
 
@@ -164,8 +378,16 @@ class KanbanApp(App):
             total = len(views)
             if needle:
                 views = [v for v in views if _matches(v, needle)]
-            models.append(ColumnModel(column.id, column.title, column.wip, views, total,
-                                      column.id == settings.board.agent_column))  # fmt: skip
+            models.append(
+                ColumnModel(
+                    column.id,
+                    column.title,
+                    column.wip,
+                    views,
+                    total,
+                    column.id == settings.board.agent_column,
+                )
+            )
         return models
 
     def _lint(self, card: Card) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -195,7 +417,8 @@ class KanbanApp(App):
             if status and state in ("running", "testing")
             else "",
             waiting_on=tuple(d for d in card.depends_on if d not in done),
-            notices=tuple(status.notices) if status else (),
+            notices=tuple(status.notices if status else ())
+            + tuple(f"⚡ {c.describe()}" for c in self.radar_report.for_card(card.id)),
             search_text=" ".join(
                 (card.id, card.title, " ".join(f"#{x}" for x in card.labels), card.body)
             ).casefold(),
@@ -204,8 +427,12 @@ class KanbanApp(App):
     @staticmethod
     def _error_view(error: CardError) -> CardView:
         where = f"line {error.line}: " if error.line else ""
-        return CardView(id=error.id, title=error.title, error=where + error.message,
-                        search_text=f"{error.id} {error.message}".casefold())  # fmt: skip
+        return CardView(
+            id=error.id,
+            title=error.title,
+            error=where + error.message,
+            search_text=f"{error.id} {error.message}".casefold(),
+        )
 
     def _update_topbar(self) -> None:
         cards = self.store.cards
@@ -215,8 +442,13 @@ class KanbanApp(App):
             state = status.state if status and status.state else cards[card_id].run_state
             if state:
                 states[state] = states.get(state, 0) + 1
-        text = Text.assemble(("kanban-agents", "bold"), "  ", (str(_display_path(self.store.root)), "dim"),
-                             "  ", f"{len(cards)} cards")  # fmt: skip
+        text = Text.assemble(
+            ("kanban-agents", "bold"),
+            "  ",
+            (str(_display_path(self.store.root)), "dim"),
+            "  ",
+            f"{len(cards)} cards",
+        )
         for state in ("running", "queued", "review", "failed"):
             if states.get(state):
                 text.append(f"  · {states[state]} {state}")
@@ -241,6 +473,7 @@ class KanbanApp(App):
         card_id = self.board.selected_card_id
         entry = self.store.entry(card_id) if card_id else None
         self.panel.show_entry(entry, self.board.selected_card)
+        self.feed.select(card_id if isinstance(entry, Card) else None)
 
     # ------------------------------------------------------------------ watching files
 
@@ -267,8 +500,11 @@ class KanbanApp(App):
             self.notify("No card selected.", severity="warning", timeout=2)
             return None
         if isinstance(entry, CardError):
-            self.notify(f"{entry.path.name} cannot be read: {entry.message}. Press e to fix it.",
-                        title="Cannot move this card", severity="error")  # fmt: skip
+            self.notify(
+                f"{entry.path.name} cannot be read: {entry.message}. Press e to fix it.",
+                title="Cannot move this card",
+                severity="error",
+            )
             return None
         return entry
 
@@ -299,8 +535,11 @@ class KanbanApp(App):
     def _on_move_requested(self, message: BoardView.MoveRequested) -> None:
         entry = self.store.entry(message.card_id)
         if isinstance(entry, CardError):
-            self.notify(f"{entry.path.name} cannot be read: {entry.message}", title="Cannot move this card",
-                        severity="error")  # fmt: skip
+            self.notify(
+                f"{entry.path.name} cannot be read: {entry.message}",
+                title="Cannot move this card",
+                severity="error",
+            )
         elif entry is not None:
             self.request_move(entry, message.column, message.before_id)
 
@@ -335,8 +574,11 @@ class KanbanApp(App):
                 await asyncio.to_thread(self._move_in_store, card, column, before_id)
             except CardConflict as exc:
                 reason = str(exc).rstrip(".")
-                self.notify(f"{reason}. Nothing was lost; look again and retry.",
-                            title="Card changed on disk", severity="warning")  # fmt: skip
+                self.notify(
+                    f"{reason}. Nothing was lost; look again and retry.",
+                    title="Card changed on disk",
+                    severity="warning",
+                )
             except BoardError as exc:
                 self.notify(str(exc), title="Move failed", severity="error")
             finally:
@@ -363,8 +605,14 @@ class KanbanApp(App):
             self.notify(f"Created {card.path.name}. Press e to write its task.", timeout=3)
 
         first = self.settings.board.columns[0].title
-        self.push_screen(PromptDialog(f"New card in {first}", placeholder="Title",
-                                      hint="Written as a markdown file in the board directory."), created)  # fmt: skip
+        self.push_screen(
+            PromptDialog(
+                f"New card in {first}",
+                placeholder="Title",
+                hint="Written as a markdown file in the board directory.",
+            ),
+            created,
+        )
 
     def action_edit_card(self) -> None:
         entry = self._selected_entry()
@@ -399,12 +647,20 @@ class KanbanApp(App):
             except BoardError as exc:
                 self.notify(str(exc), severity="error")
 
-        message = Text.assemble((card.title, "bold"), f"\n{card.path.name}\n\n",
-                                f"Archive moves the file to {archive}/ (it leaves the board, nothing is lost). "
-                                "Delete removes the file.")  # fmt: skip
-        self.push_screen(ChoiceDialog("Remove this card?", message,
-                                      [("archive", "Archive", "primary"), ("delete", "Delete file", "error")]),
-                         chosen)  # fmt: skip
+        message = Text.assemble(
+            (card.title, "bold"),
+            f"\n{card.path.name}\n\n",
+            f"Archive moves the file to {archive}/ (it leaves the board, nothing is lost). "
+            "Delete removes the file.",
+        )
+        self.push_screen(
+            ChoiceDialog(
+                "Remove this card?",
+                message,
+                [("archive", "Archive", "primary"), ("delete", "Delete file", "error")],
+            ),
+            chosen,
+        )
 
     # ------------------------------------------------------------------ filter
 
@@ -491,6 +747,57 @@ class KanbanApp(App):
                 "Change the side panel width (w)",
                 self.action_cycle_panel_width,
             ),
+            (
+                "Agent: run or resume",
+                "Start the card's agent, or resume it (r)",
+                self.action_run_agent,
+            ),
+            (
+                "Agent: cancel",
+                "Stop the card's agent; its worktree is kept (c)",
+                self.action_cancel_agent,
+            ),
+            (
+                "Review: merge",
+                "Dry-run, then merge the card into its base branch (m)",
+                self.action_merge,
+            ),
+            (
+                "Review: send back",
+                "Send the card back to its agent with review notes (b)",
+                self.action_send_back,
+            ),
+            ("Review: discard", "Delete the card's worktree and branch (x)", self.action_discard),
+            (
+                "Review: run tests",
+                "Run the card's tests in its worktree now (t)",
+                self.action_run_tests,
+            ),
+            (
+                "Review: shell in worktree",
+                "Open a shell in the card's worktree (s)",
+                self.action_shell,
+            ),
+            (
+                "Review: editor on worktree",
+                "Open your editor on the card's worktree (o)",
+                self.action_open_worktree,
+            ),
+            (
+                "Plan: tighten card",
+                "Rewrite the card as operating instructions (T)",
+                self.action_tighten,
+            ),
+            (
+                "Plan: split card",
+                "Split the card into smaller independent cards (S)",
+                self.action_split,
+            ),
+            (
+                "Plan: dependency graph",
+                "Cards as a graph with the critical path (g)",
+                self.action_graph,
+            ),
             ("Help: keys", "Every key binding (?)", self.action_help),
         ]
         for title, help_text, callback in commands:
@@ -513,7 +820,7 @@ def make_app(board_dir: Path | str, **kwargs) -> KanbanApp:
     return KanbanApp(BoardStore.open(board_dir), **kwargs)
 
 
-def run_app(board_dir: Path) -> int:
-    app = make_app(board_dir)
+def run_app(board_dir: Path, demo: bool = False) -> int:
+    app = make_app(board_dir, demo=demo)
     app.run()
     return app.return_code or 0

@@ -24,8 +24,17 @@ from textual.widgets import Static
 
 from .card import CARD_HEIGHT, CardStyles, CardView, drop_indicator, render_card
 
-STATE_CLASSES = ("queued", "preparing", "running", "testing", "review", "failed", "cancelled",
-                 "interrupted", "merged")  # fmt: skip
+STATE_CLASSES = (
+    "queued",
+    "preparing",
+    "running",
+    "testing",
+    "review",
+    "failed",
+    "cancelled",
+    "interrupted",
+    "merged",
+)
 
 
 @dataclass(frozen=True)
@@ -50,10 +59,19 @@ class CardList(ScrollView, can_focus=False):
     """One column's cards, drawn with the line API: only visible lines are rendered."""
 
     COMPONENT_CLASSES = {
-        "card--border", "card--border-selected", "card--border-error", "card--title",
-        "card--meta", "card--label", "card--priority", "card--lint", "card--waiting",
-        "card--notice", "card--drop", *(f"state--{s}" for s in STATE_CLASSES),
-    }  # fmt: skip
+        "card--border",
+        "card--border-selected",
+        "card--border-error",
+        "card--title",
+        "card--meta",
+        "card--label",
+        "card--priority",
+        "card--lint",
+        "card--waiting",
+        "card--notice",
+        "card--drop",
+        *(f"state--{s}" for s in STATE_CLASSES),
+    }
 
     DEFAULT_CSS = """
     CardList { overflow-x: hidden; overflow-y: auto; scrollbar-size-vertical: 1; height: 1fr; }

@@ -131,8 +131,11 @@ def render_card(
     bottom = _border_line("╰", "╯", width, border, base, None, None, styles)
     if view.is_error:
         title = Text(f"⚠ {view.id}.md", style=styles.border_error + Style(bold=True))
-        lines = [title, *_wrap(Text(view.error or "", style=styles.meta), inner, 1),
-                 Text("e: edit to fix", style=styles.meta)]  # fmt: skip
+        lines = [
+            title,
+            *_wrap(Text(view.error or "", style=styles.meta), inner, 1),
+            Text("e: edit to fix", style=styles.meta),
+        ]
     else:
         title_lines = _wrap(Text(view.title, style=styles.title), inner, 2)
         if len(title_lines) == 1:
@@ -168,7 +171,7 @@ def _badges(view: CardView, styles: CardStyles) -> Text:
             text.append(" " + " ".join(extra), styles.meta)
     if view.waiting_on:
         _gap(text)
-        text.append("⧗ " + ",".join(view.waiting_on), styles.waiting)
+        text.append("↳ " + ",".join(view.waiting_on), styles.waiting)
     if view.notices:
         _gap(text)
         text.append(f"⚡{len(view.notices)}", styles.notice)
@@ -217,8 +220,16 @@ def _side_line(text: Text, inner: int, border: Style, base: Style, dimmed: bool)
     return Strip(segments, inner + 4)
 
 
-def _border_line(left: str, right: str, width: int, border: Style, base: Style, label: str | None,
-                 priority: str | None, styles: CardStyles) -> Strip:  # fmt: skip
+def _border_line(
+    left: str,
+    right: str,
+    width: int,
+    border: Style,
+    base: Style,
+    label: str | None,
+    priority: str | None,
+    styles: CardStyles,
+) -> Strip:
     inner = width - 2
     segments = [Segment(left, border)]
     used = 0
@@ -251,8 +262,14 @@ class _NullFile:
 def _make_console():
     from rich.console import Console
 
-    return Console(file=_NullFile(), width=400, color_system="truecolor", legacy_windows=False,
-                   force_terminal=True, no_color=False)  # fmt: skip
+    return Console(
+        file=_NullFile(),
+        width=400,
+        color_system="truecolor",
+        legacy_windows=False,
+        force_terminal=True,
+        no_color=False,
+    )
 
 
 _CONSOLE = _make_console()

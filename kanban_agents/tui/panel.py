@@ -15,9 +15,23 @@ from textual.widgets import Log, Markdown, Static, TabbedContent, TabPane
 
 from ..core.card import Card, CardError
 from .card import CardView
+from .diff_view import DiffView
 
-META_ORDER = ("status", "priority", "labels", "agent", "files", "constraints", "tests",
-              "depends_on", "estimate", "branch", "worktree", "run", "merged")  # fmt: skip
+META_ORDER = (
+    "status",
+    "priority",
+    "labels",
+    "agent",
+    "files",
+    "constraints",
+    "tests",
+    "depends_on",
+    "estimate",
+    "branch",
+    "worktree",
+    "run",
+    "merged",
+)
 
 
 class LogHighlighter(Highlighter):
@@ -50,6 +64,7 @@ class SidePanel(Vertical):
     SidePanel #card-body { padding: 0 1; }
     SidePanel #card-lint { padding: 0 1; color: $text-warning; }
     SidePanel .placeholder { padding: 1 2; color: $text-muted; }
+    SidePanel .status { padding: 0 1; color: $text-muted; height: auto; max-height: 4; }
     SidePanel Log { height: 1fr; }
     SidePanel TabPane { padding: 0; }
     """
@@ -67,14 +82,15 @@ class SidePanel(Vertical):
                 yield Static(id="card-lint")
                 yield Markdown(id="card-body")
             with TabPane("Log", id="tab-log"):
-                yield Static("", id="log-status", classes="placeholder")
+                yield Static("", id="log-status", classes="status")
                 log = Log(id="run-log", max_lines=self.log_max_lines, highlight=True)
                 log.highlighter = LogHighlighter()
                 yield log
             with TabPane("Diff", id="tab-diff"):
-                yield Static("No worktree yet.", id="diff-placeholder", classes="placeholder")
+                yield Static("", id="diff-status", classes="status")
+                yield DiffView(id="diff-view")
             with TabPane("Tests", id="tab-tests"):
-                yield Static("", id="tests-status", classes="placeholder")
+                yield Static("", id="tests-status", classes="status")
                 yield Log(id="tests-log", max_lines=self.log_max_lines)
 
     # ------------------------------------------------------------------ Card tab
@@ -90,8 +106,15 @@ class SidePanel(Vertical):
             return
         if isinstance(entry, CardError):
             where = f"{entry.path.name}:{entry.line}" if entry.line else entry.path.name
-            meta.update(Text.assemble(("Cannot read this card\n", "bold red"), (where, "bold"), "\n", entry.message,
-                                      "\n\nPress e to open it in your editor; it is left untouched until then."))  # fmt: skip
+            meta.update(
+                Text.assemble(
+                    ("Cannot read this card\n", "bold red"),
+                    (where, "bold"),
+                    "\n",
+                    entry.message,
+                    "\n\nPress e to open it in your editor; it is left untouched until then.",
+                )
+            )
             lint.update("")
             self._set_body(f"```yaml\n{entry.text[:4000]}\n```")
             return
@@ -116,6 +139,55 @@ class SidePanel(Vertical):
 
     def show_tab(self, tab_id: str) -> None:
         self.query_one("#panel-tabs", TabbedContent).active = tab_id
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one("#panel-tabs", TabbedContent).active
+
+    # ------------------------------------------------------------------ Log tab
+
+    def log_reset(self, status: str | Text, lines: list[str]) -> None:
+        self.query_one("#log-status", Static).update(status)
+        log = self.query_one("#run-log", Log)
+        log.clear()
+        if lines:
+            log.write_lines(lines[-self.log_max_lines :], scroll_end=True)
+
+    def log_status(self, status: str | Text) -> None:
+        self.query_one("#log-status", Static).update(status)
+
+    def log_append(self, lines: list[str]) -> None:
+        """Follows the tail unless the user scrolled up to read."""
+        log = self.query_one("#run-log", Log)
+        log.write_lines(lines, scroll_end=log.is_vertical_scroll_end or log.max_scroll_y == 0)
+
+    def log_text(self) -> str:
+        return "\n".join(self.query_one("#run-log", Log).lines)
+
+    # ------------------------------------------------------------------ Diff tab
+
+    def diff_show(self, status: str | Text, lines: list[Text], keep_scroll: bool = False) -> None:
+        self.query_one("#diff-status", Static).update(status)
+        self.query_one("#diff-view", DiffView).show(lines, keep_scroll=keep_scroll)
+
+    def diff_message(self, status: str | Text) -> None:
+        self.query_one("#diff-status", Static).update(status)
+        self.query_one("#diff-view", DiffView).show([])
+
+    def diff_text(self) -> str:
+        return self.query_one("#diff-view", DiffView).plain_text()
+
+    # ------------------------------------------------------------------ Tests tab
+
+    def tests_show(self, status: str | Text, output: str) -> None:
+        self.query_one("#tests-status", Static).update(status)
+        log = self.query_one("#tests-log", Log)
+        log.clear()
+        if output:
+            log.write_lines(output.splitlines())
+
+    def tests_append(self, lines: list[str]) -> None:
+        self.query_one("#tests-log", Log).write_lines(lines)
 
 
 def _meta_table(card: Card) -> Group:

@@ -415,7 +415,9 @@ async def test_setup_commands_and_copy_files(project):
         await h.runs.stop()
     worktree = project.parent / "repo-worktrees" / "sub"
     assert (worktree / ".env").read_text() == "TOKEN=1\n"
-    setup_lines = [line for e in h.of(LogLine) if e.stream == "setup" for line in e.text.split("\n")]
+    setup_lines = [
+        line for e in h.of(LogLine) if e.stream == "setup" for line in e.text.split("\n")
+    ]
     assert "setting up" in setup_lines and "copied .env" in setup_lines
 
 

@@ -51,6 +51,7 @@ def make_test_app():
     def make(board: Path, **kwargs) -> KanbanApp:
         kwargs.setdefault("clock", lambda: FIXED_NOW)
         kwargs.setdefault("show_panel", False)
+        kwargs.setdefault("agents", False)  # board tests: no run manager (tests/e2e run agents)
         return KanbanApp(BoardStore.open(board), **kwargs)
 
     return make

@@ -1,0 +1,256 @@
+"""What the Log, Diff and Tests tabs show for the selected card, kept live.
+
+Log lines are buffered and flushed with ``write_lines`` on a short timer (one call per line costs
+about 0.5 ms in Textual: a chatty agent would stall the UI). History comes from the run's JSONL,
+read off the UI thread. Diffs are computed and highlighted off the UI thread too, debounced, when
+the agent edits files (tool events, or file events in the worktree for command agents).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.worker import get_current_worker
+
+from ..core import git
+from ..core.events import (
+    DiffChanged,
+    Event,
+    RunFinished,
+    TestsFinished,
+    ToolFinished,
+)
+from ..core.log_format import format_event, format_events
+from .diff_view import render_diff
+
+if TYPE_CHECKING:
+    from .app import KanbanApp
+
+FLUSH_SECONDS = 0.05
+DIFF_DEBOUNCE = 0.3
+EDITING_TOOLS = ("write_file", "edit_file", "run")
+
+
+class PanelFeed:
+    def __init__(self, app: KanbanApp):
+        self.app = app
+        self.card_id: str | None = None
+        self.run: int | None = None
+        self._buffer: list[str] = []  # formatted lines waiting for the next flush
+        self._loading = False  # the run's history is being read; live events wait in _pending
+        self._pending: list[Event] = []
+        self._ready = False  # the Log tab shows this card's run and takes live lines
+        self._diff_timer = None
+        self._watching: Path | None = None
+
+    @property
+    def panel(self):
+        return self.app.panel
+
+    def start(self) -> None:
+        self.app.set_interval(FLUSH_SECONDS, self.flush, name="log-flush")
+
+    # ------------------------------------------------------------------ selection
+
+    def select(self, card_id: str | None) -> None:
+        if card_id == self.card_id:
+            return
+        self.card_id = card_id
+        self.run = None
+        self._buffer.clear()
+        self._pending.clear()
+        self._loading = self._ready = False
+        runs = self.app.runs
+        status = runs.status.get(card_id) if runs and card_id else None
+        if card_id is None or runs is None:
+            self.panel.log_reset(
+                Text("No card selected." if card_id is None else "Agents are off.", style="dim"), []
+            )
+            self.panel.diff_message(Text("No worktree.", style="dim"))
+            self.panel.tests_show(Text("No test run.", style="dim"), "")
+            self._watch(None)
+            return
+        if status is None or not status.run:
+            hint = f"No agent has worked on this card yet. Move it to {self.app.agent_column_title} (L or drag), or press r."
+            self.panel.log_reset(Text(hint, style="dim"), [])
+        else:
+            self.panel.log_reset(Text(f"Loading the log of run {status.run}…", style="dim"), [])
+            self._loading = True
+            self.app.run_worker(
+                self._load_history(card_id),
+                group="log-history",
+                exclusive=True,
+                exit_on_error=False,
+            )
+        self._show_tests(card_id)
+        self.refresh_diff(immediate=True)
+
+    async def _load_history(self, card_id: str) -> None:
+        runs = self.app.runs
+        assert runs is not None
+        run = runs.records.next_run_number(card_id) - 1
+        events = await asyncio.to_thread(lambda: list(runs.records.read_events(card_id, run)))
+        if self.card_id != card_id:
+            return
+        self.run = run
+        last_t = events[-1].t if events else 0.0
+        status = runs.status.get(card_id)
+        self.panel.log_reset(self._status_line(status), format_events(events))
+        self._loading, self._ready = False, True
+        pending, self._pending = self._pending, []
+        for event in pending:
+            if event.t > last_t or event.run != run:  # not already in the file when it was read
+                self.on_event(event)
+
+    def _status_line(self, status) -> Text:
+        if status is None or status.state is None:
+            return Text("")
+        text = Text.assemble((f"run {status.run}: {status.state}", "bold"))
+        if status.reason:
+            text.append(f" — {status.reason}", "dim")
+        if status.steps or status.tokens:
+            text.append(f"   {status.steps} steps · {status.tokens} tokens", "dim")
+        return text
+
+    # ------------------------------------------------------------------ live events
+
+    def on_event(self, event: Event) -> None:
+        if event.card_id != self.card_id:
+            return
+        if self._loading:
+            self._pending.append(event)
+            return
+        if not self._ready or (self.run is not None and event.run > self.run):
+            # The selected card's first run, or a new run, starts now.
+            if self._ready:
+                self._buffer.append(f"── run {event.run} ──")
+            else:
+                self.panel.log_reset(Text(""), [])
+                self._ready = True
+            self.run = event.run
+        elif self.run is not None and event.run < self.run:
+            return
+        self._buffer.extend(format_event(event))
+        if isinstance(event, TestsFinished):
+            self._show_tests(event.card_id)
+        if isinstance(event, DiffChanged | RunFinished) or (
+            isinstance(event, ToolFinished) and event.name in EDITING_TOOLS
+        ):
+            self.refresh_diff()
+
+    def flush(self) -> None:
+        if self._ready and self._buffer:
+            lines, self._buffer = self._buffer, []
+            self.panel.log_append(lines)
+            runs = self.app.runs
+            if runs is not None and self.card_id:
+                self.panel.log_status(self._status_line(runs.status.get(self.card_id)))
+
+    # ------------------------------------------------------------------ tests
+
+    def _show_tests(self, card_id: str) -> None:
+        runs = self.app.runs
+        status = runs.status.get(card_id) if runs else None
+        tests = status.last_tests if status else None
+        if tests is None:
+            self.panel.tests_show(
+                Text(
+                    "No test run yet. Press t to run the card's tests in its worktree.", style="dim"
+                ),
+                "",
+            )
+            return
+        verdict = (
+            ("passed", "bold green")
+            if tests.passed
+            else (f"failed (exit {tests.exit_code})", "bold red")
+        )
+        self.panel.tests_show(
+            Text.assemble("tests ", verdict, (f"  attempt {tests.attempt}", "dim")), tests.output
+        )
+
+    # ------------------------------------------------------------------ diff
+
+    def refresh_diff(self, immediate: bool = False) -> None:
+        if self._diff_timer is not None:
+            self._diff_timer.stop()
+            self._diff_timer = None
+        if immediate:
+            self.app.call_next(self._start_diff)
+        else:
+            self._diff_timer = self.app.set_timer(
+                DIFF_DEBOUNCE, self._start_diff, name="diff-debounce"
+            )
+
+    def _start_diff(self) -> None:
+        self._diff_timer = None
+        self.app.run_worker(
+            self._compute_diff(self.card_id), group="diff", exclusive=True, exit_on_error=False
+        )
+
+    async def _compute_diff(self, card_id: str | None) -> None:
+        if card_id is None:
+            return
+        from ..core.review import ReviewError
+
+        reviewer = self.app.reviewer
+
+        def compute():
+            where = reviewer.card_branch(card_id)
+            if where.worktree is not None:
+                diff = git.worktree_diff(where.worktree, where.base)
+            else:
+                diff = git.branch_diff(where.repo, where.base, where.branch)
+            return where, diff, render_diff(diff)
+
+        try:
+            where, _diff, lines = await asyncio.to_thread(compute)
+        except ReviewError as exc:
+            if self.card_id == card_id:
+                self.panel.diff_message(Text(str(exc), style="dim"))
+                self._watch(None)
+            return
+        except git.GitError as exc:
+            if self.card_id == card_id:
+                self.panel.diff_message(Text(f"git: {exc}", style="red"))
+            return
+        if self.card_id != card_id or get_current_worker().is_cancelled:
+            return
+        where_text = f"{where.branch} → {where.base}"
+        if where.worktree is not None:
+            where_text += f"   worktree {where.worktree}"
+        self.panel.diff_show(Text(where_text, style="dim"), lines, keep_scroll=True)
+        status = self.app.runs.status.get(card_id) if self.app.runs else None
+        live = status is not None and status.state in ("preparing", "running", "testing")
+        self._watch(where.worktree if live else None)
+
+    # ------------------------------------------------------------------ worktree watching (command agents)
+
+    def _watch(self, worktree: Path | None) -> None:
+        if worktree == self._watching:
+            return
+        self._watching = worktree
+        if worktree is None:
+            with contextlib.suppress(Exception):
+                self.app.workers.cancel_group(self.app, "diff-watch")
+            return
+        self.app.run_worker(
+            self._watch_worktree(worktree), group="diff-watch", exclusive=True, exit_on_error=False
+        )
+
+    async def _watch_worktree(self, worktree: Path) -> None:
+        from watchfiles import awatch
+
+        def interesting(_change, path: str) -> bool:
+            return "/.git/" not in path and not path.endswith("/.git")
+
+        async for _changes in awatch(
+            worktree, watch_filter=interesting, step=50, debounce=300, recursive=True
+        ):
+            if self._watching != worktree:
+                return
+            self.refresh_diff()

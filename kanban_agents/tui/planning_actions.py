@@ -1,0 +1,111 @@
+"""Planning actions of the board: tighten a vague card (T), split a large one (S), and the
+dependency graph (g). The model is asked off the UI thread; nothing is written until the user
+accepts in the screen that shows the proposal."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from textual import work
+
+from ..core.agent.model import ModelError
+from ..core.board import BoardError
+from ..core.graph import plan
+from ..core.planning import (
+    PlanningError,
+    planning_model,
+    propose_split,
+    propose_tighten,
+    repo_context,
+)
+
+
+class PlanningActions:
+    """Mixed into ``KanbanApp``."""
+
+    def action_tighten(self) -> None:
+        card = self._selected_card_or_warn()
+        if card is not None:
+            self.notify(f"Asking the model to tighten {card.id}…", timeout=3)
+            self._tighten_flow(card.id)
+
+    @work(group="planning", exclusive=True, exit_on_error=False)
+    async def _tighten_flow(self, card_id: str) -> None:
+        from .planning import TightenScreen
+
+        card = self.store.get(card_id)
+        try:
+            proposal = await self._ask_model(
+                lambda model, context: propose_tighten(model, card, context)
+            )
+        except (PlanningError, ModelError) as exc:
+            self.notify(str(exc), title="Tighten failed", severity="error", timeout=8)
+            return
+        decision = await self.push_screen_wait(TightenScreen(card, proposal))
+        if not decision:
+            self.notify("Rejected: the card is unchanged.", timeout=2)
+            return
+        if decision.startswith("edit:"):
+            proposal = replace(proposal, body=decision[len("edit:") :])
+        try:
+            await asyncio.to_thread(proposal.apply, self.store, card)
+        except BoardError as exc:
+            self.notify(str(exc), title="Not written", severity="error")
+            return
+        self.notify(f"{card.id} rewritten as operating instructions.", timeout=3)
+
+    def action_split(self) -> None:
+        card = self._selected_card_or_warn()
+        if card is not None:
+            self.notify(f"Asking the model how to split {card.id}…", timeout=3)
+            self._split_flow(card.id)
+
+    @work(group="planning", exclusive=True, exit_on_error=False)
+    async def _split_flow(self, card_id: str) -> None:
+        from .planning import SplitScreen
+
+        card = self.store.get(card_id)
+        try:
+            proposal = await self._ask_model(
+                lambda model, context: propose_split(model, card, context)
+            )
+        except (PlanningError, ModelError) as exc:
+            self.notify(str(exc), title="Split failed", severity="error", timeout=8)
+            return
+        accepted = await self.push_screen_wait(SplitScreen(card, proposal))
+        if not accepted:
+            self.notify("No cards created.", timeout=2)
+            return
+        try:
+            created = await asyncio.to_thread(proposal.apply, self.store, card, accepted)
+        except BoardError as exc:
+            self.notify(str(exc), title="Split failed", severity="error")
+            return
+        self.notify(f"Created {len(created)} cards: {', '.join(c.id for c in created)}", timeout=5)
+
+    async def _ask_model(self, ask):
+        model = planning_model(self.settings)
+        try:
+            context = await asyncio.to_thread(repo_context, self.store.root)
+            return await ask(model, context)
+        finally:
+            await model.aclose()
+
+    def action_graph(self) -> None:
+        from .graph import GraphScreen
+
+        settings = self.settings
+        cards = self.store.cards
+        graph = plan(
+            cards,
+            self.store.status_of,
+            settings.board.done_column,
+            {settings.board.agent_column, settings.board.review_column},
+        )
+        states = {
+            cid: (self.run_status[cid].state if cid in self.run_status else card.run_state)
+            for cid, card in cards.items()
+        }
+        columns = {cid: self.store.status_of(card) for cid, card in cards.items()}
+        self.push_screen(GraphScreen(graph, cards, states, columns))

@@ -1,0 +1,252 @@
+"""Agent and review actions of the board: run/resume, cancel, merge, send back, discard, run the
+tests, and a shell or editor in the card's worktree. The work is done by the core (``RunManager``,
+``Reviewer``) off the UI thread; this mixin asks, confirms and reports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import subprocess
+
+from rich.text import Text
+from textual import work
+
+from ..core import git
+from ..core.board import BoardError
+from ..core.review import MergeRefused, ReviewError
+from .dialogs import ChoiceDialog, TextDialog
+
+
+class ReviewActions:
+    """Mixed into ``KanbanApp``; uses its store, runs, reviewer, board and panel."""
+
+    # ------------------------------------------------------------------ agents
+
+    def action_run_agent(self) -> None:
+        """r: start the card's agent (moving the card to the agent column), or resume it."""
+        card = self._selected_card_or_warn()
+        if card is None or not self._agents_on():
+            return
+        agent_column = self.settings.board.agent_column
+        if self.store.status_of(card) != agent_column:
+            self.request_move(card, agent_column, None)  # entering the column starts the run
+            return
+        if self.runs.is_active(card.id):
+            self.notify(f"{card.id}: its agent is already queued or running.", timeout=3)
+            return
+        self.runs.request(card.id)
+        self.notify(f"{card.id}: agent started again in its worktree.", timeout=3)
+
+    def action_cancel_agent(self) -> None:
+        """c: stop the card's agent; the worktree and the card stay where they are."""
+        card = self._selected_card_or_warn()
+        if card is None or not self._agents_on():
+            return
+        if not self.runs.cancel(card.id, "cancelled by you"):
+            self.notify(f"{card.id} has no queued or running agent.", severity="warning", timeout=3)
+
+    def _agents_on(self) -> bool:
+        if self.runs is None:
+            self.notify("Agents are off in this session.", severity="warning")
+            return False
+        return True
+
+    # ------------------------------------------------------------------ review gate
+
+    def _review_card_or_warn(self):
+        card = self._selected_card_or_warn()
+        if card is None:
+            return None
+        review = self.settings.board.review_column
+        if self.store.status_of(card) != review:
+            title = self.settings.column(review).title if self.settings.column(review) else review
+            self.notify(
+                f"{card.id} is not in {title}: only cards in review can be merged.",
+                severity="warning",
+            )
+            return None
+        return card
+
+    def action_merge(self) -> None:
+        """m: dry-run the merge; if clean, confirm and merge; if not, offer to send it back."""
+        card = self._review_card_or_warn()
+        if card is not None:
+            self._merge_flow(card.id)
+
+    @work(group="review", exclusive=True, exit_on_error=False)
+    async def _merge_flow(self, card_id: str) -> None:
+        try:
+            where = await asyncio.to_thread(self.reviewer.card_branch, card_id)
+            check = await asyncio.to_thread(self.reviewer.check_merge, card_id)
+        except (ReviewError, git.GitError) as exc:
+            self.notify(str(exc), title="Cannot merge", severity="error")
+            return
+        if not check.clean:
+            await self._offer_conflict_send_back(card_id, where.base, check.conflicts)
+            return
+        strategy = self.settings.review.merge_strategy
+        message = Text.assemble(
+            ("Dry run: no conflicts. ", "bold green"),
+            f"Merge {where.branch} into {where.base} ({strategy})?\n\n",
+            (
+                "Then the card moves to done and its worktree and branch are removed "
+                "(see [review] in kanban.toml).",
+                "dim",
+            ),
+        )
+        choice = await self.push_screen_wait(
+            ChoiceDialog("Merge", message, [("merge", "Merge", "primary")])
+        )
+        if choice != "merge":
+            return
+        try:
+            outcome = await asyncio.to_thread(self.reviewer.merge, card_id)
+        except MergeRefused as exc:
+            await self._offer_conflict_send_back(card_id, where.base, exc.files)
+            return
+        except ReviewError as exc:
+            self.notify(str(exc), title="Merge refused", severity="error", timeout=10)
+            return
+        self.notify(
+            f"Merged {card_id} into {outcome.base}: {outcome.commit[:10]}",
+            title="Merged",
+            timeout=5,
+        )
+        self.refresh_board()
+
+    async def _offer_conflict_send_back(self, card_id: str, base: str, files: list[str]) -> None:
+        from ..core.review import conflict_feedback
+
+        message = Text.assemble(
+            (f"Merging into {base} would conflict in:\n", "bold red"),
+            "\n".join(f"  {f}" for f in files),
+            (
+                "\n\nNothing was changed. Send the card back to its agent with the conflict as "
+                "feedback?",
+                "",
+            ),
+        )
+        choice = await self.push_screen_wait(
+            ChoiceDialog(
+                "Merge conflict", message, [("send", "Send back with the conflict", "warning")]
+            )
+        )
+        if choice == "send":
+            await self._send_back(card_id, conflict_feedback(base, files))
+
+    def action_send_back(self) -> None:
+        """b: write review notes; the card goes back to its agent, which continues in its worktree."""
+        card = self._selected_card_or_warn()
+        if card is None:
+            return
+
+        async def sent(feedback: str | None) -> None:
+            if feedback:
+                await self._send_back(card.id, feedback)
+
+        self.push_screen(
+            TextDialog(
+                f"Send {card.id} back: what should the agent change?",
+                hint="Appended to the card under '## Review notes'. ctrl+s sends, escape cancels.",
+            ),
+            sent,
+        )
+
+    async def _send_back(self, card_id: str, feedback: str) -> None:
+        try:
+            await asyncio.to_thread(self.reviewer.send_back, card_id, feedback)
+        except (ReviewError, BoardError) as exc:
+            self.notify(str(exc), title="Send back failed", severity="error")
+            return
+        self.notify(f"{card_id} went back to its agent with your notes.", timeout=4)
+        self.refresh_board()
+
+    def action_discard(self) -> None:
+        """x: delete the card's worktree and branch (after confirmation); the card goes to the first column."""
+        card = self._selected_card_or_warn()
+        if card is None:
+            return
+
+        async def chosen(choice: str | None) -> None:
+            if choice != "discard":
+                return
+            if self.runs is not None and self.runs.is_active(card.id):
+                self.runs.cancel(card.id, "discarded")
+                await self.runs.wait(card.id)
+            try:
+                await asyncio.to_thread(self.reviewer.discard, card.id)
+            except (ReviewError, git.GitError, BoardError) as exc:
+                self.notify(str(exc), title="Discard failed", severity="error")
+                return
+            self.notify(f"Discarded the work of {card.id}.", timeout=4)
+            self.refresh_board()
+
+        message = Text.assemble(
+            (card.title, "bold"),
+            "\n\nThe card's worktree and branch are deleted, with every "
+            "change in them. The card goes back to the first column.",
+        )
+        self.push_screen(
+            ChoiceDialog("Discard this card's work?", message, [("discard", "Discard", "error")]),
+            chosen,
+        )
+
+    def action_run_tests(self) -> None:
+        """t: run the card's tests in its worktree now; output in the Tests tab."""
+        card = self._selected_card_or_warn()
+        if card is not None:
+            self.action_show_tab("tab-tests")
+            self._tests_flow(card.id)
+
+    @work(group="tests", exclusive=True, exit_on_error=False)
+    async def _tests_flow(self, card_id: str) -> None:
+        self.panel.tests_show(Text(f"running the tests of {card_id}…", style="bold"), "")
+        try:
+            result = await self.reviewer.run_tests(card_id, on_lines=self.panel.tests_append)
+        except (ReviewError, git.GitError) as exc:
+            self.panel.tests_show(Text(str(exc), style="red"), "")
+            return
+        if result is None:
+            self.panel.tests_show(
+                Text(f"{card_id} names no tests (add 'tests:' to its front matter).", style="dim"),
+                "",
+            )
+            return
+        verdict = ("passed", "bold green") if result.ok else ("failed", "bold red")
+        self.panel.tests_show(
+            Text.assemble("tests ", verdict, (f"  ({result.elapsed:.1f}s)", "dim")), result.output
+        )
+
+    # ------------------------------------------------------------------ worktree shell and editor
+
+    def action_shell(self) -> None:
+        """s: a shell in the card's worktree (the board is suspended until you exit it)."""
+        self._in_worktree(lambda path: [os.environ.get("SHELL") or "/bin/sh"], "shell")
+
+    def action_open_worktree(self) -> None:
+        """o: your editor on the card's worktree."""
+        editor = (
+            self.settings.ui.editor or os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        )
+        self._in_worktree(lambda path: [*shlex.split(editor), str(path)], "editor")
+
+    def _in_worktree(self, argv_for, what: str) -> None:
+        card = self._selected_card_or_warn()
+        if card is None:
+            return
+        try:
+            where = self.reviewer.card_branch(card.id)
+        except ReviewError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        if where.worktree is None:
+            self.notify(f"{card.id} has no worktree.", severity="warning")
+            return
+        try:
+            with self.suspend():
+                subprocess.call(argv_for(where.worktree), cwd=where.worktree)
+        except Exception as exc:  # SuspendNotSupported in headless runs, a missing program...
+            self.notify(f"Could not open the {what}: {exc}", severity="error")
+            return
+        self.feed.refresh_diff(immediate=True)
