@@ -192,8 +192,10 @@ def demo_responder(request: dict) -> Reply:
     first = next((m.get("content") or "" for m in messages if m.get("role") == "user"), "")
     match = re.search(r"# Card (\S+):", first)
     card_id = match.group(1) if match else "?"
-    last = messages[-1] if messages else {}
-    if last.get("role") == "user" and "review round" in (last.get("content") or ""):
+    note = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
+    if "review round" in note:
+        if "git merge" in note:
+            return _resolve_conflict(_steps_since_last_user(messages))
         return _review_round()
     steps = _steps(card_id)
     done = sum(1 for m in messages if m.get("role") == "assistant")
@@ -298,6 +300,47 @@ def _steps(card_id: str) -> list[Reply]:
             ),
         ),
     ]
+
+
+def _merged_sources() -> tuple[str, str]:
+    """textstats.py and its tests with both demo functions, as a careful resolution would be."""
+    code = TEXTSTATS + FUNCTIONS["add-line-count"][0] + FUNCTIONS["add-char-count"][0]
+    anchor = '        self.assertEqual(textstats.word_count("a b  c"), 3)\n'
+    tests = TESTS.replace(
+        anchor, anchor + FUNCTIONS["add-line-count"][1] + FUNCTIONS["add-char-count"][1]
+    )
+    return code, tests
+
+
+def _resolve_conflict(step: int) -> Reply:
+    code, tests = _merged_sources()
+    steps = [
+        _say(
+            "Merging the latest main into my branch.",
+            ToolCallSpec("run", {"command": "git merge --no-edit main"}),
+        ),
+        _say(
+            "Both sides added a function after word_count: keeping both.",
+            ToolCallSpec("write_file", {"path": "textstats.py", "content": code}),
+            ToolCallSpec("write_file", {"path": "test_textstats.py", "content": tests}),
+        ),
+        _say(
+            "Concluding the merge.",
+            ToolCallSpec("run", {"command": "git add -A && git commit -q --no-edit"}),
+        ),
+        _say(
+            "Running the tests.",
+            ToolCallSpec("run", {"command": "python3 -m unittest -q test_textstats"}),
+        ),
+        _say(
+            "Done.",
+            ToolCallSpec(
+                "finish",
+                {"summary": "Merged main; kept both line_count and char_count and both tests."},
+            ),
+        ),
+    ]
+    return steps[min(step, len(steps) - 1)]
 
 
 def _review_round() -> Reply:

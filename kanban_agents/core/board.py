@@ -212,27 +212,28 @@ class BoardStore:
             else:
                 seen[folded] = card_id
 
+    # Reads take no lock: they copy or look up with single dict operations, which are atomic,
+    # so the UI never waits for a write (and its fsync) on another thread.
+
     @property
     def cards(self) -> dict[str, Card]:
-        with self._lock:
-            return dict(self._cards)
+        return dict(self._cards)
 
     @property
     def errors(self) -> list[CardError]:
-        with self._lock:
-            return [self._errors[k] for k in sorted(self._errors)]
+        errors = dict(self._errors)
+        return [errors[k] for k in sorted(errors)]
 
     def entry(self, card_id: str) -> Card | CardError | None:
-        with self._lock:
-            return self._cards.get(card_id) or self._errors.get(card_id)
+        return self._cards.get(card_id) or self._errors.get(card_id)
 
     def get(self, card_id: str) -> Card:
-        with self._lock:
-            card = self._cards.get(card_id)
-            if card is not None:
-                return card
-            if card_id in self._errors:
-                raise BoardError(f"{card_id} cannot be used: {self._errors[card_id].describe()}")
+        card = self._cards.get(card_id)
+        if card is not None:
+            return card
+        error = self._errors.get(card_id)
+        if error is not None:
+            raise BoardError(f"{card_id} cannot be used: {error.describe()}")
         raise CardNotFound(f"no card {card_id!r}")
 
     def find(self, query: str) -> Card:
@@ -264,19 +265,17 @@ class BoardStore:
         return status if status is not None else self.settings.first_column
 
     def column_cards(self, column_id: str) -> list[Card]:
-        with self._lock:
-            cards = [c for c in self._cards.values() if self.status_of(c) == column_id]
+        cards = [c for c in list(self._cards.values()) if self.status_of(c) == column_id]
         return sorted(cards, key=sort_key)
 
     def columns(self) -> list[Column]:
-        with self._lock:
-            grouped: dict[str, list[Card]] = {c.id: [] for c in self.settings.board.columns}
-            errors: dict[str, list[CardError]] = {c.id: [] for c in self.settings.board.columns}
-            for card in self._cards.values():
-                grouped[self.status_of(card)].append(card)
-            first = self.settings.first_column
-            for error in self._errors.values():
-                errors[error.status if error.status in errors else first].append(error)
+        grouped: dict[str, list[Card]] = {c.id: [] for c in self.settings.board.columns}
+        errors: dict[str, list[CardError]] = {c.id: [] for c in self.settings.board.columns}
+        first = self.settings.first_column
+        for card in list(self._cards.values()):
+            grouped.get(self.status_of(card), grouped[first]).append(card)
+        for error in list(self._errors.values()):
+            errors[error.status if error.status in errors else first].append(error)
         return [
             Column(
                 c.id,

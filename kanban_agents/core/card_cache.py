@@ -5,7 +5,8 @@ An entry is trusted only when the file's inode, size, mtime and ctime are exactl
 second older than the cache when it was written, so a file changed in the same instant as the
 cache is never trusted (git's "racy" rule). Anything else is read and parsed as usual.
 
-The cache lives under the repository's git dir (``kanban-agents/cache/``), never in the board.
+The cache lives under the repository's git dir (``kanban-agents/cache/``), or in
+``$XDG_CACHE_HOME/kanban-agents`` for a board outside git; never in the board itself.
 """
 
 from __future__ import annotations
@@ -30,10 +31,17 @@ def stat_key(st: os.stat_result) -> Stat:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+def user_cache_dir() -> Path | None:
+    base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(os.path.expanduser("~"), ".cache"))
+    return Path(base) / "kanban-agents" if base and not base.startswith("~") else None
+
+
 class CardCache:
     def __init__(self, state: Path | None, board: Path):
         name = hashlib.sha1(str(board).encode()).hexdigest()[:16]
-        self.path = state / "cache" / f"cards-{name}.pickle" if state is not None else None
+        # In the repository's git dir when there is one; else in the user's cache dir.
+        directory = state / "cache" if state is not None else user_cache_dir()
+        self.path = directory / f"cards-{name}.pickle" if directory is not None else None
         self.entries: dict[str, tuple[Stat, str, dict[str, Any], int, tuple]] = {}
         self.dirty = False
 

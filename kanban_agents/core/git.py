@@ -23,9 +23,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from git.cmd import Git
-from git.exc import GitCommandError
-
 FALLBACK_NAME = "kanban-agents"
 FALLBACK_EMAIL = "kanban-agents@localhost"
 
@@ -149,6 +146,9 @@ def _git(
     ok: Iterable[int] = (0,),
 ) -> _Output:
     """Run ``git -C cwd args``; raise GitError unless the exit status is in ``ok``."""
+    from git.cmd import Git  # GitPython costs ~0.1 s to import: only when git is really needed
+    from git.exc import GitCommandError
+
     command = [Git.GIT_PYTHON_GIT_EXECUTABLE or "git", "-C", str(cwd), *args]
     run_env = {"GIT_TERMINAL_PROMPT": "0", **(env or {})}
     try:

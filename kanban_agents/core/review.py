@@ -120,10 +120,11 @@ class Reviewer:
             )
         state = self.records.load_state(card.id)
         summary = (state.summary if state else "").strip()
+        subject = f"Merge {where.branch}: {card.title}" if strategy == "merge" else card.title
         message = (
-            f"{card.title}\n\n{summary}\n\nCard: {card.id}\n"
+            f"{subject}\n\n{summary}\n\nCard: {card.id}\n"
             if summary
-            else f"{card.title}\n\nCard: {card.id}\n"
+            else f"{subject}\n\nCard: {card.id}\n"
         )
         try:
             result = git.merge_card_branch(

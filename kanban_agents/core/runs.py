@@ -274,6 +274,8 @@ class RunManager:
         for card_id in ids:
             entry = self.store.entry(card_id)
             now = self.store.status_of(entry) if isinstance(entry, Card) else None
+            if not self.is_active(card_id):
+                self._sync_status(card_id)
             before = self._columns.get(card_id)
             if now is None:
                 self._columns.pop(card_id, None)
@@ -285,6 +287,17 @@ class RunManager:
                 where = f"moved to {now}" if now else "the card file is gone or unreadable"
                 self.cancel(card_id, f"stopped: {where}")
         self._pump()
+
+    def _sync_status(self, card_id: str) -> None:
+        """Pick up states written by others (a merge, a discard, another process's run)."""
+        record = self.records.load_state(card_id)
+        status = self.status.get(card_id)
+        if record is None:
+            if status is not None and status.state is not None:
+                self.status.pop(card_id, None)  # discarded: the card starts afresh
+            return
+        if status is None or (record.run, record.state) != (status.run, status.state):
+            self.status[card_id] = _status_from_record(record)
 
     # ------------------------------------------------------------------ admission
 

@@ -4,6 +4,7 @@ every change goes through ``BoardStore`` (and, for agents, the run manager)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shlex
 import subprocess
@@ -175,11 +176,12 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self.radar: ConflictRadar | None = None
         self.radar_report = RadarReport()
         self.feed = PanelFeed(self)
-        self._lint_cache: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._views: dict[str, tuple[str, tuple, CardView]] = {}
+        self._search_text: dict[str, str] = {}
         self._refresh_pending = False
         self._write_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.board = BoardView(id="board")
+        self.board = BoardView(self.build_columns(), id="board")
         self.panel = SidePanel(log_max_lines=store.settings.ui.log_max_lines, id="panel")
 
     @property
@@ -373,66 +375,61 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         needle = self.filter_text.strip().casefold()
         models = []
         for column in columns:
-            views = [self._error_view(e) for e in column.errors]
-            views += [self._card_view(c, done) for c in column.cards]
-            total = len(views)
+            entries: list[Card | CardError] = [*column.errors, *column.cards]
             if needle:
-                views = [v for v in views if _matches(v, needle)]
-            models.append(
-                ColumnModel(
-                    column.id,
-                    column.title,
-                    column.wip,
-                    views,
-                    total,
-                    column.id == settings.board.agent_column,
-                )
-            )
+                entries = [e for e in entries if self._matches(e, needle)]
+            views = [
+                self._error_view(e) if isinstance(e, CardError) else self._card_view(e, done)
+                for e in entries
+            ]
+            total = len(column.errors) + len(column.cards)
+            models.append(ColumnModel(column.id, column.title, column.wip, views, total,
+                                      column.id == settings.board.agent_column))  # fmt: skip
         return models
 
-    def _lint(self, card: Card) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        key = (card.id, card.digest)
-        cached = self._lint_cache.get(key)
-        if cached is None:
-            findings = lint_card(card)
-            cached = (tuple(f.message for f in findings), tuple(f.code for f in findings))
-            self._lint_cache[key] = cached
-        return cached
+    def _matches(self, entry: Card | CardError, needle: str) -> bool:
+        """Every word of the filter appears in the card's id, title, #labels or body."""
+        text = self._search_text.get(entry.digest)
+        if text is None:
+            if isinstance(entry, CardError):
+                text = f"{entry.id} {entry.title} {entry.message}"
+            else:
+                text = " ".join(
+                    (entry.id, entry.title, " ".join(f"#{x}" for x in entry.labels), entry.body)
+                )
+            text = self._search_text[entry.digest] = text.casefold()
+        return all(word in text for word in needle.split())
 
     def _card_view(self, card: Card, done: set[str]) -> CardView:
-        lint, codes = self._lint(card)
+        """Views are cached per card: rebuilding 5,000 of them on every change would show."""
         status = self.run_status.get(card.id)
         state = status.state if status and status.state else card.run_state
-        return CardView(
-            id=card.id,
-            title=card.title,
-            priority=card.priority,
-            labels=tuple(card.labels),
-            lint=lint,
-            lint_codes=codes,
-            state=state,
-            steps=status.steps if status else 0,
-            tokens=status.tokens if status else int(card.run.get("tokens") or 0),
-            elapsed=format_elapsed(status, self.clock())
-            if status and state in ("running", "testing")
-            else "",
-            waiting_on=tuple(d for d in card.depends_on if d not in done),
-            notices=tuple(status.notices if status else ())
+        live = status is not None and state in ("running", "testing")
+        dynamic = (
+            state,
+            status.steps if status else 0,
+            status.tokens if status else int(card.run.get("tokens") or 0),
+            format_elapsed(status, self.clock()) if live else "",
+            tuple(d for d in card.depends_on if d not in done),
+            tuple(status.notices if status else ())
             + tuple(f"⚡ {c.describe()}" for c in self.radar_report.for_card(card.id)),
-            search_text=" ".join(
-                (card.id, card.title, " ".join(f"#{x}" for x in card.labels), card.body)
-            ).casefold(),
         )
+        cached = self._views.get(card.id)
+        if cached is not None and cached[0] == card.digest and cached[1] == dynamic:
+            return cached[2]
+        findings = lint_card(card)
+        state, steps, tokens, elapsed, waiting_on, notices = dynamic
+        view = CardView(id=card.id, title=card.title, priority=card.priority, labels=tuple(card.labels),
+                        lint=tuple(f.message for f in findings), lint_codes=tuple(f.code for f in findings),
+                        state=state, steps=steps, tokens=tokens, elapsed=elapsed, waiting_on=waiting_on,
+                        notices=notices)  # fmt: skip
+        self._views[card.id] = (card.digest, dynamic, view)
+        return view
 
     @staticmethod
     def _error_view(error: CardError) -> CardView:
         where = f"line {error.line}: " if error.line else ""
-        return CardView(
-            id=error.id,
-            title=error.title,
-            error=where + error.message,
-            search_text=f"{error.id} {error.message}".casefold(),
-        )
+        return CardView(id=error.id, title=error.title, error=where + error.message)
 
     def _update_topbar(self) -> None:
         cards = self.store.cards
@@ -574,15 +571,13 @@ class KanbanApp(ReviewActions, PlanningActions, App):
                 await asyncio.to_thread(self._move_in_store, card, column, before_id)
             except CardConflict as exc:
                 reason = str(exc).rstrip(".")
-                self.notify(
-                    f"{reason}. Nothing was lost; look again and retry.",
-                    title="Card changed on disk",
-                    severity="warning",
-                )
+                self.notify(f"{reason}. Nothing was lost; look again and retry.", title="Card changed on disk",
+                            severity="warning")  # fmt: skip
+                self._schedule_refresh()  # undo the move shown ahead of the write
             except BoardError as exc:
                 self.notify(str(exc), title="Move failed", severity="error")
-            finally:
                 self._schedule_refresh()
+            # On success the store's change notice refreshes the board: no second refresh here.
 
     def _move_in_store(self, card: Card, column: str, before_id: str | None) -> None:
         others = [c.id for c in self.store.column_cards(column) if c.id != card.id]
@@ -804,10 +799,6 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             yield SystemCommand(title, help_text, callback)
 
 
-def _matches(view: CardView, needle: str) -> bool:
-    return all(word in view.search_text for word in needle.split())
-
-
 def _display_path(path: Path) -> Path:
     try:
         return path.relative_to(Path.cwd())
@@ -821,6 +812,13 @@ def make_app(board_dir: Path | str, **kwargs) -> KanbanApp:
 
 
 def run_app(board_dir: Path, demo: bool = False) -> int:
-    app = make_app(board_dir, demo=demo)
+    # Loading a big board allocates many objects that live as long as the app: keep the garbage
+    # collector from scanning them again and again (passes of ~0.1 s showed up before the first frame).
+    gc.disable()
+    try:
+        app = make_app(board_dir, demo=demo)
+    finally:
+        gc.enable()
+    gc.freeze()
     app.run()
     return app.return_code or 0

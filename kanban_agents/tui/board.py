@@ -130,11 +130,17 @@ class CardList(ScrollView, can_focus=False):
     # ------------------------------------------------------------------ data in
 
     def set_cards(self, views: list[CardView], selected: int | None) -> None:
-        changed = views != self.views
-        if changed or selected != self.selected:
+        if views is not self.views:
+            # Unchanged cards keep their view objects (the app caches them): identity is enough.
+            same = len(views) == len(self.views) and all(
+                a is b for a, b in zip(views, self.views, strict=True)
+            )
             self.views = views
+            if not same:
+                self._update_virtual_size()
+                self.refresh()
+        if selected != self.selected:
             self.selected = selected
-            self._update_virtual_size()
             self.refresh()
 
     def set_selected(self, selected: int | None) -> None:
@@ -275,6 +281,7 @@ class ColumnView(Vertical):
         super().__init__(id=widget_id("column", model.id))
         self.model = model
         self.header = ColumnHeader(id=widget_id("header", model.id))
+        self._header_text: Text | None = None
         self.cards = CardList(model.id, id=widget_id("cards", model.id))
 
     def compose(self):
@@ -295,7 +302,9 @@ class ColumnView(Vertical):
         errors = sum(1 for c in m.cards if c.is_error)
         if errors:
             text.append(f"  ⚠{errors}")
-        self.header.update(text)
+        if text != self._header_text:  # an update means a layout pass: only when it changed
+            self._header_text = text
+            self.header.update(text)
         self.header.set_class(m.over_wip, "-over-wip")
 
 
@@ -333,16 +342,25 @@ class BoardView(Horizontal, can_focus=True):
             self.column = column
             self.before_id = before_id
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, models: list[ColumnModel] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.models: list[ColumnModel] = []
-        self.column_views: list[ColumnView] = []
+        # Columns known up front are composed with the board, so the first frame shows cards.
+        self.models: list[ColumnModel] = list(models or [])
+        self.column_views: list[ColumnView] = [ColumnView(m) for m in self.models]
         self.column_index = 0
         self.card_index: dict[str, int] = {}  # per column, so coming back keeps the place
         self._selected_id: str | None = None
         self._drag: tuple[str, int, int] | None = None  # (card id, press x, press y)
         self._dragging = False
         self._drop: tuple[ColumnView, int] | None = None
+
+    def compose(self):
+        yield from self.column_views
+
+    def on_mount(self) -> None:
+        if self.models:
+            self._restore_selection()
+            self._push_selection()
 
     # ------------------------------------------------------------------ data in
 

@@ -7,7 +7,7 @@ mouse position maps to a card by arithmetic: that is what keeps 5,000 cards resp
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
@@ -48,7 +48,6 @@ class CardView:
     waiting_on: tuple[str, ...] = ()  # depends_on cards not done yet
     notices: tuple[str, ...] = ()  # overlaps, conflicts
     error: str | None = None  # malformed file: the parse message
-    search_text: str = field(default="", compare=False)
 
     @property
     def is_error(self) -> bool:

@@ -22,6 +22,7 @@ DIALOG_CSS = """
 {name} .hint {{ color: $text-muted; margin-top: 1; }}
 {name} Horizontal {{ height: auto; margin-top: 1; align-horizontal: right; }}
 {name} Button {{ margin-left: 1; }}
+{name} VerticalScroll {{ height: auto; max-height: 20; }}
 """
 
 
@@ -135,7 +136,9 @@ class TextDialog(ModalScreen[str | None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    DEFAULT_CSS = DIALOG_CSS.format(name="HelpScreen") + "HelpScreen > Vertical { width: 90; }"
+    DEFAULT_CSS = DIALOG_CSS.format(name="HelpScreen") + (
+        "HelpScreen > Vertical { width: 96; } HelpScreen VerticalScroll { max-height: 40; }"
+    )
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def __init__(self, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> None:

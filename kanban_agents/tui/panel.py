@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Log, Markdown, Static, TabbedContent, TabPane
+from textual.widgets import Log, Static, TabbedContent, TabPane
 
 from ..core.card import Card, CardError
 from .card import CardView
@@ -80,7 +80,7 @@ class SidePanel(Vertical):
             with TabPane("Card", id="tab-card"), VerticalScroll(id="card-scroll"):
                 yield Static(id="card-meta")
                 yield Static(id="card-lint")
-                yield Markdown(id="card-body")
+                yield Static(id="card-body-plain")  # until the Markdown widget is mounted
             with TabPane("Log", id="tab-log"):
                 yield Static("", id="log-status", classes="status")
                 log = Log(id="run-log", max_lines=self.log_max_lines, highlight=True)
@@ -135,7 +135,28 @@ class SidePanel(Vertical):
     def _flush_body(self) -> None:
         if self._pending_body is not None:
             body, self._pending_body = self._pending_body, None
-            self.query_one("#card-body", Markdown).update(body)
+            markdown = self._markdown()
+            if markdown is None:
+                self.query_one("#card-body-plain", Static).update(Text(body))
+                self._pending_body = body
+                self.call_after_refresh(self._mount_markdown)
+            else:
+                markdown.update(body)
+
+    def _markdown(self):
+        results = self.query("#card-body")
+        return results.first() if results else None
+
+    def _mount_markdown(self) -> None:
+        """Textual's Markdown widget (and markdown-it) cost ~0.1 s to import: after the first frame."""
+        if self._markdown() is not None:
+            return
+        from textual.widgets import Markdown
+
+        plain = self.query_one("#card-body-plain", Static)
+        self.query_one("#card-scroll").mount(Markdown(id="card-body"), after=plain)
+        plain.display = False
+        self.set_timer(0.01, self._flush_body)
 
     def show_tab(self, tab_id: str) -> None:
         self.query_one("#panel-tabs", TabbedContent).active = tab_id

@@ -181,6 +181,7 @@ class ReviewActions:
                 return
             self.notify(f"Discarded the work of {card.id}.", timeout=4)
             self.refresh_board()
+            self.feed.refresh_diff(immediate=True)
 
         message = Text.assemble(
             (card.title, "bold"),
