@@ -179,6 +179,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self._views: dict[str, tuple[str, tuple, CardView]] = {}
         self._search_text: dict[str, str] = {}
         self._refresh_pending = False
+        self._topbar_text: Text | None = None
         self._write_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.board = BoardView(self.build_columns(), id="board")
@@ -454,7 +455,9 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             text.append(f"  · {errors} unreadable", "bold red")
         if self.filter_text:
             text.append(f"  · filter: {self.filter_text}", "bold")
-        self.query_one("#topbar", Static).update(text)
+        if text != self._topbar_text:  # an update costs a layout pass: only when it changed
+            self._topbar_text = text
+            self.query_one("#topbar", Static).update(text, layout=False)
 
     def _tick(self) -> None:
         if any(s.state in ("running", "testing") for s in self.run_status.values()):
@@ -541,17 +544,23 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             self.request_move(entry, message.column, message.before_id)
 
     def request_move(self, card: Card, column: str, before_id: str | None) -> None:
-        """Show the move at once, then write it off the UI thread; a conflict reverts it."""
+        """Show the move at once, then write it off the UI thread; a conflict reverts it. The
+        write starts after the next frame, so its refresh never delays the frame showing the move."""
         self._show_move(card.id, column, before_id)
-        self._write_move(card, column, before_id)
+        self.call_after_refresh(self._write_move, card, column, before_id)
 
     def _show_move(self, card_id: str, column: str, before_id: str | None) -> None:
+        """The move on screen, ahead of the write: only the two columns involved are rebuilt."""
         models = self.board.models
-        moving = next((v for m in models for v in m.cards if v.id == card_id), None)
-        if moving is None:
+        source = next((m for m in models if any(v.id == card_id for v in m.cards)), None)
+        if source is None:
             return
+        moving = next(v for v in source.cards if v.id == card_id)
         updated = []
         for model in models:
+            if model.id not in (source.id, column):
+                updated.append(model)
+                continue
             cards = [v for v in model.cards if v.id != card_id]
             total = model.total - (len(model.cards) - len(cards))
             if model.id == column:

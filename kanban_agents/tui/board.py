@@ -23,6 +23,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from .card import CARD_HEIGHT, CardStyles, CardView, drop_indicator, render_card
+from .quiet_scroll import QuietVirtualSize
 
 STATE_CLASSES = (
     "queued",
@@ -55,7 +56,7 @@ def widget_id(prefix: str, column_id: str) -> str:
     return f"{prefix}-{re.sub(r'[^A-Za-z0-9_-]', '_', column_id)}"
 
 
-class CardList(ScrollView, can_focus=False):
+class CardList(QuietVirtualSize, ScrollView, can_focus=False):
     """One column's cards, drawn with the line API: only visible lines are rendered."""
 
     COMPONENT_CLASSES = {
@@ -304,7 +305,7 @@ class ColumnView(Vertical):
             text.append(f"  ⚠{errors}")
         if text != self._header_text:  # an update means a layout pass: only when it changed
             self._header_text = text
-            self.header.update(text)
+            self.header.update(text, layout=False)  # one line, always: no layout pass needed
         self.header.set_class(m.over_wip, "-over-wip")
 
 

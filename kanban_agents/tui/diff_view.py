@@ -17,6 +17,7 @@ from textual.strip import Strip
 
 from ..core.git import DiffFile, WorktreeDiff
 from .card import _CONSOLE
+from .quiet_scroll import QuietVirtualSize
 
 ADDED = Style(color="green")
 REMOVED = Style(color="red")
@@ -141,7 +142,7 @@ def _highlight_hunk(path: str, lines: list[str]) -> list[Text]:
     return out
 
 
-class DiffView(ScrollView, can_focus=True):
+class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
     """Pre-rendered diff lines, drawn on demand."""
 
     DEFAULT_CSS = "DiffView { height: 1fr; overflow: auto auto; }"

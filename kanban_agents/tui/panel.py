@@ -16,6 +16,7 @@ from textual.widgets import Log, Static, TabbedContent, TabPane
 from ..core.card import Card, CardError
 from .card import CardView
 from .diff_view import DiffView
+from .quiet_scroll import QuietLog
 
 META_ORDER = (
     "status",
@@ -61,10 +62,10 @@ class SidePanel(Vertical):
     SidePanel.-wide { width: 62%; }
     SidePanel.-hidden { display: none; }
     SidePanel #card-meta { padding: 0 1; }
-    SidePanel #card-body { padding: 0 1; }
+    SidePanel #card-body-plain { padding: 1 1; }
     SidePanel #card-lint { padding: 0 1; color: $text-warning; }
     SidePanel .placeholder { padding: 1 2; color: $text-muted; }
-    SidePanel .status { padding: 0 1; color: $text-muted; height: auto; max-height: 4; }
+    SidePanel .status { padding: 0 1; color: $text-muted; height: 2; }
     SidePanel Log { height: 1fr; }
     SidePanel TabPane { padding: 0; }
     """
@@ -74,6 +75,10 @@ class SidePanel(Vertical):
         self.log_max_lines = log_max_lines
         self.card_id: str | None = None
         self._pending_body: str | None = None
+        self._shown_body: str | None = None
+        self._shown: tuple | None = None  # what the Card tab shows, to skip needless redraws
+        self._markdown_class = None
+        self._log_status: str | Text | None = None
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="panel-tabs"):
@@ -83,7 +88,7 @@ class SidePanel(Vertical):
                 yield Static(id="card-body-plain")  # until the Markdown widget is mounted
             with TabPane("Log", id="tab-log"):
                 yield Static("", id="log-status", classes="status")
-                log = Log(id="run-log", max_lines=self.log_max_lines, highlight=True)
+                log = QuietLog(id="run-log", max_lines=self.log_max_lines, highlight=True)
                 log.highlighter = LogHighlighter()
                 yield log
             with TabPane("Diff", id="tab-diff"):
@@ -91,11 +96,15 @@ class SidePanel(Vertical):
                 yield DiffView(id="diff-view")
             with TabPane("Tests", id="tab-tests"):
                 yield Static("", id="tests-status", classes="status")
-                yield Log(id="tests-log", max_lines=self.log_max_lines)
+                yield QuietLog(id="tests-log", max_lines=self.log_max_lines)
 
     # ------------------------------------------------------------------ Card tab
 
     def show_entry(self, entry: Card | CardError | None, view: CardView | None) -> None:
+        shown = (entry.id, entry.digest, view) if entry is not None else None
+        if shown == self._shown:
+            return
+        self._shown = shown
         self.card_id = entry.id if entry is not None else None
         meta = self.query_one("#card-meta", Static)
         lint = self.query_one("#card-lint", Static)
@@ -118,17 +127,34 @@ class SidePanel(Vertical):
             lint.update("")
             self._set_body(f"```yaml\n{entry.text[:4000]}\n```")
             return
-        meta.update(_meta_table(entry))
+        table = _meta_table(entry)
+        meta.update(table, layout=self._height_changes(meta, table))
         findings = view.lint if view is not None else ()
         notes = list(view.notices) if view is not None else []
         if view is not None and view.waiting_on:
             notes.insert(0, "waits on: " + ", ".join(view.waiting_on))
         lines = [f"⚡ {n}" for n in notes] + [f"⚠ {f}" for f in findings]
-        lint.update("\n".join(lines))
+        text = Text("\n".join(lines))
+        lint.update(text, layout=self._height_changes(lint, text))
         self._set_body(entry.body)
 
+    def _height_changes(self, widget: Static, renderable) -> bool:
+        """Would ``renderable`` take another number of lines than the widget shows now? Only
+        then is a layout pass (a full repaint) worth paying for."""
+        width = widget.content_region.width
+        if width <= 0:
+            return True
+        lines = len(
+            self.app.console.render_lines(renderable, self.app.console.options.update_width(width))
+        )
+        return lines != widget.content_region.height
+
     def _set_body(self, body: str) -> None:
-        # Rendering markdown costs milliseconds; holding j/k must not queue one per card.
+        # Rendering markdown costs milliseconds (and a layout pass); holding j/k must not queue
+        # one per card, and a move (which changes the front matter only) must not redo it.
+        if body == self._shown_body and self._pending_body is None:
+            return
+        self._shown_body = body
         self._pending_body = body
         self.set_timer(0.03, self._flush_body, name="panel-body")
 
@@ -136,27 +162,26 @@ class SidePanel(Vertical):
         if self._pending_body is not None:
             body, self._pending_body = self._pending_body, None
             markdown = self._markdown()
+            target = self.query_one("#card-body-plain", Static)
             if markdown is None:
-                self.query_one("#card-body-plain", Static).update(Text(body))
+                target.update(Text(body))
                 self._pending_body = body
                 self.call_after_refresh(self._mount_markdown)
             else:
-                markdown.update(body)
+                target.update(markdown(body, code_theme="monokai", hyperlinks=False))
 
     def _markdown(self):
-        results = self.query("#card-body")
-        return results.first() if results else None
+        return self._markdown_class
 
     def _mount_markdown(self) -> None:
-        """Textual's Markdown widget (and markdown-it) cost ~0.1 s to import: after the first frame."""
-        if self._markdown() is not None:
-            return
-        from textual.widgets import Markdown
+        """markdown-it costs ~0.1 s to import: load it after the first frame. The body is one
+        Static holding Rich's Markdown renderable (Textual's Markdown widget mounts a widget per
+        block, and every layout pass of the screen then costs more)."""
+        if self._markdown_class is None:
+            from rich.markdown import Markdown
 
-        plain = self.query_one("#card-body-plain", Static)
-        self.query_one("#card-scroll").mount(Markdown(id="card-body"), after=plain)
-        plain.display = False
-        self.set_timer(0.01, self._flush_body)
+            self._markdown_class = Markdown
+            self.set_timer(0.01, self._flush_body)
 
     def show_tab(self, tab_id: str) -> None:
         self.query_one("#panel-tabs", TabbedContent).active = tab_id
@@ -168,14 +193,17 @@ class SidePanel(Vertical):
     # ------------------------------------------------------------------ Log tab
 
     def log_reset(self, status: str | Text, lines: list[str]) -> None:
-        self.query_one("#log-status", Static).update(status)
+        self._log_status = status
+        self.query_one("#log-status", Static).update(status, layout=False)
         log = self.query_one("#run-log", Log)
         log.clear()
         if lines:
             log.write_lines(lines[-self.log_max_lines :], scroll_end=True)
 
     def log_status(self, status: str | Text) -> None:
-        self.query_one("#log-status", Static).update(status)
+        if status != self._log_status:  # updated on every flush while an agent runs
+            self._log_status = status
+            self.query_one("#log-status", Static).update(status, layout=False)
 
     def log_append(self, lines: list[str]) -> None:
         """Follows the tail unless the user scrolled up to read."""
