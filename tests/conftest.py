@@ -15,6 +15,9 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Test Author",
     "GIT_COMMITTER_EMAIL": "author@example.com",
     "GIT_CONFIG_NOSYSTEM": "1",
+    # Fixed dates make commit ids repeatable, so snapshots showing them are stable.
+    "GIT_AUTHOR_DATE": "2026-01-01T12:00:00+00:00",
+    "GIT_COMMITTER_DATE": "2026-01-01T12:00:00+00:00",
 }
 
 

@@ -297,7 +297,11 @@ class RunManager:
                 self.status.pop(card_id, None)  # discarded: the card starts afresh
             return
         if status is None or (record.run, record.state) != (status.run, status.state):
-            self.status[card_id] = _status_from_record(record)
+            status = self.status[card_id] = _status_from_record(record)
+            if record.state in ACTIVE_STATES:
+                holder = self.records.lock(card_id).holder()
+                if holder is not None and card_id not in self._tasks:
+                    status.reason = f"in another process (pid {holder})"
 
     # ------------------------------------------------------------------ admission
 
@@ -498,7 +502,7 @@ class RunManager:
         verb = "created" if info.created else "reusing"
         emit(
             LogLine,
-            text=f"{verb} worktree {space.path} on branch {space.branch} (base {base})",
+            text=f"{verb} worktree {_relative(space.path, self.repo)} on branch {space.branch} (base {base})",
             stream="git",
         )
         self._write_card_async(

@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 from rich.style import Style
 from rich.syntax import Syntax
-from rich.text import Text
+from rich.text import Span, Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -24,7 +24,7 @@ REMOVED = Style(color="red")
 ADDED_BG = Style(bgcolor="#16351f")
 REMOVED_BG = Style(bgcolor="#3d1a1d")
 HUNK = Style(color="cyan", dim=True)
-FILE_HEADER = Style(bold=True, reverse=True)
+FILE_HEADER = Style(bold=True, underline=True)
 STATUS_STYLES = {
     "A": Style(color="green", bold=True),
     "D": Style(color="red", bold=True),
@@ -125,6 +125,9 @@ def _highlight_hunk(path: str, lines: list[str]) -> list[Text]:
         lexer = "text"
     highlighted = Syntax(code, lexer, theme=THEME, background_color="default").highlight(code)
     highlighted.rstrip()
+    # Token colours only: the row's background says added, removed or unchanged.
+    highlighted.spans = [Span(sp.start, sp.end, _foreground(sp.style)) for sp in highlighted.spans]
+    highlighted.style = ""  # the theme's background would come along with each line
     out = []
     for prefix_line, code_line in zip(
         lines, highlighted.split("\n", allow_blank=True), strict=False
@@ -135,11 +138,16 @@ def _highlight_hunk(path: str, lines: list[str]) -> list[Text]:
         )
         text.append_text(code_line)
         if mark == "+":
-            text.stylize(ADDED_BG)
+            text.style = ADDED_BG  # the text's own style: DiffView extends it across the row
         elif mark == "-":
-            text.stylize(REMOVED_BG)
+            text.style = REMOVED_BG
         out.append(text)
     return out
+
+
+def _foreground(style) -> Style:
+    style = style if isinstance(style, Style) else Style.parse(str(style))
+    return Style(color=style.color, bold=style.bold, italic=style.italic, underline=style.underline)
 
 
 class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
@@ -150,7 +158,7 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.lines: list[Text] = []
-        self._cache: OrderedDict[int, Strip] = OrderedDict()
+        self._cache: OrderedDict[int, tuple[Strip, Style]] = OrderedDict()
 
     def show(self, lines: list[Text], keep_scroll: bool = False) -> None:
         self.lines = lines
@@ -170,14 +178,22 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if index >= len(self.lines):
             return Strip.blank(width, self.rich_style)
-        strip = self._cache.get(index)
-        if strip is None:
-            segments = list(self.lines[index].render(_CONSOLE))
-            strip = Strip(segments).simplify()
-            self._cache[index] = strip
+        base = self.rich_style
+        cached = self._cache.get(index)
+        if cached is None:
+            line = self.lines[index]
+            fill = base + line.style if isinstance(line.style, Style) else base  # whole-row styles
+            # Segments without a background of their own take the widget's, not the terminal's.
+            strip = Strip(list(line.render(_CONSOLE))).apply_style(fill).simplify()
+            cached = self._cache[index] = (strip, fill)
             if len(self._cache) > 2000:
                 self._cache.popitem(last=False)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        strip, fill = cached
+        return strip.crop_extend(scroll_x, scroll_x + width, fill)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
 
     def plain_text(self) -> str:
         return "\n".join(line.plain for line in self.lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -222,7 +223,7 @@ class PanelFeed:
             return
         where_text = f"{where.branch} → {where.base}"
         if where.worktree is not None:
-            where_text += f"   worktree {where.worktree}"
+            where_text += f"   worktree {os.path.relpath(where.worktree, where.repo)}"
         self.panel.diff_show(Text(where_text, style="dim"), lines, keep_scroll=True)
         status = self.app.runs.status.get(card_id) if self.app.runs else None
         live = status is not None and status.state in ("preparing", "running", "testing")
