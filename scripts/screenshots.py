@@ -3,7 +3,9 @@
     python scripts/screenshots.py [--board DIR] [--out DIR]
 
 Writes board.svg (160x45, side panel shown, the first column's first card selected) and board-80x24.svg (no panel)
-into ``--out``; with ``rsvg-convert`` on PATH, a PNG beside each SVG.
+into ``--out``; then, unless ``--no-agents``, agents-running.svg (the demo repository with agents at work and the
+Log tab open) and review-diff.svg (a card in review with its Diff tab). With ``rsvg-convert`` on PATH, a PNG
+beside each SVG.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ SHOTS = [
 
 
 async def save_svg(board: Path, path: Path, size: tuple[int, int], show_panel: bool) -> None:
-    app = KanbanApp(BoardStore.open(board), watch=False, show_panel=show_panel)
+    app = KanbanApp(BoardStore.open(board), watch=False, show_panel=show_panel, agents=False)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         column = next((m for m in app.board.models if m.cards), None)
@@ -37,6 +39,53 @@ async def save_svg(board: Path, path: Path, size: tuple[int, int], show_panel: b
         await pilot.pause(0.2)  # the panel draws the card's markdown a moment after selection
         await pilot.wait_for_scheduled_animations()
         app.save_screenshot(path.name, str(path.parent))
+
+
+async def until(pilot, condition, timeout: float = 60.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise RuntimeError("the demo did not get there in time")
+
+
+async def save_agent_shots(out: Path) -> list[Path]:
+    """The demo repository, worked by the scripted demo model: agents running, then a review."""
+    import os
+    import tempfile
+
+    from kanban_agents.core.runs import RunManager
+    from kanban_agents.demo import create_demo_repo, demo_environment, start_demo_server
+
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
+        board = create_demo_repo(Path(tmp) / "textstats")
+        server = start_demo_server()
+        try:
+            store = BoardStore.open(board)
+            runs = RunManager(store, environ={**os.environ, **demo_environment(server)})
+            app = KanbanApp(store, runs=runs, watch=False, show_panel=True)
+            async with app.run_test(size=(180, 48)) as pilot:
+                await pilot.pause(0.3)
+                for card_id in ("add-line-count", "add-char-count", "improve-the-code"):
+                    await asyncio.to_thread(store.move, card_id, "in-progress")
+                await until(pilot, lambda: sum(s.state == "running" for s in runs.status.values()) >= 2)
+                app.board.select_card_id("add-line-count")
+                await pilot.press("2")
+                await until(pilot, lambda: "edit_file" in app.panel.log_text())
+                await pilot.pause(0.3)
+                running = out / "agents-running.svg"
+                app.save_screenshot(running.name, str(running.parent))
+                await until(pilot, lambda: store.get("add-line-count").status == "review")
+                app.board.select_card_id("add-line-count")
+                await pilot.press("3")
+                await until(pilot, lambda: "+def line_count" in app.panel.diff_text())
+                await pilot.pause(0.3)
+                review = out / "review-diff.svg"
+                app.save_screenshot(review.name, str(review.parent))
+                await runs.stop()
+        finally:
+            server.stop()
+    return [running, review]
 
 
 def to_png(svg: Path) -> Path:
@@ -52,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--board", type=Path, default=REPO / "board", help="board directory")
     parser.add_argument("--out", type=Path, default=REPO / "screenshots", help="output directory")
+    parser.add_argument("--no-agents", action="store_true", help="skip the demo-agent screenshots")
     args = parser.parse_args(argv)
 
     try:
@@ -71,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         print(svg)
         if convert:
             print(to_png(svg))
+    if not args.no_agents:
+        for svg in asyncio.run(save_agent_shots(args.out)):
+            print(svg)
+            if convert:
+                print(to_png(svg))
     if not convert:
         print("rsvg-convert not found: SVGs only (Debian: apt-get install librsvg2-bin)")
     return 0

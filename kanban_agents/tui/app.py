@@ -328,7 +328,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self.set_timer(1.0, self._start_radar, name="radar-debounce")
 
     def _start_radar(self) -> None:
-        self.run_worker(self._scan_radar(), group="radar", exclusive=True, exit_on_error=False)
+        self.run_worker(self._scan_radar, group="radar", exclusive=True, exit_on_error=False)
 
     async def _scan_radar(self) -> None:
         if self.radar is None and self.runs is not None and self.runs.repo is not None:

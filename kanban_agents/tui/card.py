@@ -155,28 +155,31 @@ def drop_indicator(width: int, styles: CardStyles) -> Strip:
 
 
 def _badges(view: CardView, styles: CardStyles) -> Text:
+    """State first, then what needs attention (conflicts, waits, lint), then the run's numbers,
+    which are the first to be cut when the card is narrow."""
     text = Text()
     if view.state:
         glyph, word = STATE_BADGES.get(view.state, ("•", view.state))
         text.append(f"{glyph} {word}", styles.states.get(view.state, styles.meta))
-        extra = []
-        if view.steps:
-            extra.append(f"{view.steps} st")
-        if view.tokens:
-            extra.append(f"{format_tokens(view.tokens)} tok")
-        if view.elapsed:
-            extra.append(view.elapsed)
-        if extra:
-            text.append(" " + " ".join(extra), styles.meta)
-    if view.waiting_on:
-        _gap(text)
-        text.append("↳ " + ",".join(view.waiting_on), styles.waiting)
     if view.notices:
         _gap(text)
         text.append(f"⚡{len(view.notices)}", styles.notice)
+    if view.waiting_on:
+        _gap(text)
+        text.append("↳ " + ",".join(view.waiting_on), styles.waiting)
     if view.lint:
         _gap(text)
         text.append(f"⚠ {_lint_word(view)}", styles.lint)
+    numbers = []
+    if view.steps:
+        numbers.append(f"#{view.steps}")
+    if view.tokens:
+        numbers.append(format_tokens(view.tokens))
+    if view.elapsed:
+        numbers.append(view.elapsed)
+    if numbers:
+        _gap(text)
+        text.append(" ".join(numbers), styles.meta)
     return text
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,7 +83,7 @@ class PanelFeed:
             self.panel.log_reset(Text(f"Loading the log of run {status.run}…", style="dim"), [])
             self._loading = True
             self.app.run_worker(
-                self._load_history(card_id),
+                partial(self._load_history, card_id),  # a callable: never an orphaned coroutine
                 group="log-history",
                 exclusive=True,
                 exit_on_error=False,
@@ -190,7 +191,7 @@ class PanelFeed:
     def _start_diff(self) -> None:
         self._diff_timer = None
         self.app.run_worker(
-            self._compute_diff(self.card_id), group="diff", exclusive=True, exit_on_error=False
+            partial(self._compute_diff, self.card_id), group="diff", exclusive=True, exit_on_error=False
         )
 
     async def _compute_diff(self, card_id: str | None) -> None:
@@ -240,7 +241,7 @@ class PanelFeed:
                 self.app.workers.cancel_group(self.app, "diff-watch")
             return
         self.app.run_worker(
-            self._watch_worktree(worktree), group="diff-watch", exclusive=True, exit_on_error=False
+            partial(self._watch_worktree, worktree), group="diff-watch", exclusive=True, exit_on_error=False
         )
 
     async def _watch_worktree(self, worktree: Path) -> None:

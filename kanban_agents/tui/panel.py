@@ -258,7 +258,10 @@ def _meta_table(card: Card) -> Group:
 
 def _value_text(value: Any) -> Text:
     if isinstance(value, list):
-        return Text(", ".join(str(v) for v in value))
+        items = [str(v) for v in value]
+        if any(" " in item for item in items):  # sentences (constraints): one per line
+            return Text("\n".join(f"• {item}" for item in items))
+        return Text(", ".join(items))
     if isinstance(value, dict):
         return Text("  ".join(f"{k}={v}" for k, v in value.items()), style="dim")
     return Text(str(value))
