@@ -151,7 +151,7 @@ def write_cards(board: Path, count: int) -> list[str]:
     ids = [f"c{i:02d}" for i in range(1, count + 1)]
     for card in ids:
         (board / f"{card}.md").write_text(
-            f"---\ntitle: Scripted agent card {card}\nstatus: todo\ntests: \"true\"\n---\n\n"
+            f'---\ntitle: Scripted agent card {card}\nstatus: todo\ntests: "true"\n---\n\n'
             f"## Task\n\nWrite agent-output/{card}.txt.\n",
             encoding="utf-8",
         )

@@ -255,6 +255,11 @@ class CardList(QuietVirtualSize, ScrollView, can_focus=False):
         if self._holding:
             event.stop()
             self.post_message(self.Dragged(event.screen_x, event.screen_y, released=False))
+            return
+        index = self.index_at(event.y)
+        tooltip = self.views[index].detail if index is not None else None
+        if tooltip != self.tooltip:  # what each badge means, for the card under the pointer
+            self.tooltip = tooltip
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
         if self._holding:

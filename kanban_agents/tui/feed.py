@@ -191,7 +191,10 @@ class PanelFeed:
     def _start_diff(self) -> None:
         self._diff_timer = None
         self.app.run_worker(
-            partial(self._compute_diff, self.card_id), group="diff", exclusive=True, exit_on_error=False
+            partial(self._compute_diff, self.card_id),
+            group="diff",
+            exclusive=True,
+            exit_on_error=False,
         )
 
     async def _compute_diff(self, card_id: str | None) -> None:
@@ -241,7 +244,10 @@ class PanelFeed:
                 self.app.workers.cancel_group(self.app, "diff-watch")
             return
         self.app.run_worker(
-            partial(self._watch_worktree, worktree), group="diff-watch", exclusive=True, exit_on_error=False
+            partial(self._watch_worktree, worktree),
+            group="diff-watch",
+            exclusive=True,
+            exit_on_error=False,
         )
 
     async def _watch_worktree(self, worktree: Path) -> None:

@@ -14,6 +14,7 @@ from textual import work
 
 from ..core import git
 from ..core.board import BoardError
+from ..core.radar import BASE
 from ..core.review import MergeRefused, ReviewError
 from .dialogs import ChoiceDialog, TextDialog
 
@@ -86,6 +87,10 @@ class ReviewActions:
             await self._offer_conflict_send_back(card_id, where.base, check.conflicts)
             return
         strategy = self.settings.review.merge_strategy
+        others = [c for c in self.radar_report.for_card(card_id) if c.other != BASE]
+        radar = "".join(
+            f"\nNote: it {c.describe()}; that card will need to merge after it." for c in others
+        )
         message = Text.assemble(
             ("Dry run: no conflicts. ", "bold green"),
             f"Merge {where.branch} into {where.base} ({strategy})?\n\n",
@@ -94,6 +99,7 @@ class ReviewActions:
                 "(see [review] in kanban.toml).",
                 "dim",
             ),
+            (radar, "yellow"),
         )
         choice = await self.push_screen_wait(
             ChoiceDialog("Merge", message, [("merge", "Merge", "primary")])

@@ -180,3 +180,16 @@ async def test_columns_scroll_independently_with_many_cards(tmp_path, make_test_
         assert app.board.selected_card_id == "c299"
         assert todo.scroll_offset.y > 1000
         assert app.query_one("#cards-done", CardList).scroll_offset.y == 0
+
+
+async def test_hovering_a_card_explains_its_badges(sample_board, make_test_app):
+    app = make_test_app(sample_board)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        todo = app.query_one("#cards-todo", CardList)
+        improve = [v.id for v in todo.views].index("improve-auth")
+        await pilot.hover("#cards-todo", offset=(4, improve * 5 + 2))
+        assert "not yet operating instructions" in todo.tooltip
+        assert "no tests" in todo.tooltip
+        await pilot.hover("#cards-todo", offset=(4, 2))  # the malformed card
+        assert "cannot be read" in todo.tooltip and "press e" in todo.tooltip.lower()
