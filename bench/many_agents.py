@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 from benchutil import print_table, write_json
-from run_startup import card_of, generate_repo, git
+from run_startup import GitTimer, card_of, generate_repo, git
 
 from kanban_agents.core.agent.scripted_server import Reply, ScriptedServer, ToolCallSpec
 from kanban_agents.core.board import BoardStore
@@ -172,7 +172,7 @@ async def one_run(args: argparse.Namespace, tmp: Path) -> dict:
     git(repo, "commit", "-q", "-m", "board")
 
     tracker = Tracker(ids)
-    with ScriptedServer(ScriptedAgents(args.model_delay)) as server:
+    with ScriptedServer(ScriptedAgents(args.model_delay)) as server, GitTimer() as timer:
         store = BoardStore.open(board)
         env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-bench-not-a-secret",
                "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}  # fmt: skip
@@ -195,6 +195,7 @@ async def one_run(args: argparse.Namespace, tmp: Path) -> dict:
         wall = max(tracker.finished.values()) - start
         await runs.flush_writes()
         states = {c: s.state for c, s in runs.status.items()}
+        reasons = {c: s.reason for c, s in runs.status.items()}
         await runs.stop()
         requests = len(server.requests)
     sampler.stop()
@@ -204,7 +205,7 @@ async def one_run(args: argparse.Namespace, tmp: Path) -> dict:
     for card in ids:
         by_state[states.get(card) or "none"] = by_state.get(states.get(card) or "none", 0) + 1
     columns = {c.id: len(c.cards) for c in BoardStore.open(board).columns()}
-    problems = [f"{c}: run ended {states.get(c)}" for c in ids if states.get(c) != "review"]
+    problems = [f"{c}: run ended {states.get(c)} ({reasons.get(c)})" for c in ids if states.get(c) != "review"]
     if columns.get("review", 0) != args.cards:
         problems.append(f"the board's columns hold {columns}, not {args.cards} in review")
     for card in ids:
@@ -215,6 +216,9 @@ async def one_run(args: argparse.Namespace, tmp: Path) -> dict:
     if problems:
         raise SystemExit("LOST: " + "; ".join(problems))
     durations = [tracker.finished[c] - tracker.started[c] for c in ids]
+    git_seconds: dict[str, float] = {}
+    for begin, end, command in timer.calls:
+        git_seconds[command] = git_seconds.get(command, 0.0) + end - begin
     return {
         "cards": args.cards,
         "concurrency": args.concurrency,
@@ -231,6 +235,8 @@ async def one_run(args: argparse.Namespace, tmp: Path) -> dict:
         "rss_end_kb": end,
         "rss_samples": sampler.samples,
         "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,  # KiB on Linux
+        "git_processes": len(timer.calls),
+        "git_seconds": git_seconds,  # by subcommand; 'worktree add' runs one at a time
     }
 
 
@@ -299,6 +305,14 @@ def main() -> None:
     floor = 2 * args.model_delay * -(-args.cards // args.concurrency)
     print(f"all {args.cards} cards reached review in every run (none lost, none stuck). "
           f"Model-delay floor of the wall time: {floor:.1f} s.")  # fmt: skip
+    commands = sorted({k for r in runs for k in r["git_seconds"]},
+                      key=lambda k: -med(r["git_seconds"].get(k, 0.0) for r in runs))  # fmt: skip
+    print(f"\ngit processes per run: median {med(r['git_processes'] for r in runs):.0f}; "
+          "seconds in git by subcommand (summed over threads), median of runs:")  # fmt: skip
+    print_table(["git subcommand", "seconds", "share of wall"],
+                [[k, f"{med(r['git_seconds'].get(k, 0.0) for r in runs):.2f}",
+                  f"{med(r['git_seconds'].get(k, 0.0) / r['wall'] for r in runs):.0%}"]
+                 for k in commands[:8]])  # fmt: skip
     print(f"for scale: importing the app's run core adds {mb(imports['app_core_kb'])} MB of RSS "
           f"and importing openai {mb(imports['openai_kb'])} MB (fresh interpreter)")  # fmt: skip
     results = {"cards": args.cards, "concurrency": args.concurrency, "files": args.files,

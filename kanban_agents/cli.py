@@ -97,6 +97,16 @@ def open_store(args: argparse.Namespace):
         raise UserError(str(exc)) from None
 
 
+def find_card(store, query: str):
+    """The card a user named (id, file name, unique prefix or title), or a one-line UserError."""
+    from .core.board import BoardError
+
+    try:
+        return store.find(query)
+    except BoardError as exc:
+        raise UserError(str(exc)) from None
+
+
 # --------------------------------------------------------------------------- output helpers
 
 

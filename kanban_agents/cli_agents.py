@@ -10,16 +10,16 @@ import subprocess
 import sys
 import time
 
-from .cli import PROG, UserError, command, jsonable, open_store, print_json, register_parser
-
-
-def _find_card(store, query: str):
-    from .core.board import BoardError
-
-    try:
-        return store.find(query)
-    except BoardError as exc:
-        raise UserError(str(exc)) from None
+from .cli import (
+    PROG,
+    UserError,
+    command,
+    find_card,
+    jsonable,
+    open_store,
+    print_json,
+    register_parser,
+)
 
 
 @command("run")
@@ -27,7 +27,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .core.host import board_host_pid
 
     store = open_store(args)
-    card = _find_card(store, args.card)
+    card = find_card(store, args.card)
     host = board_host_pid(store.root)
     if host is not None and host != os.getpid():
         agent_column = store.settings.board.agent_column
@@ -213,7 +213,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     from .core.log_format import format_event
 
     store = open_store(args)
-    card = _find_card(store, args.card)
+    card = find_card(store, args.card)
     if args.follow:
         return _follow(store, card.id)
     records = _records(store)

@@ -9,16 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .cli import PROG, UserError, command, open_store, print_json, register_parser
-
-
-def _card(store, query: str):
-    from .core.board import BoardError
-
-    try:
-        return store.find(query)
-    except BoardError as exc:
-        raise UserError(str(exc)) from None
+from .cli import PROG, UserError, command, find_card, open_store, print_json, register_parser
 
 
 async def _with_model(store, ask):
@@ -43,7 +34,7 @@ def cmd_tighten(args: argparse.Namespace) -> int:
     from .core.planning import propose_tighten, repo_context
 
     store = open_store(args)
-    card = _card(store, args.card)
+    card = find_card(store, args.card)
     context = repo_context(store.root)
     proposal = asyncio.run(_with_model(store, lambda model: propose_tighten(model, card, context)))
     new_text = proposal.new_text(card)
@@ -74,7 +65,7 @@ def cmd_split(args: argparse.Namespace) -> int:
     from .core.planning import propose_split, repo_context
 
     store = open_store(args)
-    card = _card(store, args.card)
+    card = find_card(store, args.card)
     context = repo_context(store.root)
     proposal = asyncio.run(_with_model(store, lambda model: propose_split(model, card, context)))
     for number, part in enumerate(proposal.cards, 1):

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from .cli import UserError, command, open_store, print_json, register_parser
+from .cli import UserError, command, find_card, open_store, print_json, register_parser
 
 
 def _reviewer(args: argparse.Namespace):
@@ -15,22 +15,13 @@ def _reviewer(args: argparse.Namespace):
     return Reviewer(open_store(args))
 
 
-def _card_id(reviewer, query: str) -> str:
-    from .core.board import BoardError
-
-    try:
-        return reviewer.store.find(query).id
-    except BoardError as exc:
-        raise UserError(str(exc)) from None
-
-
 @command("diff")
 def cmd_diff(args: argparse.Namespace) -> int:
     from .core import git
     from .core.review import ReviewError
 
     reviewer = _reviewer(args)
-    card_id = _card_id(reviewer, args.card)
+    card_id = find_card(reviewer.store, args.card).id
     try:
         where = reviewer.card_branch(card_id)
         if where.worktree is not None:
@@ -83,7 +74,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from .core.review import MergeRefused, ReviewError
 
     reviewer = _reviewer(args)
-    card_id = _card_id(reviewer, args.card)
+    card_id = find_card(reviewer.store, args.card).id
     try:
         outcome = reviewer.merge(card_id, strategy=args.strategy)
     except MergeRefused as exc:
@@ -116,7 +107,7 @@ def cmd_send_back(args: argparse.Namespace) -> int:
     from .core.review import MergeRefused, ReviewError
 
     reviewer = _reviewer(args)
-    card_id = _card_id(reviewer, args.card)
+    card_id = find_card(reviewer.store, args.card).id
     feedback = args.message or ""
     try:
         if args.conflict:
@@ -149,7 +140,7 @@ def cmd_discard(args: argparse.Namespace) -> int:
     from .core.review import ReviewError
 
     reviewer = _reviewer(args)
-    card_id = _card_id(reviewer, args.card)
+    card_id = find_card(reviewer.store, args.card).id
     if not args.yes and sys.stdin.isatty():
         answer = input(
             f"discard the work of {card_id} (its worktree and branch are deleted)? [y/N] "
@@ -170,7 +161,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     from .core.review import ReviewError
 
     reviewer = _reviewer(args)
-    card_id = _card_id(reviewer, args.card)
+    card_id = find_card(reviewer.store, args.card).id
     try:
         result = asyncio.run(
             reviewer.run_tests(card_id, on_lines=lambda lines: print(*lines, sep="\n"))

@@ -18,7 +18,7 @@ import contextlib
 import os
 import re
 import shutil
-import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -306,6 +306,11 @@ def dirty_paths(root: Path) -> set[str]:
     return paths
 
 
+def tree_changes(root: Path, old: str, new: str) -> set[str]:
+    """Paths that differ between two commits (renames as both names)."""
+    return _tree_changes(root, old, new)
+
+
 def changed_paths(root: Path, base_ref: str, commit: str) -> set[str]:
     """Paths ``commit`` changes since it forked from ``base_ref`` (renames as both names)."""
     fork = _merge_base(root, base_ref, commit)
@@ -359,13 +364,34 @@ def _absolute(root: Path, path: Path) -> Path:
     return (path if path.is_absolute() else Path(root) / path).resolve()
 
 
-def ensure_worktree(root: Path, path: Path, branch: str, base: str) -> WorktreeInfo:
+def ensure_worktree(root: Path, path: Path, branch: str, base: str,
+                    registry_lock: threading.Lock | None = None) -> WorktreeInfo:  # fmt: skip
     """A worktree at ``path`` with ``branch`` checked out, reusing what is already there.
 
     ``created`` is True only when the branch itself was made here, from ``base``: a branch that
     already exists (a resumed card) is checked out as it is.
+
+    ``registry_lock`` serialises registering worktrees (prune, checks, ``worktree add
+    --no-checkout``) between callers; the checkout itself, the slow part, runs outside it.
     """
     path = _absolute(root, path)
+    with registry_lock or contextlib.nullcontext():
+        # git reads every worktree's admin files while adding one, and prune deletes half-made
+        # ones: registering a worktree is one at a time. Without its checkout it is quick.
+        found = _find_or_check_worktree(root, path, branch)
+        if found is not None:
+            return found
+        created = not branch_exists(root, branch)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if created:
+            _git(root, "worktree", "add", "--quiet", "--no-checkout", "-b", branch, "--", str(path), base)
+        else:
+            _git(root, "worktree", "add", "--quiet", "--no-checkout", "--", str(path), branch)
+    _git(path, "reset", "--hard", "--quiet")  # the checkout: concurrent runs do this side by side
+    return WorktreeInfo(path, branch, _head(path) or "", created=created)
+
+
+def _find_or_check_worktree(root: Path, path: Path, branch: str) -> WorktreeInfo | None:
     _git(root, "worktree", "prune")  # forget worktrees whose directories were deleted
     for worktree in list_worktrees(root):
         same_path = worktree.path.resolve() == path
@@ -378,13 +404,7 @@ def ensure_worktree(root: Path, path: Path, branch: str, base: str) -> WorktreeI
             raise GitError(f"'{path}' is already a worktree on {on}, not on '{branch}'")
     if path.exists() and not (path.is_dir() and not any(path.iterdir())):
         raise GitError(f"'{path}' already exists and is not the worktree of '{branch}'")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    created = not branch_exists(root, branch)
-    if created:
-        _git(root, "worktree", "add", "--quiet", "-b", branch, "--", str(path), base)
-    else:
-        _git(root, "worktree", "add", "--quiet", "--", str(path), branch)
-    return WorktreeInfo(path, branch, _head(path) or "", created=created)
+    return None
 
 
 def remove_worktree(root: Path, path: Path) -> None:
@@ -417,22 +437,70 @@ def commit_all(worktree: Path, message: str) -> str | None:
     return rev_parse(worktree, "HEAD")
 
 
+_SCRATCH_LOCKS: dict[Path, threading.Lock] = {}
+_SCRATCH_LOCKS_GUARD = threading.Lock()
+_GIT_PATHS: dict[tuple[Path, str], Path] = {}
+
+
+def _git_path(worktree: Path, name: str) -> Path:
+    """``git rev-parse --git-path name``, remembered: it does not change for a worktree."""
+    key = (Path(worktree), name)
+    path = _GIT_PATHS.get(key)
+    if path is None or not path.parent.exists():
+        path = Path(_git(worktree, "rev-parse", "--git-path", name).text)
+        if not path.is_absolute():
+            path = Path(worktree) / path
+        _GIT_PATHS[key] = path
+    return path
+
+
+def _index_stamp(path: Path) -> str:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "none"
+    return f"{st.st_ino} {st.st_size} {st.st_mtime_ns}"
+
+
 @contextlib.contextmanager
 def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
     """An environment whose index holds ``worktree``'s whole state; the real index is untouched.
 
-    The copy starts from the real index so its stat cache is reused: ``add -A`` only re-hashes
-    files that changed. ``copy2`` keeps the index's mtime, which git's racy-file check relies on.
+    The scratch index lives beside the worktree's own index and is kept between calls: after the
+    first ``add -A`` its stat cache is fresh, so later calls re-hash only what changed (a copy of
+    the real index made anew each time would carry the same "racily clean" entries, which git
+    re-hashes every time). It is seeded again from the real index whenever that one changes (a
+    commit, a ``git add``), and used by one thread at a time.
     """
-    real = Path(_git(worktree, "rev-parse", "--git-path", "index").text)
-    if not real.is_absolute():
-        real = Path(worktree) / real
-    with tempfile.TemporaryDirectory(prefix="kanban-index-") as scratch_dir:
-        scratch = Path(scratch_dir) / "index"
-        if real.exists():
-            shutil.copy2(real, scratch)
+    real = _git_path(worktree, "index")
+    scratch = _git_path(worktree, "kanban-agents-index")
+    with _SCRATCH_LOCKS_GUARD:
+        lock = _SCRATCH_LOCKS.setdefault(scratch, threading.Lock())
+    with lock:
+        stamp_file = scratch.with_name(scratch.name + ".seed")
+        stamp = _index_stamp(real)
+        try:
+            seeded = stamp_file.read_text() == stamp and scratch.exists()
+        except OSError:
+            seeded = False
+        if not seeded:
+            if real.exists():
+                shutil.copy2(real, scratch)  # copy2 keeps the mtime git's racy check relies on
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    scratch.unlink()
+            stamp_file.write_text(stamp)
         env = {"GIT_INDEX_FILE": str(scratch)}
-        _git(worktree, "add", "-A", env=env)
+        try:
+            _git(worktree, "add", "-A", env=env)
+        except GitError:
+            # e.g. a stale lock left by a killed process: start over from the real index
+            with contextlib.suppress(OSError):
+                stamp_file.unlink()
+            for leftover in (scratch, scratch.with_name(scratch.name + ".lock")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+            raise
         yield env
 
 

@@ -9,12 +9,14 @@ by snapshot, so when one branch changes only its own pairs are recomputed.
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import git
 
 BASE = "(base)"
+WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class RadarReport:
 class _Snapshot:
     commit: str
     paths: set[str]
+    fork: str  # where the card's branch left its base
 
 
 class ConflictRadar:
@@ -73,41 +76,60 @@ class ConflictRadar:
         for card_id in list(self._snapshots):
             if card_id not in live:
                 del self._snapshots[card_id]
-        for branch in branches:
-            if (
-                changed is None
-                or branch.card_id in changed
-                or branch.card_id not in self._snapshots
-            ):
-                try:
-                    commit = git.snapshot_commit(branch.worktree)
-                    paths = git.changed_paths(self.repo, branch.base, commit)
-                except (git.GitError, OSError) as exc:
-                    report.errors[branch.card_id] = str(exc)
+        stale = [b for b in branches
+                 if changed is None or b.card_id in changed or b.card_id not in self._snapshots]  # fmt: skip
+        # Snapshots are git processes doing file I/O: a few at a time use both cores.
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            for branch, result in zip(stale, pool.map(self._snapshot, stale), strict=True):
+                if isinstance(result, str):
+                    report.errors[branch.card_id] = result
                     self._snapshots.pop(branch.card_id, None)
+                else:
+                    self._snapshots[branch.card_id] = result
+            snapshots = {
+                b.card_id: self._snapshots[b.card_id]
+                for b in branches
+                if b.card_id in self._snapshots
+            }
+            report.changed = {card: snap.paths for card, snap in snapshots.items()}
+            pairs = [(a, b) for a, b in itertools.combinations(sorted(snapshots), 2)
+                     if snapshots[a].paths & snapshots[b].paths]  # fmt: skip
+            tips = {base: self._tip(base) for base in {b.base for b in branches}}
+            against_base = []
+            for branch in branches:
+                snap = snapshots.get(branch.card_id)
+                tip = tips.get(branch.base)
+                if snap is None or tip is None:
                     continue
-                self._snapshots[branch.card_id] = _Snapshot(commit, paths)
-        snapshots = {
-            b.card_id: self._snapshots[b.card_id] for b in branches if b.card_id in self._snapshots
-        }
-        report.changed = {card: snap.paths for card, snap in snapshots.items()}
-        for a, b in itertools.combinations(sorted(snapshots), 2):
-            if snapshots[a].paths & snapshots[b].paths:
-                files = self._conflicts(snapshots[a].commit, snapshots[b].commit)
-                if files:
-                    report.conflicts.append(Conflict(a, b, files))
-        for branch in branches:
-            snap = snapshots.get(branch.card_id)
-            if snap is None:
-                continue
-            try:
-                if snap.paths & self._base_changes(branch.base, snap.commit):
-                    files = self._conflicts(git.rev_parse(self.repo, branch.base), snap.commit)
-                    if files:
-                        report.conflicts.append(Conflict(branch.card_id, BASE, files))
-            except git.GitError as exc:
-                report.errors[branch.card_id] = str(exc)
+                try:
+                    if snap.paths & self._base_changes(tip, snap):
+                        against_base.append((branch.card_id, tip, snap.commit))
+                except git.GitError as exc:
+                    report.errors[branch.card_id] = str(exc)
+            checks = [(snapshots[a].commit, snapshots[b].commit) for a, b in pairs]
+            checks += [(tip, commit) for _, tip, commit in against_base]
+            results = list(pool.map(lambda pair: self._conflicts(*pair), checks))
+        for (a, b), files in zip(pairs, results, strict=False):
+            if files:
+                report.conflicts.append(Conflict(a, b, files))
+        for (card_id, _, _), files in zip(against_base, results[len(pairs) :], strict=True):
+            if files:
+                report.conflicts.append(Conflict(card_id, BASE, files))
         return report
+
+    def _snapshot(self, branch: Branch) -> _Snapshot | str:
+        try:
+            commit = git.snapshot_commit(branch.worktree)
+            fork = git.merge_base(self.repo, branch.base, commit)
+            return _Snapshot(commit, git.tree_changes(self.repo, fork, commit), fork)
+        except (git.GitError, OSError) as exc:
+            return str(exc)
+
+    def _tip(self, base: str) -> str | None:
+        try:
+            return git.rev_parse(self.repo, base)
+        except git.GitError:
+            return None
 
     def _conflicts(self, first: str, second: str) -> tuple[str, ...]:
         key = (first, second) if first <= second else (second, first)
@@ -116,14 +138,12 @@ class ConflictRadar:
             self._merges[key] = () if check.clean else tuple(check.conflicts)
         return self._merges[key]
 
-    def _base_changes(self, base: str, commit: str) -> set[str]:
+    def _base_changes(self, tip: str, snap: _Snapshot) -> set[str]:
         """Paths the base branch changed since the card's branch forked from it."""
-        tip = git.rev_parse(self.repo, base)
-        fork = git.merge_base(self.repo, base, commit)
-        key = (tip, fork)
+        key = (tip, snap.fork)
         if key not in self._base_paths:
             self._base_paths[key] = (
-                git.changed_paths(self.repo, fork, tip) if tip != fork else set()
+                git.tree_changes(self.repo, snap.fork, tip) if tip != snap.fork else set()
             )
         return self._base_paths[key]
 

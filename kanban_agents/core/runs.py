@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -94,7 +95,7 @@ class RunManager:
         self._finishing: set[str] = set()
         self._warned_overlaps: set[frozenset[str]] = set()
         self._sinks: list[Sink] = []
-        self._git_lock = asyncio.Lock()
+        self._worktree_lock = threading.Lock()
         # Card file writes go through one thread, so they land in the order they were made.
         self._card_writer = ThreadPoolExecutor(1, thread_name_prefix="card-writes")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -492,11 +493,11 @@ class RunManager:
         base = space.base or await asyncio.to_thread(git.current_branch, self.repo) or "HEAD"
         if base == "HEAD":
             base = await asyncio.to_thread(git.rev_parse, self.repo, "HEAD")
-        async with self._git_lock:  # worktree add/prune touch shared git state: one at a time
-            space.path.parent.mkdir(parents=True, exist_ok=True)
-            info = await asyncio.to_thread(
-                git.ensure_worktree, self.repo, space.path, space.branch, base
-            )
+        space.path.parent.mkdir(parents=True, exist_ok=True)
+        # Pruning and checking git's worktree list is serialised; checkouts run side by side.
+        info = await asyncio.to_thread(
+            git.ensure_worktree, self.repo, space.path, space.branch, base, self._worktree_lock
+        )
         space = Workspace(space.path, space.branch, base)
         record.branch, record.worktree, record.base = space.branch, str(space.path), base
         verb = "created" if info.created else "reusing"

@@ -13,26 +13,14 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Log, Static, TabbedContent, TabPane
 
-from ..core.card import Card, CardError
+from ..core.card import KNOWN_KEYS, Card, CardError
 from .card import CardView
 from .diff_view import DiffView
 from .quiet_scroll import QuietLog
 
-META_ORDER = (
-    "status",
-    "priority",
-    "labels",
-    "agent",
-    "files",
-    "constraints",
-    "tests",
-    "depends_on",
-    "estimate",
-    "branch",
-    "worktree",
-    "run",
-    "merged",
-)
+META_ORDER = tuple(
+    k for k in KNOWN_KEYS if k not in ("title", "order")
+)  # the card format's own keys first
 
 
 class LogHighlighter(Highlighter):
