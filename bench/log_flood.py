@@ -35,14 +35,17 @@ shows; TERM=xterm-256color; a private ``tmux -L`` server):
 4. Key latency under flood: ``j``/``k`` alternately between cards 1 and 2 (both running), timed
    as in 1. After each press the script keeps polling until the Log tab shows the new card's
    lines ("log switch": the app reads the run's history from its JSONL, then streams), then
-   waits ``--gap`` seconds (the screen never stands still now).
+   waits ``--gap`` seconds (the screen never stands still now) and checks, with two captures
+   0.25 s apart, that the Log tab still advances.
 5. Keep-up again, after the presses.
 
 CPU: utime+stime of the app process from ``/proc/<pid>/stat`` over each phase, as % of one core;
-also the tmux server and the agent scripts, and the whole machine from ``/proc/stat`` (2 cores:
-200% is everything). Polling ``capture-pane`` costs CPU too: ``--poll-interval`` (default 5 ms)
-sleeps between polls; every time is late by up to one poll plus one ``capture-pane`` call (both
-measured). Results go to ``bench/out/log_flood.json``.
+also its children that ended (git, tests), the tmux server, the agent scripts, and the whole
+machine from ``/proc/stat`` (2 cores: 200% is everything; other work on a shared machine shows
+as "rest" and slows the app). Polling ``capture-pane`` costs CPU too: ``--poll-interval``
+(default 5 ms) sleeps between polls; every time is late by up to one poll plus one
+``capture-pane`` call (both measured). The agents print for ``--flood-seconds`` (default 90 s,
+so that they outlast the measurement). Results go to ``bench/out/log_flood.json``.
 """
 
 from __future__ import annotations
@@ -66,10 +69,13 @@ import tmuxutil
 from benchutil import ms, print_table, summarize, verdict, write_json
 from tmuxutil import Tmux, call_overhead
 
+from kanban_agents.config import UISettings
+
 GOAL = 0.100
 APP_COMMAND = "{python} -m kanban_agents {board}"
 WIDTH, HEIGHT = 200, 50
 TIMEOUT = 10.0
+FOLLOW_CHECK = 0.25  # seconds between the two captures that tell whether the log advances
 CARDS = 12
 CARD_TAG = re.compile(r"│ C\d{5} ")
 LOG_LINE = re.compile(r"~(C\d{5}) #(\d{7}) @(\d+\.\d+)")
@@ -229,12 +235,15 @@ def tag_of(card: str) -> str:
 # ---------------------------------------------------------------------------- CPU
 
 
-def proc_ticks(pid: int) -> int | None:
+def proc_ticks(pid: int, children: bool = False) -> int | None:
+    """utime+stime of ``pid`` (fields 14, 15 of /proc/<pid>/stat), or with ``children`` the
+    cutime+cstime of its children that have exited and been waited for (fields 16, 17)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    first = 13 if children else 11
+    return int(fields[first]) + int(fields[first + 1])
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -247,12 +256,14 @@ def machine_ticks() -> tuple[int, int]:
 class CpuMeter:
     """CPU of some processes over a phase, as % of one core."""
 
-    def __init__(self, pids: Callable[[], dict[str, list[int]]]):
+    def __init__(self, pids: Callable[[], dict[str, list[int]]], children_of: int):
         self.pids = pids
+        self.children_of = children_of
         self.start: tuple[float, dict[str, int], tuple[int, int]] | None = None
 
     def _sample(self) -> tuple[float, dict[str, int], tuple[int, int]]:
         groups = {name: sum(proc_ticks(p) or 0 for p in pids) for name, pids in self.pids().items()}
+        groups["app_children"] = proc_ticks(self.children_of, children=True) or 0
         return time.perf_counter(), groups, machine_ticks()
 
     def begin(self) -> None:
@@ -340,9 +351,12 @@ def press_series(tmux: Tmux, presses: int, first: str, second: str, style: tuple
                 if line and info:
                     switch_lags.append(lag_of(line, info, time.time())[0])
             time.sleep(gap)
-            # Does the Log tab follow the new card's output, ``gap`` seconds after the switch?
-            later = newest_line(tmux.capture(), tag)
-            if line is None or later is None or later[0] <= line[0]:
+            # Does the Log tab still follow the new card's output ``gap`` s after the switch?
+            # (The first frame after a switch may show older lines, then jump to the end.)
+            before = newest_line(tmux.capture(), tag)
+            time.sleep(FOLLOW_CHECK)
+            after = newest_line(tmux.capture(), tag)
+            if before is None or after is None or after[0] <= before[0]:
                 stuck.append(i + 1)
         else:
             settle(tmux)
@@ -380,6 +394,7 @@ def keep_up(tmux: Tmux, card: str, seconds: float, info_dir: Path) -> dict:
     return {"behind": summarize(behind), "age": summarize(ages), "captures": len(shown),
             "without_lines": missing, "advancing": advancing,
             "first_shown": shown[0] if shown else None,
+            "printed_at_end": int((time.time() - info["start"]) * info["rate"]),
             "last_shown": shown[-1] if shown else None}  # fmt: skip
 
 
@@ -391,7 +406,12 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
     repo, board, info_dir = make_board(tmp, args.agents, args.rate, args.flood_seconds)
     agents = [card_id(i) for i in range(1, args.agents + 1)]
     results: dict = {}
-    tmux = Tmux(app_command(args.app_command, board), WIDTH, HEIGHT)
+    # The app's own temp files (a command agent's prompt file) stay inside the bench's temp dir,
+    # even when the app is killed at the end.
+    app_tmp = tmp / "app-tmp"
+    app_tmp.mkdir()
+    command = f"TMPDIR={shlex.quote(str(app_tmp))} {app_command(args.app_command, board)}"
+    tmux = Tmux(command, WIDTH, HEIGHT)
     try:
         start = tmux.start()
         shown, screen, _ = tmux.wait_until(lambda s: CARD_TAG.search(s) is not None, start, 60)
@@ -403,7 +423,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
             flood = [i["pid"] for i in agent_info(info_dir).values()]
             return {"app": [app_pid], "tmux_server": [server_pid], "agents": flood}
 
-        cpu = CpuMeter(pids)
+        cpu = CpuMeter(pids, children_of=app_pid)
         tmux.send_keys("2")
         screen = settle(tmux)
         first, style = selected_card(screen)
@@ -490,7 +510,8 @@ def main() -> None:
     results: dict = {"goal": GOAL, "agents": args.agents, "rate": args.rate,
                      "flood_seconds": args.flood_seconds, "presses": args.presses,
                      "gap": args.gap, "poll_interval": args.poll_interval,
-                     "app_command": args.app_command, "size": [WIDTH, HEIGHT]}  # fmt: skip
+                     "app_command": args.app_command, "size": [WIDTH, HEIGHT],
+                     "log_max_lines": UISettings().log_max_lines}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="kanban-flood-") as tmp:
         python = shlex.quote(sys.executable)
         with Tmux(f"{python} -c 'import time; time.sleep(60)'", WIDTH, HEIGHT) as idle:
@@ -528,18 +549,29 @@ def main() -> None:
                  "advanced", "no lines"], rows)  # fmt: skip
     print(
         f"right after a log switch: behind median {ms(lag['median'])} ms, max {ms(lag['max'])} ms; "
-        f"log not advancing {args.gap:g} s after the switch: {len(flood['not_following'])} of "
+        f"log not advancing between {args.gap:g} and {args.gap + FOLLOW_CHECK:g} s after the "
+        f"switch: {len(flood['not_following'])} of "
         f"{args.presses} presses {flood['not_following'] or ''}"
     )
+
+    stalled = [k for k in ("keep_up_before", "keep_up_after") if results[k]["advancing"] == 0]
+    for key in stalled:
+        k = results[key]
+        print(f"NOTE: during '{key}' the Log tab did not advance at all (stuck at line "
+              f"{k['last_shown']}, {k['printed_at_end']:,} printed by then; the Log keeps "
+              f"{results['log_max_lines']:,} lines): look at Log.write_lines at max_lines.")  # fmt: skip
 
     rows = []
     for label, data in (("baseline presses", base), ("keep-up before", results["keep_up_before"]),
                         ("flood presses", flood), ("keep-up after", results["keep_up_after"])):  # fmt: skip
         c = data["cpu"]
-        rows.append([label, f"{c['seconds']:.1f}", f"{c['app']:.0f}", f"{c['agents']:.0f}",
-                     f"{c['tmux_server']:.0f}", f"{c['machine']:.0f}"])  # fmt: skip
-    print(f"\nCPU, % of one core ({os.cpu_count()} cores)")
-    print_table(["phase", "s", "app", "agents", "tmux", "machine"], rows)
+        rest = c["machine"] - c["app"] - c["app_children"] - c["agents"] - c["tmux_server"]
+        rows.append([label, f"{c['seconds']:.1f}", f"{c['app']:.0f}", f"{c['app_children']:.0f}",
+                     f"{c['agents']:.0f}", f"{c['tmux_server']:.0f}", f"{rest:.0f}",
+                     f"{c['machine']:.0f}"])  # fmt: skip
+    print(f"\nCPU, % of one core ({os.cpu_count()} cores; app children = its git and test "
+          "commands that ended; rest = the bench's polling and anything else on the machine)")  # fmt: skip
+    print_table(["phase", "s", "app", "app children", "agents", "tmux", "rest", "machine"], rows)
     cap, cmd = results["poll_overhead"]["capture_pane"], results["poll_overhead"]["tmux_command"]
     print(f"all {args.agents} agents running {results['all_running_after']:.1f} s after the first "
           f"move; still running at the end: {results['still_running_at_end']}. One capture-pane "

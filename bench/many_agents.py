@@ -205,7 +205,11 @@ async def one_run(args: argparse.Namespace, tmp: Path) -> dict:
     for card in ids:
         by_state[states.get(card) or "none"] = by_state.get(states.get(card) or "none", 0) + 1
     columns = {c.id: len(c.cards) for c in BoardStore.open(board).columns()}
-    problems = [f"{c}: run ended {states.get(c)} ({reasons.get(c)})" for c in ids if states.get(c) != "review"]
+    problems = [
+        f"{c}: run ended {states.get(c)} ({reasons.get(c)})"
+        for c in ids
+        if states.get(c) != "review"
+    ]
     if columns.get("review", 0) != args.cards:
         problems.append(f"the board's columns hold {columns}, not {args.cards} in review")
     for card in ids:

@@ -384,7 +384,18 @@ def ensure_worktree(root: Path, path: Path, branch: str, base: str,
         created = not branch_exists(root, branch)
         path.parent.mkdir(parents=True, exist_ok=True)
         if created:
-            _git(root, "worktree", "add", "--quiet", "--no-checkout", "-b", branch, "--", str(path), base)
+            _git(
+                root,
+                "worktree",
+                "add",
+                "--quiet",
+                "--no-checkout",
+                "-b",
+                branch,
+                "--",
+                str(path),
+                base,
+            )
         else:
             _git(root, "worktree", "add", "--quiet", "--no-checkout", "--", str(path), branch)
     _git(path, "reset", "--hard", "--quiet")  # the checkout: concurrent runs do this side by side

@@ -154,19 +154,25 @@ class RunRecords:
         for key in list(self._handles):
             self.close(*key)
 
-    def read_events(self, card_id: str, run: int | None = None) -> Iterator[Event]:
-        """Events of one run (default: the latest), skipping lines a crash left half-written."""
+    def read_events(
+        self, card_id: str, run: int | None = None, last: int | None = None
+    ) -> Iterator[Event]:
+        """Events of one run (default: the latest), skipping lines a crash left half-written.
+        ``last``: only the newest that many (a long run's log is read from its end)."""
         if run is None:
             run = self.next_run_number(card_id) - 1
         path = self.log_path(card_id, run)
-        with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    event = event_from_dict(json.loads(line))
-                except ValueError:
-                    continue
-                if event is not None:
-                    yield event
+        try:
+            lines = _tail(path, last) if last is not None else path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return
+        for line in lines:
+            try:
+                event = event_from_dict(json.loads(line))
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if event is not None:
+                yield event
 
     # ------------------------------------------------------------------ conversation
 
@@ -187,6 +193,23 @@ class RunRecords:
     def forget_messages(self, card_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.card_dir(card_id) / "messages.json").unlink()
+
+
+def _tail(path: Path, count: int, chunk: int = 1 << 16) -> list[bytes]:
+    """The last ``count`` lines of a file, read backwards in chunks."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        position = handle.tell()
+        data = b""
+        while position > 0 and data.count(b"\n") <= count:
+            step = min(chunk, position)
+            position -= step
+            handle.seek(position)
+            data = handle.read(step) + data
+    lines = data.splitlines()
+    if position > 0:
+        lines = lines[1:]  # the first one may be cut
+    return lines[-count:] if count else []
 
 
 def _atomic_write_json(path: Path, data: Any) -> None:

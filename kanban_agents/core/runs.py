@@ -646,7 +646,13 @@ class RunManager:
         prompt = command_prompt(card, space.path, space.branch)
         try:
             result = await run_command_agent(
-                profile, prompt, space.path, card.id, emit, self.settings.runs.output_cap
+                profile,
+                prompt,
+                space.path,
+                card.id,
+                emit,
+                self.settings.runs.output_cap,
+                prompt_file=self.records.card_dir(card.id) / "prompt.md",
             )
         except CommandAgentError as exc:
             raise RunError(str(exc)) from None

@@ -467,7 +467,8 @@ class KanbanApp(ReviewActions, PlanningActions, App):
 
     @on(BoardView.SelectionChanged)
     def _on_selection(self, message: BoardView.SelectionChanged) -> None:
-        self._show_selected()
+        # The board draws the new selection first; the panel follows on the next frame.
+        self.call_after_refresh(self._show_selected)
 
     def _show_selected(self) -> None:
         card_id = self.board.selected_card_id

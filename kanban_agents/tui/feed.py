@@ -95,7 +95,12 @@ class PanelFeed:
         runs = self.app.runs
         assert runs is not None
         run = runs.records.next_run_number(card_id) - 1
-        events = await asyncio.to_thread(lambda: list(runs.records.read_events(card_id, run)))
+        keep = (
+            self.app.settings.ui.log_max_lines
+        )  # an event is a line or more: enough to fill the log
+        events = await asyncio.to_thread(
+            lambda: list(runs.records.read_events(card_id, run, last=keep))
+        )
         if self.card_id != card_id:
             return
         self.run = run

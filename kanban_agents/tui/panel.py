@@ -15,7 +15,7 @@ from textual.widgets import Log, Static, TabbedContent, TabPane
 
 from ..core.card import KNOWN_KEYS, Card, CardError
 from .card import CardView
-from .diff_view import DiffView
+from .diff_view import DiffLines, DiffView
 from .quiet_scroll import QuietLog
 
 META_ORDER = tuple(
@@ -187,6 +187,8 @@ class SidePanel(Vertical):
         log.clear()
         if lines:
             log.write_lines(lines[-self.log_max_lines :], scroll_end=True)
+        # clear() keeps the old scroll offset; write_lines follows the tail only from the end.
+        log.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def log_status(self, status: str | Text) -> None:
         if status != self._log_status:  # updated on every flush while an agent runs
@@ -203,13 +205,13 @@ class SidePanel(Vertical):
 
     # ------------------------------------------------------------------ Diff tab
 
-    def diff_show(self, status: str | Text, lines: list[Text], keep_scroll: bool = False) -> None:
+    def diff_show(self, status: str | Text, lines: DiffLines, keep_scroll: bool = False) -> None:
         self.query_one("#diff-status", Static).update(status)
         self.query_one("#diff-view", DiffView).show(lines, keep_scroll=keep_scroll)
 
     def diff_message(self, status: str | Text) -> None:
         self.query_one("#diff-status", Static).update(status)
-        self.query_one("#diff-view", DiffView).show([])
+        self.query_one("#diff-view", DiffView).show(DiffLines())
 
     def diff_text(self) -> str:
         return self.query_one("#diff-view", DiffView).plain_text()

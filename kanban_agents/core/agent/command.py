@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from ...config import AgentProfile
@@ -38,9 +37,19 @@ def build_argv(
 
 
 async def run_command_agent(
-    profile: AgentProfile, prompt: str, worktree: Path, card_id: str, emit: Emitter, output_cap: int
+    profile: AgentProfile,
+    prompt: str,
+    worktree: Path,
+    card_id: str,
+    emit: Emitter,
+    output_cap: int,
+    prompt_file: Path,
 ) -> CommandResult:
-    """Run the agent command to completion (or until cancelled: its process group is killed)."""
+    """Run the agent command to completion (or until cancelled: its process group is killed).
+
+    ``prompt_file`` is written with the prompt: it lives with the run's records, outside the
+    worktree (so it never shows in the diff) and outside /tmp (so a killed app leaves no litter).
+    """
     if not profile.command:
         raise CommandAgentError(f"agent profile {profile.name!r} has no command")
     executable = profile.command[0]
@@ -52,23 +61,17 @@ async def run_command_agent(
             f"agent command {executable!r} was not found on PATH (profile {profile.name!r}); install it or "
             "change [agents." + profile.name + "] command in kanban.toml"
         )
-    # The prompt file lives outside the worktree so it never shows up in the diff.
-    with tempfile.TemporaryDirectory(prefix="kanban-agents-prompt-") as tmp:
-        prompt_file = Path(tmp) / f"{card_id}.md"
-        prompt_file.write_text(prompt, encoding="utf-8")
-        argv = build_argv(
-            profile.command,
-            prompt=prompt,
-            prompt_file=prompt_file,
-            worktree=worktree,
-            card_id=card_id,
-        )
-        shown = " ".join(a if len(a) < 60 else a[:57] + "..." for a in argv)
-        emit(LogLine, text=f"$ {shown}", stream="info")
-        return await run_command(
-            argv,
-            cwd=worktree,
-            timeout=profile.max_wall_seconds,
-            output_cap=output_cap,
-            on_lines=lambda lines: emit(LogLine, text="\n".join(lines), stream="stdout"),
-        )
+    prompt_file.parent.mkdir(parents=True, exist_ok=True)
+    prompt_file.write_text(prompt, encoding="utf-8")
+    argv = build_argv(
+        profile.command, prompt=prompt, prompt_file=prompt_file, worktree=worktree, card_id=card_id
+    )
+    shown = " ".join(a if len(a) < 60 else a[:57] + "..." for a in argv)
+    emit(LogLine, text=f"$ {shown}", stream="info")
+    return await run_command(
+        argv,
+        cwd=worktree,
+        timeout=profile.max_wall_seconds,
+        output_cap=output_cap,
+        on_lines=lambda lines: emit(LogLine, text="\n".join(lines), stream="stdout"),
+    )
