@@ -429,12 +429,20 @@ class RunManager:
         card = self.store.get(card_id)
         profile = self.settings.agent_profile(card.agent)
         record.agent = profile.name
-        space = await self._prepare(card, record, emit)
-        self._state(record, emit, RUNNING, f"agent {profile.name}")
+        # Check the agent can start before touching git: a missing key makes no worktree.
+        model = self._make_model(profile, emit) if profile.kind != "command" else None
         if profile.kind == "command":
-            summary = await self._work_with_command(card, space, record, emit, profile)
-        else:
-            summary = await self._work_with_model(card, space, record, emit, profile)
+            self._check_command(profile)
+        try:
+            space = await self._prepare(card, record, emit)
+            self._state(record, emit, RUNNING, f"agent {profile.name}")
+            if model is None:
+                summary = await self._work_with_command(card, space, record, emit, profile)
+            else:
+                summary = await self._work_with_model(card, space, record, emit, profile, model)
+        finally:
+            if model is not None:
+                await model.aclose()
         message = f"{card.title}\n\n{summary.strip()}\n\nCard: {card.id}\n"
         commit = await asyncio.to_thread(git.commit_all, space.path, message)
         if commit is None:
@@ -553,20 +561,32 @@ class RunManager:
 
     # ------------------------------------------------------------------ the agent
 
-    async def _work_with_model(self, card, space, record, emit, profile) -> str:
+    def _make_model(self, profile, emit: Emitter):
+        from .agent.model import ModelError
+
+        try:
+            return self.model_factory(profile, self.environ,
+                                      on_retry=lambda text: emit(Notice, text=text, level="warning"))  # fmt: skip
+        except ModelError as exc:
+            raise RunError(exc.message) from None
+
+    def _check_command(self, profile) -> None:
+        executable = profile.command[0] if profile.command else ""
+        path = self.environ.get("PATH", os.environ.get("PATH"))
+        if not executable or (
+            shutil.which(executable, path=path) is None and "/" not in executable
+        ):
+            raise RunError(
+                f"agent command {executable!r} was not found on PATH (profile {profile.name!r}); install it or "
+                f"change [agents.{profile.name}] command in kanban.toml"
+            )
+
+    async def _work_with_model(self, card, space, record, emit, profile, model) -> str:
         from .agent.loop import Agent, LimitExceeded, Limits
         from .agent.model import ModelError
         from .agent.prompt import SYSTEM_PROMPT, card_prompt, review_prompt
         from .agent.tools import Toolbox
 
-        try:
-            model = self.model_factory(
-                profile,
-                self.environ,
-                on_retry=lambda text: emit(Notice, text=text, level="warning"),
-            )
-        except ModelError as exc:
-            raise RunError(exc.message) from None
         toolbox = Toolbox(
             space.path,
             command_timeout=self.settings.runs.command_timeout,
@@ -637,7 +657,6 @@ class RunManager:
             record.steps = agent.steps
             record.tokens = agent.prompt_tokens + agent.completion_tokens
             self.records.save_messages(card.id, messages)
-            await model.aclose()
 
     async def _work_with_command(self, card, space, record, emit, profile) -> str:
         from .agent.command import CommandAgentError, run_command_agent

@@ -309,6 +309,9 @@ async def test_no_api_key_and_no_base_url_fails_clearly(project):
     status = await asyncio.wait_for(runs.wait("sub"), 20)
     await runs.stop()
     assert status.state == "failed" and "OPENAI_API_KEY" in status.reason
+    # checked before any git work: no worktree, no branch left behind
+    assert not (project.parent / "repo-worktrees" / "sub").exists()
+    assert "kanban/sub" not in git(project, "branch", "--list")
 
 
 async def test_ten_cards_with_concurrency_three(project):
