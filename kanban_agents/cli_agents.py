@@ -35,7 +35,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if store.status_of(card) != agent_column:
             store.move(card.id, agent_column)
         print(f"moved {card.id} to {agent_column}; the board app (pid {host}) runs its agent")
-        return _follow(store, card.id, first_run) if args.wait else 0
+        return _follow(store, card.id, first_run, quiet=args.quiet) if args.wait else 0
     if not args.wait:
         return _run_detached(store, card.id)
     return asyncio.run(_run_here(store, card.id, quiet=args.quiet))
@@ -105,9 +105,10 @@ def _run_detached(store, card_id: str) -> int:
     return 0
 
 
-def _follow(store, card_id: str, first_run: int = 1) -> int:
-    """Print a run's log as it is written (by whichever process runs it) until it ends."""
-    from .core.events import RunFinished
+def _follow(store, card_id: str, first_run: int = 1, quiet: bool = False) -> int:
+    """Print a run's log as it is written (by whichever process runs it) until it ends. If the
+    process running it goes away without ending the run, say so instead of waiting forever."""
+    from .core.events import RunFinished, StateChanged
     from .core.log_format import format_event
 
     records = _records(store)
@@ -118,16 +119,27 @@ def _follow(store, card_id: str, first_run: int = 1) -> int:
                 f"no run of {card_id} started (is the board app's agent column {store.settings.board.agent_column!r}?)"
             )
         time.sleep(0.1)
-    seen = 0
+    offset = 0
+    last_alive = time.monotonic()
+    queued = True  # a queued run holds no lock yet: waiting for it is right
     while True:
-        events = list(records.read_events(card_id, run))
-        for event in events[seen:]:
-            for line in format_event(event):
-                print(line, flush=True)
-        seen = len(events)
-        finished = [e for e in events if isinstance(e, RunFinished)]
-        if finished:
-            return 0 if finished[-1].state == "review" else 1
+        events, offset = records.read_from(card_id, run, offset)
+        for event in events:
+            if isinstance(event, StateChanged):
+                queued = event.state == "queued"
+            if not quiet:
+                for line in format_event(event):
+                    print(line, flush=True)
+            if isinstance(event, RunFinished):
+                reason = f" ({event.reason})" if event.reason else ""
+                print(f"{card_id}: {event.state}{reason}", flush=True)
+                return 0 if event.state == "review" else 1
+        if queued or records.lock(card_id).holder() is not None:
+            last_alive = time.monotonic()
+        elif time.monotonic() - last_alive > 3:  # a grace period for a run between its steps
+            print(f"{card_id}: run {run} stopped without an outcome (the process running it "
+                  f"is gone); '{PROG} run {card_id}' resumes it", flush=True)  # fmt: skip
+            return 1
         time.sleep(0.2)
 
 

@@ -68,7 +68,9 @@ async def save_agent_shots(out: Path) -> list[Path]:
                 await pilot.pause(0.3)
                 for card_id in ("add-line-count", "add-char-count", "improve-the-code"):
                     await asyncio.to_thread(store.move, card_id, "in-progress")
-                await until(pilot, lambda: sum(s.state == "running" for s in runs.status.values()) >= 2)
+                await until(
+                    pilot, lambda: sum(s.state == "running" for s in runs.status.values()) >= 2
+                )
                 app.board.select_card_id("add-line-count")
                 await pilot.press("2")
                 await until(pilot, lambda: "edit_file" in app.panel.log_text())

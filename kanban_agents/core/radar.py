@@ -179,8 +179,9 @@ def declared_overlaps(store) -> list[tuple[str, str, list[str]]]:
 
 
 def board_radar(
-    store, radar: ConflictRadar | None = None
+    store, radar: ConflictRadar | None = None, changed: set[str] | None = None
 ) -> tuple[RadarReport, list[tuple[str, str, list[str]]]]:
+    """``changed``: as for :meth:`ConflictRadar.scan` (an empty set rechecks only the bases)."""
     from .paths import repo_root, state_dir
     from .records import RunRecords
 
@@ -189,4 +190,5 @@ def board_radar(
     if repo is None or state is None:
         return RadarReport(), declared_overlaps(store)
     radar = radar or ConflictRadar(repo)
-    return radar.scan(active_branches(store, RunRecords(state / "runs"))), declared_overlaps(store)
+    branches = active_branches(store, RunRecords(state / "runs"))
+    return radar.scan(branches, changed), declared_overlaps(store)

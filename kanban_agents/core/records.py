@@ -174,6 +174,26 @@ class RunRecords:
             if event is not None:
                 yield event
 
+    def read_from(self, card_id: str, run: int, offset: int) -> tuple[list[Event], int]:
+        """Events written since byte ``offset`` of a run's log, and the offset to read from
+        next: only whole lines, so a line being written is read on a later call."""
+        try:
+            with open(self.log_path(card_id, run), "rb") as handle:
+                handle.seek(offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return [], offset
+        end = data.rfind(b"\n") + 1
+        events = []
+        for line in data[:end].splitlines():
+            try:
+                event = event_from_dict(json.loads(line))
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if event is not None:
+                events.append(event)
+        return events, offset + end
+
     # ------------------------------------------------------------------ conversation
 
     def save_messages(self, card_id: str, messages: list[dict]) -> None:

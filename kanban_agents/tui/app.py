@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from rich.text import Text
@@ -18,6 +19,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from ..config import Settings
@@ -117,6 +119,9 @@ HELP_SECTIONS = [
 PANEL_TABS = {"1": "tab-card", "2": "tab-log", "3": "tab-diff", "4": "tab-tests"}
 
 
+RADAR_RECHECK_TICKS = 5  # seconds between radar checks for a moved base branch
+
+
 class KanbanApp(ReviewActions, PlanningActions, App):
     CSS_PATH = "app.tcss"
     TITLE = "kanban-agents"
@@ -175,6 +180,9 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self.reviewer = Reviewer(store)
         self.radar: ConflictRadar | None = None
         self.radar_report = RadarReport()
+        self._radar_timer: Timer | None = None
+        self._ticks = 0
+        self._radar_busy = False
         self.feed = PanelFeed(self)
         self._views: dict[str, tuple[str, tuple, CardView]] = {}
         self._search_text: dict[str, str] = {}
@@ -325,15 +333,30 @@ class KanbanApp(ReviewActions, PlanningActions, App):
     def schedule_radar(self) -> None:
         if self.runs is None or self.runs.repo is None:
             return
-        self.set_timer(1.0, self._start_radar, name="radar-debounce")
+        # Through call_next: a caller may sit outside the app's context (a store listener on a
+        # writer thread), where a timer would be created dead.
+        self.call_next(self._arm_radar)
+
+    def _arm_radar(self) -> None:
+        if self._radar_timer is None and self.is_running:  # one scan a second at most
+            self._radar_timer = self.set_timer(1.0, self._start_radar, name="radar-debounce")
 
     def _start_radar(self) -> None:
+        self._radar_timer = None
+        if not self.is_running:
+            return
         self.run_worker(self._scan_radar, group="radar", exclusive=True, exit_on_error=False)
 
-    async def _scan_radar(self) -> None:
+    async def _scan_radar(self, changed: set[str] | None = None) -> None:
         if self.radar is None and self.runs is not None and self.runs.repo is not None:
             self.radar = ConflictRadar(self.runs.repo)
-        report, _overlaps = await asyncio.to_thread(board_radar, self.store, self.radar)
+        self._radar_busy = True
+        try:
+            report, _overlaps = await asyncio.to_thread(
+                board_radar, self.store, self.radar, changed
+            )
+        finally:
+            self._radar_busy = False
         if [(c.card, c.other, c.files) for c in report.conflicts] != [
             (c.card, c.other, c.files) for c in self.radar_report.conflicts
         ]:
@@ -354,9 +377,13 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         except RuntimeError:
             running = None
         if running is loop:
-            self._schedule_refresh()
+            self._store_changed()
         else:
-            loop.call_soon_threadsafe(self._schedule_refresh)
+            loop.call_soon_threadsafe(self._store_changed)
+
+    def _store_changed(self) -> None:
+        self._schedule_refresh()
+        self.schedule_radar()  # a merge or discard, maybe from the CLI, ends a branch
 
     def _schedule_refresh(self) -> None:
         if not self._refresh_pending:
@@ -365,6 +392,8 @@ class KanbanApp(ReviewActions, PlanningActions, App):
 
     def refresh_board(self) -> None:
         self._refresh_pending = False
+        if not self.is_running:  # a late callback while the app shuts down: nothing to draw
+            return
         self.board.set_columns(self.build_columns())
         self._update_topbar()
         self._show_selected()
@@ -412,8 +441,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             status.tokens if status else int(card.run.get("tokens") or 0),
             format_elapsed(status, self.clock()) if live else "",
             tuple(d for d in card.depends_on if d not in done),
-            tuple(status.notices if status else ())
-            + tuple(f"⚡ {c.describe()}" for c in self.radar_report.for_card(card.id)),
+            tuple(status.notices if status else ()) + self._radar_notices(card.id, done),
         )
         cached = self._views.get(card.id)
         if cached is not None and cached[0] == card.digest and cached[1] == dynamic:
@@ -426,6 +454,15 @@ class KanbanApp(ReviewActions, PlanningActions, App):
                         notices=notices)  # fmt: skip
         self._views[card.id] = (card.digest, dynamic, view)
         return view
+
+    def _radar_notices(self, card_id: str, done: set[str]) -> tuple[str, ...]:
+        """What the last radar scan found for this card, leaving out what a merge since has made
+        moot (the scan may be up to a second older than the board)."""
+        if card_id in done:
+            return ()
+        return tuple(
+            c.describe() for c in self.radar_report.for_card(card_id) if c.other not in done
+        )
 
     @staticmethod
     def _error_view(error: CardError) -> CardView:
@@ -462,6 +499,17 @@ class KanbanApp(ReviewActions, PlanningActions, App):
     def _tick(self) -> None:
         if any(s.state in ("running", "testing") for s in self.run_status.values()):
             self.refresh_board()
+        # The base branch moves without telling us (a commit or merge in the main checkout):
+        # while branches are compared, look again every few seconds; unchanged tips cost little.
+        self._ticks += 1
+        if (
+            self._ticks % RADAR_RECHECK_TICKS == 0
+            and self.radar_report.changed
+            and self._radar_timer is None
+            and not self._radar_busy
+        ):
+            self.run_worker(partial(self._scan_radar, set()), group="radar", exclusive=True,
+                            exit_on_error=False)  # fmt: skip
 
     # ------------------------------------------------------------------ selection -> panel
 
@@ -471,6 +519,8 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self.call_after_refresh(self._show_selected)
 
     def _show_selected(self) -> None:
+        if not self.is_running:
+            return
         card_id = self.board.selected_card_id
         entry = self.store.entry(card_id) if card_id else None
         self.panel.show_entry(entry, self.board.selected_card)

@@ -150,6 +150,8 @@ class PanelFeed:
             self.refresh_diff()
 
     def flush(self) -> None:
+        if not self.app.is_running:
+            return
         if self._ready and self._buffer:
             lines, self._buffer = self._buffer, []
             self.panel.log_append(lines)
@@ -195,6 +197,8 @@ class PanelFeed:
 
     def _start_diff(self) -> None:
         self._diff_timer = None
+        if not self.app.is_running:
+            return
         self.app.run_worker(
             partial(self._compute_diff, self.card_id),
             group="diff",

@@ -16,6 +16,7 @@ import pytest
 from kanban_agents.core.agent.scripted_server import Reply, ScriptedServer
 from kanban_agents.core.board import BoardStore
 from kanban_agents.core.runs import RunManager
+from kanban_agents.core.watch import watch_board
 from tests.core.test_runs import Harness, edit_sub, finish, make_card
 from tests.helpers import git
 
@@ -125,6 +126,11 @@ async def test_kill_9_mid_run_then_recovery_and_resume(project):
             proc.wait()
     card = BoardStore.open(project / "board").get("sub")
     assert card.run["state"] == "running"  # what the dead process left behind
+    # Following a run whose process is gone ends with a clear word instead of waiting forever.
+    with ScriptedServer([]) as server:
+        follow = await asyncio.to_thread(kanban, project, server, "log", "sub", "--follow")
+    assert follow.returncode == 1, follow.stdout + follow.stderr
+    assert "stopped without an outcome" in follow.stdout and "▶ edit_file(" in follow.stdout
     with ScriptedServer([finish("Finished after the crash.")]) as server:
         h = Harness(project, server)
         await h.runs.start()  # recovery happens here
@@ -159,3 +165,28 @@ async def test_second_host_does_not_run_the_same_card(project):
         first.runs.cancel("sub")
         await first.wait("sub")
         await first.runs.stop()
+
+
+async def test_run_wait_quiet_while_the_board_app_hosts_the_agents(project):
+    """With a host (the board app) running, `run --wait` moves the card and follows the host's
+    run: --quiet prints only the outcome line."""
+    with ScriptedServer([edit_sub(), finish("Added sub.")]) as server:
+        host = Harness(project, server)
+        await host.runs.start(host=True)
+        stop = asyncio.Event()
+
+        async def watch() -> None:  # what the board app does: file changes reach its store
+            async for _ in watch_board(host.store, stop_event=stop):
+                pass
+
+        watcher = asyncio.create_task(watch())
+        try:
+            proc = await asyncio.to_thread(kanban, project, server, "run", "sub", "--wait", "-q")
+        finally:
+            stop.set()
+            await watcher
+            await host.runs.stop()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("moved sub to in-progress; the board app (pid")
+    assert lines[1:] == ["sub: review (tests passed)"]

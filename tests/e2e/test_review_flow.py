@@ -114,6 +114,13 @@ async def test_conflict_is_shown_and_sent_back_with_the_conflict(project):
             )
             git(project, "commit", "-qam", "base edit")
             head = git(project, "rev-parse", "HEAD")
+
+            def badge() -> tuple[str, ...]:
+                return next(v for m in app.board.models for v in m.cards if v.id == "sub").notices
+
+            # The radar notices the base moved (nothing on the board changed) within seconds.
+            await until(pilot, lambda: badge() == ("would conflict with the base branch in calc.py",),
+                        timeout=15, what="the radar badge")  # fmt: skip
             server.add(
                 Reply(
                     text="Merging main.",

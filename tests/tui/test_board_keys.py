@@ -193,3 +193,35 @@ async def test_hovering_a_card_explains_its_badges(sample_board, make_test_app):
         assert "no tests" in todo.tooltip
         await pilot.hover("#cards-todo", offset=(4, 2))  # the malformed card
         assert "cannot be read" in todo.tooltip and "press e" in todo.tooltip.lower()
+
+
+async def test_radar_notices_leave_out_merged_cards(sample_board, make_test_app):
+    """A radar finding shows on both cards once (one ⚡ in the panel); once one of the two is
+    done (merged, maybe from the CLI) neither card names the pair any more."""
+    from kanban_agents.core.radar import BASE, Conflict, RadarReport
+
+    app = make_test_app(sample_board, show_panel=True)
+    async with app.run_test(size=(160, 40)) as pilot:
+        app.radar_report = RadarReport(
+            conflicts=[
+                Conflict("export-csv", "dark-mode", ("src/report.py",)),
+                Conflict("export-csv", BASE, ("src/report.py",)),
+            ]
+        )
+        app.refresh_board()
+
+        def notices(card_id):
+            return next(v for m in app.board.models for v in m.cards if v.id == card_id).notices
+
+        assert notices("dark-mode") == ("would conflict with export-csv in src/report.py",)
+        assert len(notices("export-csv")) == 2
+        app.board.select_card_id("dark-mode")
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "⚡ would conflict with export-csv" in text and "⚡ ⚡" not in text
+
+        await pilot.press("L")  # dark-mode: review -> done
+        await settle(pilot, app)
+        await pilot.pause(0.1)
+        assert notices("dark-mode") == ()
+        assert notices("export-csv") == ("would conflict with the base branch in src/report.py",)

@@ -15,6 +15,7 @@ import json
 import re
 import socket
 import socketserver
+import sys
 import threading
 import time
 from collections import deque
@@ -302,6 +303,13 @@ class _HTTPServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that went away mid-request (a cancelled run, a closed stream) is expected;
+        # anything else is a bug in a responder and is printed as usual.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
