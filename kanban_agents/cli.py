@@ -138,9 +138,9 @@ def card_json(store, card) -> dict[str, Any]:
         "depends_on": card.depends_on,
         "branch": card.branch,
         "worktree": card.worktree,
-        "run": jsonable(card.run) or None,
+        "run": card.run or None,
         "lint": [f.as_dict() for f in lint_card(card)],
-        "meta": jsonable(card.meta),
+        "meta": card.meta,  # print_json turns dates and the like into strings
     }
 
 
@@ -150,11 +150,16 @@ def error_json(error) -> dict[str, Any]:
 
 def print_json(data: Any, compact: bool = False) -> None:
     """Indented for a person at a terminal; compact (and several times faster) when piped."""
+    options: dict[str, Any] = {"ensure_ascii": False}
     if compact or not sys.stdout.isatty():
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        options["separators"] = (",", ":")
     else:
-        json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+        options["indent"] = 2
+    try:  # YAML values JSON lacks (dates) become strings; keys that are not strings need more
+        text = json.dumps(data, default=str, **options)
+    except TypeError:
+        text = json.dumps(jsonable(data), **options)
+    sys.stdout.write(text + "\n")
 
 
 # --------------------------------------------------------------------------- commands
@@ -410,15 +415,16 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    _load_command_modules()
-    parser = build_parser()
-    known = set(COMMANDS) | {"-h", "--help", "--version"}
-    # `kanban-agents [BOARD_DIR]` opens the TUI: a first positional that is not a command.
     tui_dir = None
     rest = list(argv)
     board_opt = None
     while rest and rest[0] in ("--board", "-b") and len(rest) > 1:
         board_opt, rest = rest[1], rest[2:]
+    if not (rest and rest[0] in COMMANDS):  # this module's own commands (list...) start faster
+        _load_command_modules()
+    parser = build_parser()
+    known = set(COMMANDS) | {"-h", "--help", "--version"}
+    # `kanban-agents [BOARD_DIR]` opens the TUI: a first positional that is not a command.
     if not rest or (rest[0] not in known and not rest[0].startswith("-")):
         if len(rest) > 1:
             parser.error(f"unknown command {rest[0]!r}")

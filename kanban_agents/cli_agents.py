@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
@@ -24,6 +23,8 @@ from .cli import (
 
 @command("run")
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .core.host import board_host_pid
 
     store = open_store(args)
@@ -42,6 +43,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run_here(store, card_id: str, quiet: bool) -> int:
+    import asyncio
+
     from .core.log_format import format_event
     from .core.runs import RunManager
 

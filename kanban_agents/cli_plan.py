@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import difflib
 import os
 import sys
@@ -30,6 +29,8 @@ async def _with_model(store, ask):
 
 @command("tighten")
 def cmd_tighten(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .core.board import BoardError
     from .core.planning import propose_tighten, repo_context
 
@@ -61,6 +62,8 @@ def cmd_tighten(args: argparse.Namespace) -> int:
 
 @command("split")
 def cmd_split(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .core.board import BoardError
     from .core.planning import propose_split, repo_context
 
@@ -198,6 +201,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _demo_headless(board: Path) -> int:
+    import asyncio
+
     from .core.board import BoardStore
     from .core.log_format import format_event
     from .core.review import Reviewer

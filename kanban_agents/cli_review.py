@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from .cli import UserError, command, find_card, open_store, print_json, register_parser
@@ -158,6 +157,8 @@ def cmd_discard(args: argparse.Namespace) -> int:
 
 @command("test")
 def cmd_test(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .core.review import ReviewError
 
     reviewer = _reviewer(args)

@@ -9,9 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from frontmatter.default_handlers import YAMLHandler
-
 from .frontmatter_fast import parse_simple
 
 CARD_SUFFIX = ".md"
@@ -32,7 +29,6 @@ KNOWN_KEYS = (
     "run",
     "merged",
 )
-_YAML = YAMLHandler()  # python-frontmatter's handler: CSafeLoader when libyaml is present
 _FENCE = re.compile(r"^---[ \t]*\r?$")
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")
 
@@ -240,11 +236,8 @@ def parse_meta(text: str) -> tuple[dict[str, Any], FrontMatterSpan]:
     span = split_front_matter(text)
     source = front_matter_text(text, span)
     meta = parse_simple(source)
-    try:
-        if meta is None:
-            meta = _YAML.load(source) if source.strip() else None
-    except yaml.YAMLError as exc:
-        raise CardParseError(*_yaml_problem(exc, source)) from None
+    if meta is None and source.strip():
+        meta = _load_yaml(source)
     if meta is None:
         raise CardParseError("front matter is empty: it needs at least 'title:'", 2)
     if not isinstance(meta, dict):
@@ -255,7 +248,18 @@ def parse_meta(text: str) -> tuple[dict[str, Any], FrontMatterSpan]:
     return meta, span
 
 
-def _yaml_problem(exc: yaml.YAMLError, source: str) -> tuple[str, int | None]:
+def _load_yaml(source: str) -> Any:
+    """The full YAML parser, for front matter the fast path declines (imported on first use)."""
+    import yaml
+    from frontmatter.default_handlers import YAMLHandler  # CSafeLoader when libyaml is present
+
+    try:
+        return YAMLHandler().load(source)
+    except yaml.YAMLError as exc:
+        raise CardParseError(*_yaml_problem(exc, source)) from None
+
+
+def _yaml_problem(exc: Exception, source: str) -> tuple[str, int | None]:
     """A plain message and the file line for a YAML error. When the parser only notices the
     problem at the end of the front matter (an unclosed bracket), point at where it started."""
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]

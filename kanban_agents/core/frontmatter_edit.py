@@ -14,8 +14,6 @@ import math
 import re
 from typing import Any
 
-import yaml
-
 from .card import CardParseError, front_matter_text, parse_meta, split_front_matter
 
 DELETE = object()  # sentinel value: remove the key
@@ -65,6 +63,8 @@ def set_body(text: str, body: str) -> str:
 def render_card(meta: dict[str, Any], body: str) -> str:
     """Text for a new card file: one line per key where it fits. Existing files are edited in
     place with ``set_keys``, never re-rendered."""
+    import yaml  # on first use: see frontmatter_fast
+
     lines = []
     for key, value in meta.items():
         try:
@@ -78,6 +78,8 @@ def render_card(meta: dict[str, Any], body: str) -> str:
 
 def format_value(value: Any) -> str:
     """One-line YAML for a scalar, list or mapping (flow style)."""
+    import yaml  # on first use: see frontmatter_fast
+
     if isinstance(value, float) and value.is_integer() and math.isfinite(value):
         value = int(value)
     dumped = yaml.safe_dump(
@@ -205,6 +207,8 @@ def _keep_quote_style(old_value: str, value: Any) -> str:
 
 
 def _plain_key(key: str) -> str:
+    import yaml  # on first use: see frontmatter_fast
+
     if re.fullmatch(r"[A-Za-z_][\w-]*", key) and yaml.safe_load(key) == key:
         return key
     return format_value(key)

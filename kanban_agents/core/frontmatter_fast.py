@@ -14,19 +14,30 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.nodes import ScalarNode
-from yaml.resolver import Resolver
-
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: +|$)")
 _STR_TAG = "tag:yaml.org,2002:str"
-_resolver = Resolver()
-_constructor = SafeConstructor()
 # Characters that give a plain scalar's first character a special meaning in YAML.
 _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
-_IMPLICIT_FIRST_CHARS = frozenset(
-    ch for ch in Resolver.yaml_implicit_resolvers if ch is not None
-) | {""}
+# PyYAML's resolver and constructors, imported on first use: importing yaml compiles a dozen
+# regular expressions, time a `list` served from the card cache need not spend.
+_resolver: Any = None
+_constructor: Any = None
+_ScalarNode: Any = None
+_ConstructorError: type[Exception] = Exception
+_IMPLICIT_FIRST_CHARS: frozenset[str] = frozenset()
+
+
+def _load_yaml() -> None:
+    global _resolver, _constructor, _ScalarNode, _ConstructorError, _IMPLICIT_FIRST_CHARS
+    from yaml.constructor import ConstructorError, SafeConstructor
+    from yaml.nodes import ScalarNode
+    from yaml.resolver import Resolver
+
+    _constructor, _ScalarNode, _ConstructorError = SafeConstructor(), ScalarNode, ConstructorError
+    _IMPLICIT_FIRST_CHARS = frozenset(
+        ch for ch in Resolver.yaml_implicit_resolvers if ch is not None
+    ) | {""}
+    _resolver = Resolver()  # last: it marks the whole set as loaded
 
 
 _STRING_KEYS: set[str] = set()  # keys already known to be plain strings to YAML
@@ -43,11 +54,13 @@ def _string_key(key: str) -> bool:
 
 
 def _resolve(text: str) -> str:
-    return _resolver.resolve(ScalarNode, text, (True, False))
+    return _resolver.resolve(_ScalarNode, text, (True, False))
 
 
 def parse_simple(source: str) -> dict[str, Any] | None:
     """The front matter as PyYAML would load it, or None when it is not simple enough."""
+    if _resolver is None:
+        _load_yaml()
     if "\t" in source or "\r" in source:
         return None
     if not source.replace("\n", "").isprintable():
@@ -246,8 +259,8 @@ def _plain(text: str) -> Any:
     if tag == _STR_TAG:
         return text
     try:
-        return _constructor.yaml_constructors[tag](_constructor, ScalarNode(tag, text))
-    except (KeyError, ConstructorError, ValueError):
+        return _constructor.yaml_constructors[tag](_constructor, _ScalarNode(tag, text))
+    except (KeyError, _ConstructorError, ValueError):
         return _NOT_SIMPLE
 
 
