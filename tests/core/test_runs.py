@@ -535,3 +535,18 @@ async def test_run_not_in_git_repo_fails_clearly(tmp_path):
     status = await asyncio.wait_for(runs.wait("sub"), 10)
     await runs.stop()
     assert status.state == "failed" and "not inside a git repository" in status.reason
+
+
+async def test_a_server_that_ignores_stream_still_works(project):
+    """Some minimal OpenAI-compatible servers answer a streaming request with one JSON body (a
+    stream reader would see nothing at all): it is read as the completion it is."""
+    with ScriptedServer([edit_sub(), finish()], streaming=False) as server:
+        h = Harness(project, server)
+        await h.runs.start()
+        await h.start_card("sub")
+        status = await h.wait("sub")
+        await h.runs.stop()
+    assert status.state == "review", status.reason
+    assert len(server.requests) == 2 and all(r.get("stream") for r in server.requests)
+    assert status.tokens > 0
+    assert "def sub" in git(project, "show", "kanban/sub:calc.py")

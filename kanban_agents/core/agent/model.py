@@ -153,8 +153,23 @@ class OpenAIModel:
         try:
             stream = await self._client.chat.completions.create(**options)
             async with stream:
-                async for chunk in stream:
-                    _absorb(chunk, turn, calls, on_text)
+                if "json" in stream.response.headers.get("content-type", ""):
+                    # A server that ignores "stream" answers with one JSON body, which a stream
+                    # reader would see as nothing at all: read it as the completion it is.
+                    from openai.types.chat import ChatCompletion
+
+                    raw = await stream.response.aread()
+                    try:
+                        completion = ChatCompletion.model_validate(json.loads(raw))
+                    except ValueError as exc:  # also pydantic's ValidationError
+                        raise ModelError(
+                            f"the model server's answer is not a chat completion: {raw[:200]!r} "
+                            f"({type(exc).__name__})"
+                        ) from None
+                    _absorb_completion(completion, turn, calls, on_text)
+                else:
+                    async for chunk in stream:
+                        _absorb(chunk, turn, calls, on_text)
         except openai.BadRequestError as exc:
             if self._usage_supported and "stream_options" in str(exc):
                 self._usage_supported = False  # an older server: count tokens ourselves instead
@@ -195,6 +210,33 @@ def _absorb(
                     slot["name"] = slot.get("name", "") + call.function.name
                 if call.function.arguments:
                     slot["arguments"] = slot.get("arguments", "") + call.function.arguments
+        if choice.finish_reason:
+            turn.finish_reason = choice.finish_reason
+
+
+def _absorb_completion(
+    completion: Any,
+    turn: ModelTurn,
+    calls: dict[int, dict[str, str]],
+    on_text: Callable[[str], None],
+) -> None:
+    """A whole (non-streamed) completion, into the same shape as a stream's chunks."""
+    usage = getattr(completion, "usage", None)
+    if usage is not None:
+        turn.prompt_tokens = usage.prompt_tokens or 0
+        turn.completion_tokens = usage.completion_tokens or 0
+    for choice in (completion.choices or ())[:1]:
+        message = choice.message
+        if message is not None and message.content:
+            turn.text += message.content
+            on_text(message.content)
+        for index, call in enumerate((message.tool_calls or ()) if message is not None else ()):
+            function = getattr(call, "function", None)
+            calls[index] = {
+                "id": call.id or "",
+                "name": (function.name if function is not None else "") or "",
+                "arguments": (function.arguments if function is not None else "") or "",
+            }
         if choice.finish_reason:
             turn.finish_reason = choice.finish_reason
 

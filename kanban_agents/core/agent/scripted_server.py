@@ -90,8 +90,16 @@ class ScriptedServer:
     with each parsed request body. Use it as a context manager, or call ``start``/``stop``.
     """
 
-    def __init__(self, script: list[Turn] | Responder, *, model: str = "scripted-model"):
+    def __init__(
+        self,
+        script: list[Turn] | Responder,
+        *,
+        model: str = "scripted-model",
+        streaming: bool = True,
+    ):
         self.model = model
+        self.streaming = streaming  # False: answer every request with one JSON body, as some
+        # minimal servers do even when the client asks for a stream
         self.base_url = ""
         self.requests: list[dict] = []
         self.headers: list[dict] = []
@@ -368,7 +376,7 @@ class _Handler(BaseHTTPRequestHandler):
         completion = owner._completion_for(reply, body)
         if isinstance(turn, DropStream):
             self._stream(completion, body, drop_after=turn.after_chunks)
-        elif body.get("stream"):
+        elif body.get("stream") and owner.streaming:
             self._stream(completion, body)
         else:
             self._send_json(200, completion.as_completion())
