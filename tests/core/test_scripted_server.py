@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openai import AsyncOpenAI, OpenAI
 
-from kanban_agents.core.agent.scripted_server import (
+from tests.scripted_server import (
     EXHAUSTED_MESSAGE,
     DropStream,
     HttpError,
