@@ -216,12 +216,18 @@ async def test_radar_notices_leave_out_merged_cards(sample_board, make_test_app)
         assert notices("dark-mode") == ("would conflict with export-csv in src/report.py",)
         assert len(notices("export-csv")) == 2
         app.board.select_card_id("dark-mode")
-        await pilot.pause(0.1)
-        text = screen_text(app)
+        for _ in range(100):  # the panel follows the selection a frame later
+            await pilot.pause(0.05)
+            text = screen_text(app)
+            if "would conflict with export-csv" in text:
+                break
         assert "⚡ would conflict with export-csv" in text and "⚡ ⚡" not in text
 
         await pilot.press("L")  # dark-mode: review -> done
         await settle(pilot, app)
-        await pilot.pause(0.1)
+        for _ in range(100):
+            if notices("dark-mode") == ():
+                break
+            await pilot.pause(0.05)
         assert notices("dark-mode") == ()
         assert notices("export-csv") == ("would conflict with the base branch in src/report.py",)
