@@ -23,7 +23,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from .card import CARD_HEIGHT, CardStyles, CardView, drop_indicator, render_card
-from .quiet_scroll import QuietVirtualSize
+from .quiet_scroll import DirectLines, DirectScrollBars, QuietVirtualSize
 
 STATE_CLASSES = (
     "queued",
@@ -56,7 +56,7 @@ def widget_id(prefix: str, column_id: str) -> str:
     return f"{prefix}-{re.sub(r'[^A-Za-z0-9_-]', '_', column_id)}"
 
 
-class CardList(QuietVirtualSize, ScrollView, can_focus=False):
+class CardList(DirectLines, DirectScrollBars, QuietVirtualSize, ScrollView, can_focus=False):
     """One column's cards, drawn with the line API: only visible lines are rendered."""
 
     COMPONENT_CLASSES = {
@@ -380,6 +380,8 @@ class BoardView(Horizontal, can_focus=True):
         else:
             self.models = models
             for view, model in zip(self.column_views, models, strict=True):
+                if view.model is model:
+                    continue  # a move rebuilds two columns and passes the others through
                 view.model = model
                 if view.is_mounted:
                     view.update_header()

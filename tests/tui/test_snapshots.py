@@ -77,3 +77,19 @@ def test_error_card_selected(sample_board, make_test_app, snap_compare):
     assert snap_compare(
         app, terminal_size=(160, 40), run_before=run_before(shows="Cannot read this card")
     )
+
+
+def test_long_column_scrolled(tmp_path, make_test_app, snap_compare):
+    """A column longer than the screen, scrolled to its selection: the scrollbars and the cut
+    cards at the edges (card lists and their scrollbars skip Textual's line pipeline)."""
+    from tests.tui.conftest import card
+
+    board = tmp_path / "board"
+    board.mkdir()
+    for n in range(14):
+        (board / f"task-{n:02}.md").write_text(
+            card(f"Task number {n}", "todo", n * 10, "files: [a.py]\nconstraints: c\ntests: t\n")
+        )
+    (board / "other.md").write_text(card("In progress one", "in-progress", 1))
+    app = make_test_app(board, watch=False)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before(*"jjjjjjjjj", "L"))
