@@ -405,16 +405,16 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         needle = self.filter_text.strip().casefold()
         models = []
         for column in columns:
-            entries: list[Card | CardError] = [*column.errors, *column.cards]
+            errors: list[CardError] = list(column.errors)
+            cards: list[Card] = list(column.cards)
             if needle:
-                entries = [e for e in entries if self._matches(e, needle)]
-            views = [
-                self._error_view(e) if isinstance(e, CardError) else self._card_view(e, done)
-                for e in entries
-            ]
+                errors = [e for e in errors if self._matches(e, needle)]
+                cards = [c for c in cards if self._matches(c, needle)]
+            views = [self._error_view(e) for e in errors]
+            views += [self._card_view(c, done) for c in cards]
             total = len(column.errors) + len(column.cards)
             models.append(ColumnModel(column.id, column.title, column.wip, views, total,
-                                      column.id == settings.board.agent_column))  # fmt: skip
+                                      column.id == settings.board.agent_column, len(errors)))  # fmt: skip
         return models
 
     def _matches(self, entry: Card | CardError, needle: str) -> bool:
@@ -618,11 +618,21 @@ class KanbanApp(ReviewActions, PlanningActions, App):
                 ids = [v.id for v in cards]
                 cards.insert(ids.index(before_id) if before_id in ids else len(cards), moving)
                 total += 1
+            # An unreadable card is never moved: the error count stays.
             updated.append(
-                ColumnModel(model.id, model.title, model.wip, cards, total, model.is_agent_column)
+                ColumnModel(
+                    model.id,
+                    model.title,
+                    model.wip,
+                    cards,
+                    total,
+                    model.is_agent_column,
+                    model.errors,
+                )
             )
-        self.board.set_columns(updated)
-        self.board.select_card_id(card_id)
+        self.board.set_columns(updated)  # the selection follows the card if it was selected
+        if self.board.selected_card_id != card_id:
+            self.board.select_card_id(card_id)
 
     @work(group="writes", exit_on_error=False)
     async def _write_move(self, card: Card, column: str, before_id: str | None) -> None:

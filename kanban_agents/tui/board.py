@@ -46,6 +46,7 @@ class ColumnModel:
     cards: list[CardView]
     total: int  # cards in the column before filtering
     is_agent_column: bool = False
+    errors: int = 0  # unreadable card files among ``cards``
 
     @property
     def over_wip(self) -> bool:
@@ -305,9 +306,8 @@ class ColumnView(Vertical):
         text = Text.assemble((m.title, "bold"), "  ", (count, "dim" if not m.over_wip else "bold"))
         if m.over_wip:
             text.append("  over WIP", "bold")
-        errors = sum(1 for c in m.cards if c.is_error)
-        if errors:
-            text.append(f"  ⚠{errors}")
+        if m.errors:
+            text.append(f"  ⚠{m.errors}")
         if text != self._header_text:  # an update means a layout pass: only when it changed
             self._header_text = text
             self.header.update(text, layout=False)  # one line, always: no layout pass needed
