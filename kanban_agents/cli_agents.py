@@ -122,9 +122,14 @@ def _follow(store, card_id: str, first_run: int = 1, quiet: bool = False) -> int
                 f"no run of {card_id} started (is the board app's agent column {store.settings.board.agent_column!r}?)"
             )
         time.sleep(0.1)
+    from .core.host import board_host_pid
+
     offset = 0
     last_alive = time.monotonic()
-    queued = True  # a queued run holds no lock yet: waiting for it is right
+    # A queued run holds no lock yet. Its queue lives in the board app (then the app must be
+    # alive) or in a `run` process of its own (nothing to check: keep waiting).
+    queued = True
+    hosted = board_host_pid(store.root) is not None
     while True:
         events, offset = records.read_from(card_id, run, offset)
         for event in events:
@@ -137,7 +142,9 @@ def _follow(store, card_id: str, first_run: int = 1, quiet: bool = False) -> int
                 reason = f" ({event.reason})" if event.reason else ""
                 print(f"{card_id}: {event.state}{reason}", flush=True)
                 return 0 if event.state == "review" else 1
-        if queued or records.lock(card_id).holder() is not None:
+        if records.lock(card_id).holder() is not None or (
+            queued and (not hosted or board_host_pid(store.root) is not None)
+        ):
             last_alive = time.monotonic()
         elif time.monotonic() - last_alive > 3:  # a grace period for a run between its steps
             print(f"{card_id}: run {run} stopped without an outcome (the process running it "

@@ -9,6 +9,7 @@ by snapshot, so when one branch changes only its own pairs are recomputed.
 from __future__ import annotations
 
 import itertools
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,9 +69,15 @@ class ConflictRadar:
             tuple[str, str], tuple[str, ...]
         ] = {}  # (commit, commit) -> conflicting files
         self._base_paths: dict[tuple[str, str], set[str]] = {}  # (base tip, merge base) -> paths
+        self._lock = threading.Lock()
 
     def scan(self, branches: list[Branch], changed: set[str] | None = None) -> RadarReport:
-        """Recompute. ``changed``: cards whose worktree changed (None: all of them)."""
+        """Recompute. ``changed``: cards whose worktree changed (None: all of them). One scan at
+        a time: a scan whose caller gave up may still be running in its thread."""
+        with self._lock:
+            return self._scan(branches, changed)
+
+    def _scan(self, branches: list[Branch], changed: set[str] | None) -> RadarReport:
         report = RadarReport()
         live = {b.card_id for b in branches}
         for card_id in list(self._snapshots):

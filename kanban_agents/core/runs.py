@@ -162,7 +162,15 @@ class RunManager:
     async def stop(self, reason: str = "the board app was closed") -> None:
         """Stop every run; they end ``interrupted`` and can be resumed later."""
         self.store.remove_listener(self._on_store_change)
-        self._queue.clear()
+        for card_id in list(self._queue):  # queued runs end too, so their followers stop waiting
+            self._queue.remove(card_id)
+            status = self.status.get(card_id)
+            run = status.run if status else self.records.next_run_number(card_id)
+            self.emit(
+                RunFinished(card_id, run, state=INTERRUPTED, reason=f"{reason} before it started")
+            )
+            self.records.close(card_id, run)
+            self._write_card_run_async(card_id, {"state": INTERRUPTED})
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel(reason)

@@ -345,12 +345,12 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self._radar_timer = None
         if not self.is_running:
             return
+        self._radar_busy = True  # now, not when the worker starts: the tick must see it
         self.run_worker(self._scan_radar, group="radar", exclusive=True, exit_on_error=False)
 
     async def _scan_radar(self, changed: set[str] | None = None) -> None:
         if self.radar is None and self.runs is not None and self.runs.repo is not None:
             self.radar = ConflictRadar(self.runs.repo)
-        self._radar_busy = True
         try:
             report, _overlaps = await asyncio.to_thread(
                 board_radar, self.store, self.radar, changed
@@ -508,6 +508,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             and self._radar_timer is None
             and not self._radar_busy
         ):
+            self._radar_busy = True
             self.run_worker(partial(self._scan_radar, set()), group="radar", exclusive=True,
                             exit_on_error=False)  # fmt: skip
 

@@ -550,3 +550,69 @@ async def test_a_server_that_ignores_stream_still_works(project):
     assert len(server.requests) == 2 and all(r.get("stream") for r in server.requests)
     assert status.tokens > 0
     assert "def sub" in git(project, "show", "kanban/sub:calc.py")
+
+
+async def test_stop_ends_queued_runs_and_a_restart_queues_them_again(project):
+    """A card still waiting for admission when the app closes ends 'interrupted' in its log (so
+    `log --follow` and `run --wait` stop waiting) and is queued again by the next start."""
+    with ScriptedServer([]) as server:
+        h = Harness(project, server)
+        make_card(h.board, "later", extra="depends_on: [sub]\n")
+        h.store.load()
+        await h.runs.start()
+        await h.start_card("later")
+        await asyncio.sleep(0.2)
+        assert h.runs.status["later"].state == "queued"
+        await h.runs.stop()
+        last = list(h.runs.records.read_events("later"))[-1]
+        assert last.kind == "finished" and last.state == "interrupted"
+        assert "before it started" in last.reason
+        again = Harness(project, server)
+        await again.runs.start()
+        await asyncio.sleep(0.2)
+        assert again.runs.status["later"].state == "queued"
+        await again.runs.stop()
+
+
+async def test_a_minimal_json_body_is_read_leniently():
+    """No id, created, object or index, finish_reason null, arguments as an object: what small
+    hand-written OpenAI-compatible servers send. The turn still carries the text and the call."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from kanban_agents.config import AgentProfile
+
+    body = json.dumps({
+        "choices": [{
+            "message": {"role": "assistant", "content": "Done.",
+                        "tool_calls": [{"function": {"name": "finish",
+                                                     "arguments": {"summary": "ok"}}}]},
+            "finish_reason": None,
+        }],
+    }).encode()  # fmt: skip
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+        model = OpenAIModel(AgentProfile("builtin", model="m"), {"OPENAI_BASE_URL": base_url})
+        shown: list[str] = []
+        turn = await model.complete([{"role": "user", "content": "hi"}], [], shown.append)
+        await model.aclose()
+    finally:
+        httpd.shutdown()
+    assert turn.text == "Done." and shown == ["Done."]
+    [call] = turn.tool_calls
+    assert call.name == "finish" and json.loads(call.arguments) == {"summary": "ok"}

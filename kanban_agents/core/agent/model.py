@@ -156,17 +156,7 @@ class OpenAIModel:
                 if "json" in stream.response.headers.get("content-type", ""):
                     # A server that ignores "stream" answers with one JSON body, which a stream
                     # reader would see as nothing at all: read it as the completion it is.
-                    from openai.types.chat import ChatCompletion
-
-                    raw = await stream.response.aread()
-                    try:
-                        completion = ChatCompletion.model_validate(json.loads(raw))
-                    except ValueError as exc:  # also pydantic's ValidationError
-                        raise ModelError(
-                            f"the model server's answer is not a chat completion: {raw[:200]!r} "
-                            f"({type(exc).__name__})"
-                        ) from None
-                    _absorb_completion(completion, turn, calls, on_text)
+                    _absorb_completion(await _json_body(stream.response), turn, calls, on_text)
                 else:
                     async for chunk in stream:
                         _absorb(chunk, turn, calls, on_text)
@@ -214,31 +204,54 @@ def _absorb(
             turn.finish_reason = choice.finish_reason
 
 
+async def _json_body(response: Any) -> dict[str, Any]:
+    try:
+        raw = await response.aread()
+    except Exception as exc:  # the HTTP library's transport errors: worth another try
+        raise ModelError(
+            f"connection to the model server failed: {type(exc).__name__}: {exc}", None, True
+        ) from None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
+        raise ModelError(f"the model server's answer is not a chat completion: {raw[:200]!r}")
+    return body
+
+
 def _absorb_completion(
-    completion: Any,
+    body: dict[str, Any],
     turn: ModelTurn,
     calls: dict[int, dict[str, str]],
     on_text: Callable[[str], None],
 ) -> None:
-    """A whole (non-streamed) completion, into the same shape as a stream's chunks."""
-    usage = getattr(completion, "usage", None)
-    if usage is not None:
-        turn.prompt_tokens = usage.prompt_tokens or 0
-        turn.completion_tokens = usage.completion_tokens or 0
-    for choice in (completion.choices or ())[:1]:
-        message = choice.message
-        if message is not None and message.content:
-            turn.text += message.content
-            on_text(message.content)
-        for index, call in enumerate((message.tool_calls or ()) if message is not None else ()):
-            function = getattr(call, "function", None)
+    """A whole (non-streamed) completion body, read leniently (minimal servers leave out ids,
+    indexes and the like), into the same shape as a stream's chunks."""
+    usage = body.get("usage")
+    if isinstance(usage, dict):
+        turn.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        turn.completion_tokens = int(usage.get("completion_tokens") or 0)
+    for choice in body["choices"][:1]:
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message") or {}
+        content = message.get("content")
+        if isinstance(content, str) and content:
+            turn.text += content
+            on_text(content)
+        for index, call in enumerate(message.get("tool_calls") or ()):
+            function = (call.get("function") or {}) if isinstance(call, dict) else {}
+            arguments = function.get("arguments")
+            if not isinstance(arguments, str):  # some servers send the object itself
+                arguments = json.dumps(arguments) if arguments is not None else ""
             calls[index] = {
-                "id": call.id or "",
-                "name": (function.name if function is not None else "") or "",
-                "arguments": (function.arguments if function is not None else "") or "",
+                "id": str(call.get("id") or "") if isinstance(call, dict) else "",
+                "name": str(function.get("name") or ""),
+                "arguments": arguments,
             }
-        if choice.finish_reason:
-            turn.finish_reason = choice.finish_reason
+        if choice.get("finish_reason"):
+            turn.finish_reason = str(choice["finish_reason"])
 
 
 def _model_error(exc: Exception) -> ModelError:
