@@ -72,7 +72,8 @@ class ConflictRadar:
         self._lock = threading.Lock()
 
     def scan(self, branches: list[Branch], changed: set[str] | None = None) -> RadarReport:
-        """Recompute. ``changed``: cards whose worktree changed (None: all of them). One scan at
+        """Recompute. ``changed``: cards whose worktree changed (None: all of them; an empty set
+        rechecks only the base branches). One scan at
         a time: a scan whose caller gave up may still be running in its thread."""
         with self._lock:
             return self._scan(branches, changed)
@@ -186,9 +187,8 @@ def declared_overlaps(store) -> list[tuple[str, str, list[str]]]:
 
 
 def board_radar(
-    store, radar: ConflictRadar | None = None, changed: set[str] | None = None
+    store, radar: ConflictRadar | None = None
 ) -> tuple[RadarReport, list[tuple[str, str, list[str]]]]:
-    """``changed``: as for :meth:`ConflictRadar.scan` (an empty set rechecks only the bases)."""
     from .paths import repo_root, state_dir
     from .records import RunRecords
 
@@ -197,5 +197,4 @@ def board_radar(
     if repo is None or state is None:
         return RadarReport(), declared_overlaps(store)
     radar = radar or ConflictRadar(repo)
-    branches = active_branches(store, RunRecords(state / "runs"))
-    return radar.scan(branches, changed), declared_overlaps(store)
+    return radar.scan(active_branches(store, RunRecords(state / "runs"))), declared_overlaps(store)

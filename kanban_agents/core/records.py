@@ -166,13 +166,7 @@ class RunRecords:
             lines = _tail(path, last) if last is not None else path.read_bytes().splitlines()
         except FileNotFoundError:
             return
-        for line in lines:
-            try:
-                event = event_from_dict(json.loads(line))
-            except (ValueError, UnicodeDecodeError):
-                continue
-            if event is not None:
-                yield event
+        yield from _parse(lines)
 
     def read_from(self, card_id: str, run: int, offset: int) -> tuple[list[Event], int]:
         """Events written since byte ``offset`` of a run's log, and the offset to read from
@@ -184,15 +178,7 @@ class RunRecords:
         except FileNotFoundError:
             return [], offset
         end = data.rfind(b"\n") + 1
-        events = []
-        for line in data[:end].splitlines():
-            try:
-                event = event_from_dict(json.loads(line))
-            except (ValueError, UnicodeDecodeError):
-                continue
-            if event is not None:
-                events.append(event)
-        return events, offset + end
+        return list(_parse(data[:end].splitlines())), offset + end
 
     # ------------------------------------------------------------------ conversation
 
@@ -213,6 +199,17 @@ class RunRecords:
     def forget_messages(self, card_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.card_dir(card_id) / "messages.json").unlink()
+
+
+def _parse(lines: Iterable[bytes]) -> Iterator[Event]:
+    """Events from JSON lines, skipping lines a crash left half-written."""
+    for line in lines:
+        try:
+            event = event_from_dict(json.loads(line))
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if event is not None:
+            yield event
 
 
 def _tail(path: Path, count: int, chunk: int = 1 << 16) -> list[bytes]:

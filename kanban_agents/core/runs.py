@@ -163,14 +163,7 @@ class RunManager:
         """Stop every run; they end ``interrupted`` and can be resumed later."""
         self.store.remove_listener(self._on_store_change)
         for card_id in list(self._queue):  # queued runs end too, so their followers stop waiting
-            self._queue.remove(card_id)
-            status = self.status.get(card_id)
-            run = status.run if status else self.records.next_run_number(card_id)
-            self.emit(
-                RunFinished(card_id, run, state=INTERRUPTED, reason=f"{reason} before it started")
-            )
-            self.records.close(card_id, run)
-            self._write_card_run_async(card_id, {"state": INTERRUPTED})
+            self._end_queued(card_id, INTERRUPTED, f"{reason} before it started")
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel(reason)
@@ -230,18 +223,22 @@ class RunManager:
 
     def cancel(self, card_id: str, reason: str = "cancelled") -> bool:
         if card_id in self._queue:
-            self._queue.remove(card_id)
-            status = self.status.get(card_id)
-            run = status.run if status else self.records.next_run_number(card_id)
-            self.emit(RunFinished(card_id, run, state=CANCELLED, reason=reason))
-            self.records.close(card_id, run)
-            self._write_card_run_async(card_id, {"state": CANCELLED})
+            self._end_queued(card_id, CANCELLED, reason)
             return True
         task = self._tasks.get(card_id)
         if task is not None and card_id not in self._finishing:
             task.cancel(reason)
             return True
         return False
+
+    def _end_queued(self, card_id: str, state: str, reason: str) -> None:
+        """End a run that never left the queue: in its log, its status and on its card."""
+        self._queue.remove(card_id)
+        status = self.status.get(card_id)
+        run = status.run if status else self.records.next_run_number(card_id)
+        self.emit(RunFinished(card_id, run, state=state, reason=reason))
+        self.records.close(card_id, run)
+        self._write_card_run_async(card_id, {"state": state})
 
     async def wait(self, card_id: str) -> RunStatus | None:
         """Until the card has no queued or running run; returns its last status."""

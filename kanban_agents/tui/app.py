@@ -38,7 +38,7 @@ from ..core.events import (
     UsageUpdated,
 )
 from ..core.lint import lint_card
-from ..core.radar import ConflictRadar, RadarReport, board_radar
+from ..core.radar import ConflictRadar, RadarReport, active_branches
 from ..core.review import Reviewer
 from ..core.runs import RunManager
 from ..core.watch import SettingsReloaded, watch_board
@@ -349,21 +349,21 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self.run_worker(self._scan_radar, group="radar", exclusive=True, exit_on_error=False)
 
     async def _scan_radar(self, changed: set[str] | None = None) -> None:
-        if self.radar is None and self.runs is not None and self.runs.repo is not None:
-            self.radar = ConflictRadar(self.runs.repo)
+        """The cards' branches against each other and the base. (Declared ``files`` overlaps
+        reach the cards as run notices, so they are not recomputed here.)"""
+        runs = self.runs
+        assert runs is not None and runs.repo is not None  # schedule_radar checked
+        radar = self.radar = self.radar or ConflictRadar(runs.repo)
         try:
-            report, _overlaps = await asyncio.to_thread(
-                board_radar, self.store, self.radar, changed
+            report = await asyncio.to_thread(
+                lambda: radar.scan(active_branches(self.store, runs.records), changed)
             )
         finally:
             self._radar_busy = False
-        if [(c.card, c.other, c.files) for c in report.conflicts] != [
-            (c.card, c.other, c.files) for c in self.radar_report.conflicts
-        ]:
-            self.radar_report = report
+        changed_conflicts = report.conflicts != self.radar_report.conflicts
+        self.radar_report = report
+        if changed_conflicts:
             self._schedule_refresh()
-        else:
-            self.radar_report = report
 
     # ------------------------------------------------------------------ data in: store and runs
 
