@@ -41,7 +41,9 @@ class AgentProfile:
     max_wall_seconds: float = 1800.0
     max_tokens: int = 400_000
     temperature: float | None = None
-    request_timeout: float = 120.0
+    request_timeout: float = 60.0  # the longest wait for the server's first (or next) byte
+    retry_budget: float = 150.0  # seconds a model request may keep failing before the run fails
+    retry_after_cap: float = 60.0  # the longest wait a server's Retry-After can ask for
     # command agent: argv template with {prompt} / {prompt_file} / {worktree} / {card_id}
     command: tuple[str, ...] = ()
     description: str = ""

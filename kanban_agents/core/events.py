@@ -98,6 +98,7 @@ class UsageUpdated(Event):
     prompt_tokens: int
     completion_tokens: int
     steps: int
+    estimated: bool = False  # the server gave no usage: the counts are an estimate
     kind: ClassVar[str] = "usage"
 
     @property
@@ -185,6 +186,7 @@ class RunStatus:
     steps: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    tokens_estimated: bool = False
     started: float | None = None
     finished: float | None = None
     attempt: int = 0
@@ -211,6 +213,7 @@ class RunStatus:
         elif isinstance(event, UsageUpdated):
             self.prompt_tokens = event.prompt_tokens
             self.completion_tokens = event.completion_tokens
+            self.tokens_estimated = event.estimated
             self.steps = event.steps
         elif isinstance(event, TestsFinished):
             self.last_tests = event

@@ -24,6 +24,7 @@ from .events import (
 
 FOLDED_LINES = 6  # output lines shown under a tool result; the rest is folded
 ARGUMENT_CHARS = 90
+NAME_CHARS = 60  # a tool name as the model sent it: a broken server can send thousands
 
 
 def format_event(event: Event) -> list[str]:
@@ -44,7 +45,8 @@ def format_event(event: Event) -> list[str]:
             for i, line in enumerate(event.text.strip().splitlines())
         ]
     if isinstance(event, ToolCalled):
-        return [f"▶ {event.name}({shorten_arguments(event.arguments)})"]
+        name = event.name if len(event.name) <= NAME_CHARS else event.name[: NAME_CHARS - 1] + "…"
+        return [f"▶ {name}({shorten_arguments(event.arguments)})"]
     if isinstance(event, ToolFinished):
         mark = "✔" if event.ok else "✖"
         lines = [f"{mark} {event.summary or event.name}"]

@@ -15,11 +15,12 @@ from ..events import (
     AssistantDelta,
     AssistantMessage,
     Emitter,
+    LogLine,
     ToolCalled,
     ToolFinished,
     UsageUpdated,
 )
-from .model import Model, ModelTurn, ToolCall
+from .model import Model, ModelError, ModelTurn, ToolCall
 from .tools import Toolbox, ToolResult, tool_schemas
 
 NUDGE = (
@@ -27,6 +28,18 @@ NUDGE = (
     "finish(summary) with a short summary of your diff."
 )
 MAX_IDLE_TURNS = 3
+NO_TOOL_CALLS = (
+    "the model answered {turns} turns without calling a tool: the server or the model may not "
+    "support tool calls (see the log, and README: Local models)"
+)
+NO_TOOL_CALLS_HELP = (
+    "The model never called a tool. Check that the model is trained for tool calls and that the "
+    "server is started with tool calling on: llama.cpp server (llama-cpp-python) "
+    "--chat_format chatml-function-calling (or the model's own function-calling format), vLLM "
+    "--enable-auto-tool-choice --tool-call-parser <parser>, Ollama: a model tagged 'tools'. "
+    "To check by hand, send one chat-completions request with a tool and see whether the answer "
+    "has tool_calls."
+)
 
 
 class LimitExceeded(Exception):
@@ -55,7 +68,8 @@ class Agent:
         self.checkpoint = (
             checkpoint  # saves the conversation after each step, so a crash can resume
         )
-        self.steps = self.prompt_tokens = self.completion_tokens = 0
+        self.steps = self.prompt_tokens = self.completion_tokens = self.tool_calls = 0
+        self.usage_estimated = False  # some turn's usage was our estimate, not the server's
         self.summary: str | None = None
 
     async def run(self, messages: list[dict]) -> str:
@@ -75,6 +89,9 @@ class Agent:
             self.checkpoint(messages)
             idle = 0 if turn.tool_calls else idle + 1
             if idle > MAX_IDLE_TURNS:
+                if not self.tool_calls:
+                    self.emit(LogLine, text=NO_TOOL_CALLS_HELP)
+                    raise LimitExceeded(NO_TOOL_CALLS.format(turns=idle))
                 raise LimitExceeded(
                     "the model kept answering without using tools or calling finish"
                 )
@@ -84,16 +101,25 @@ class Agent:
 
     async def step(self, messages: list[dict]) -> ModelTurn:
         self.steps += 1
-        turn = await self.model.complete(
-            messages, tool_schemas(), on_text=lambda t: self.emit(AssistantDelta, text=t)
-        )
+        try:
+            turn = await self.model.complete(
+                messages, tool_schemas(), on_text=lambda t: self.emit(AssistantDelta, text=t)
+            )
+        except ModelError as exc:
+            if exc.detail and exc.detail != exc.message:
+                # The reason on the card is one line; the server's whole answer goes here.
+                self.emit(LogLine, text=f"model server said:\n{exc.detail}")
+            raise
         self.prompt_tokens += turn.prompt_tokens
         self.completion_tokens += turn.completion_tokens
+        self.tool_calls += len(turn.tool_calls)
+        self.usage_estimated = self.usage_estimated or turn.usage_estimated
         self.emit(
             UsageUpdated,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
             steps=self.steps,
+            estimated=self.usage_estimated,
         )
         messages.append(turn.as_message())
         if turn.text.strip():

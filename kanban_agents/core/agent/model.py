@@ -1,8 +1,18 @@
 """The model: any OpenAI-compatible chat-completions endpoint, over the ``openai`` package.
 
-Streaming with tool calls; token usage counted; retries with backoff for what retrying can fix
-(429, 5xx, a dropped connection), reported as notices so the user sees what is happening; a plain
-``ModelError`` with the server's status and message for what it cannot (401, 404, 400 ...).
+Streaming with tool calls; token usage counted (estimated, and marked so, when the server gives
+none); retries with backoff for what retrying can fix (429, 5xx, a dropped or empty stream,
+malformed data), within a time budget, reported as notices so the user sees what is happening;
+a plain ``ModelError`` with a one-line reason for what it cannot (401, 404, a request the server
+calls invalid ...), the server's whole answer kept in ``detail`` for the log.
+
+The servers people run differ from OpenAI in ways that matter here (the scripted server's
+dialects reproduce each one): llama-cpp-python repeats a tool call's id and whole name in every
+streamed chunk, rejects ``"content": null``, reports no usage while streaming, leaves tools out
+of the prompt unless ``tool_choice`` is sent and cannot stream a tool call the model chose itself
+(it answers an empty stream); Ollama sends each tool call whole in one chunk and rejects a
+history whose tool-call arguments are not JSON; vLLM refuses tools unless it was started with
+``--enable-auto-tool-choice`` and reports errors inside a 200 stream.
 """
 
 from __future__ import annotations
@@ -11,7 +21,9 @@ import asyncio
 import json
 import os
 import random
-from collections.abc import Callable, Mapping
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,16 +31,38 @@ from ...config import AgentProfile
 
 DEFAULT_MODEL = "gpt-4o-mini"
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 20.0)  # then give up
+REASON_CHARS = 160  # a reason on the card and in `status` is one line of at most this
+EXCERPT_CHARS = 80  # of malformed data, quoted in the reason
+
+# Words in an error body that say the request itself is wrong: sending it again cannot help,
+# whatever the status (llama-cpp-python answers 500 to a request that fails validation).
+_INVALID_REQUEST = re.compile(
+    r"validation errors?|invalid|not supported|unsupported|requires --|is required|must be",
+    re.IGNORECASE,
+)
+_INVALID_REQUEST_TYPES = {"invalid_request_error", "BadRequestError", "validation_error"}
 
 
 class ModelError(Exception):
-    """The model could not answer; ``message`` says why in words a user can act on."""
+    """The model could not answer; ``message`` says why in one line a user can act on, and
+    ``detail`` keeps the server's whole answer for the log."""
 
-    def __init__(self, message: str, status: int | None = None, retryable: bool = False):
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        retryable: bool = False,
+        *,
+        detail: str = "",
+        retry_after: float = 0.0,
+    ):
+        self.message = one_line(message)
+        super().__init__(self.message)
         self.status = status
         self.retryable = retryable
+        self.detail = detail.strip() or message.strip()
+        self.retry_after = retry_after
+        self.received_data = False  # the attempt got part of an answer before it failed
 
 
 @dataclass(frozen=True)
@@ -45,9 +79,12 @@ class ModelTurn:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str | None = None
+    usage_estimated: bool = False  # the server gave no usage: the counts are our estimate
 
     def as_message(self) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        # "" and never null: llama-cpp-python rejects null content (HTTP 500), Ollama rejects it
+        # without tool calls, and an empty answer stored as null is invalid for OpenAI too.
+        message: dict[str, Any] = {"role": "assistant", "content": self.text}
         if self.tool_calls:
             message["tool_calls"] = [
                 {
@@ -97,7 +134,10 @@ class OpenAIModel:
         self.name = profile.model or environ.get("OPENAI_MODEL") or ""
         self.on_retry = on_retry or (lambda _message: None)
         self.retry_delays = retry_delays
-        self._usage_supported = True
+        # What this server turned out not to support, learnt once for the run:
+        self._usage_supported = True  # stream_options.include_usage
+        self._tool_choice_supported = True
+        self._streams_tool_calls = True  # False: requests with tools are sent without streaming
         self._client = AsyncOpenAI(
             api_key=api_key, base_url=self.base_url, max_retries=0, timeout=profile.request_timeout
         )
@@ -119,89 +159,332 @@ class OpenAIModel:
     async def complete(
         self, messages: list[dict], tools: list[dict], on_text: Callable[[str], None]
     ) -> ModelTurn:
-        """One assistant turn, streamed; retried with backoff when the failure is transient."""
+        """One assistant turn; retried with backoff while the failure is transient and the
+        retry budget (``retry_budget`` seconds without progress) lasts."""
         await self.resolve_name()
-        for attempt, delay in enumerate((*self.retry_delays, None), 1):
+        failing_since = time.monotonic()
+        for attempt in range(1, len(self.retry_delays) + 2):
             try:
-                return await self._stream_once(messages, tools, on_text)
+                return await self._request(messages, tools, on_text)
             except ModelError as exc:
-                if not exc.retryable or delay is None:
+                if not exc.retryable:
                     raise
-                wait = max(delay, getattr(exc, "retry_after", 0) or 0) * (
-                    0.8 + 0.4 * random.random()
-                )
+                if exc.received_data:
+                    failing_since = time.monotonic()  # it was answering: a fresh budget
+                if attempt > len(self.retry_delays):
+                    raise _gave_up(exc, attempt, failing_since) from None
+                wait = self._backoff(self.retry_delays[attempt - 1], exc.retry_after)
+                if time.monotonic() - failing_since + wait > self.profile.retry_budget:
+                    raise _gave_up(exc, attempt, failing_since) from None
                 self.on_retry(
-                    f"{exc.message}; retrying in {wait:.0f}s (attempt {attempt + 1} of {len(self.retry_delays) + 1})"
+                    f"{exc.message}; retrying in {wait:.0f}s (attempt {attempt + 1} of "
+                    f"{len(self.retry_delays) + 1})"
                 )
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
-    async def _stream_once(
+    def _backoff(self, delay: float, retry_after: float) -> float:
+        """The wait before the next attempt: the backoff step with jitter, or the server's
+        Retry-After when longer, never more than ``retry_after_cap``."""
+        return min(
+            max(delay * (0.8 + 0.4 * random.random()), retry_after), self.profile.retry_after_cap
+        )
+
+    async def _request(
+        self, messages: list[dict], tools: list[dict], on_text: Callable[[str], None]
+    ) -> ModelTurn:
+        """One attempt: streamed, unless this server cannot stream tool calls."""
+        if tools and not self._streams_tool_calls:
+            return await self._complete_whole(messages, tools, on_text)
+        try:
+            return await self._stream(messages, tools, on_text)
+        except _CannotStreamToolCalls as exc:
+            self._streams_tool_calls = False
+            self.on_retry(
+                f"the model server cannot stream tool calls ({exc.message}); asking it without "
+                "streaming from now on"
+            )
+            return await self._complete_whole(messages, tools, on_text)
+
+    def _options(self, messages: list[dict], tools: list[dict], *, stream: bool) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "model": self.name,
+            "messages": wire_messages(messages),
+            "stream": stream,
+        }
+        if tools:
+            options["tools"] = tools
+            if self._tool_choice_supported:
+                # The default, said out loud: llama-cpp-python leaves the tools out of the prompt
+                # unless tool_choice is sent.
+                options["tool_choice"] = "auto"
+        if self.profile.temperature is not None:
+            options["temperature"] = self.profile.temperature
+        if stream and self._usage_supported:
+            options["stream_options"] = {"include_usage": True}
+        return options
+
+    def _learn_from_rejection(self, exc: Exception) -> bool:
+        """True when a 400 was about an option this server does not take (now dropped)."""
+        text = str(exc)
+        if self._usage_supported and "stream_options" in text:
+            self._usage_supported = False  # an older server: count tokens ourselves instead
+            return True
+        if self._tool_choice_supported and "tool_choice" in text:
+            self._tool_choice_supported = False
+            return True
+        return False
+
+    async def _stream(
         self, messages: list[dict], tools: list[dict], on_text: Callable[[str], None]
     ) -> ModelTurn:
         import openai
 
-        options: dict[str, Any] = {"model": self.name, "messages": messages, "stream": True}
-        if tools:
-            options["tools"] = tools
-        if self.profile.temperature is not None:
-            options["temperature"] = self.profile.temperature
-        if self._usage_supported:
-            options["stream_options"] = {"include_usage": True}
         turn = ModelTurn()
         calls: dict[int, dict[str, str]] = {}
         try:
-            stream = await self._client.chat.completions.create(**options)
+            stream = await self._client.chat.completions.create(
+                **self._options(messages, tools, stream=True)
+            )
             async with stream:
-                if "json" in stream.response.headers.get("content-type", ""):
+                response = stream.response
+                if "json" in response.headers.get("content-type", ""):
                     # A server that ignores "stream" answers with one JSON body, which a stream
                     # reader would see as nothing at all: read it as the completion it is.
-                    _absorb_completion(await _json_body(stream.response), turn, calls, on_text)
+                    _absorb_completion(await _json_body(response), turn, calls, on_text)
                 else:
-                    async for chunk in stream:
-                        _absorb(chunk, turn, calls, on_text)
+                    await _read_stream(response, turn, calls, on_text)
         except openai.BadRequestError as exc:
-            if self._usage_supported and "stream_options" in str(exc):
-                self._usage_supported = False  # an older server: count tokens ourselves instead
-                return await self._stream_once(messages, tools, on_text)
+            if self._learn_from_rejection(exc):
+                return await self._stream(messages, tools, on_text)
+            error = _model_error(exc)
+            if tools and "stream" in error.detail.lower():
+                raise _CannotStreamToolCalls(error.message) from None
+            raise error from None
+        except openai.APIStatusError as exc:
+            error = _model_error(exc)
+            if tools and "stream" in error.detail.lower():
+                raise _CannotStreamToolCalls(error.message) from None
+            raise error from None
+        except openai.APIError as exc:
+            raise _model_error(exc) from None
+        except _EmptyStream:
+            if tools:
+                raise _CannotStreamToolCalls("an empty stream when tools were sent") from None
+            raise ModelError("the server ended the stream without an answer", None, True) from None
+        return _finished(turn, calls, messages)
+
+    async def _complete_whole(
+        self, messages: list[dict], tools: list[dict], on_text: Callable[[str], None]
+    ) -> ModelTurn:
+        import openai
+
+        turn = ModelTurn()
+        calls: dict[int, dict[str, str]] = {}
+        try:
+            raw = await self._client.chat.completions.with_raw_response.create(
+                **self._options(messages, tools, stream=False)
+            )
+            _absorb_completion(_completion_body(raw.content), turn, calls, on_text)
+        except openai.BadRequestError as exc:
+            if self._learn_from_rejection(exc):
+                return await self._complete_whole(messages, tools, on_text)
             raise _model_error(exc) from None
         except openai.APIError as exc:
             raise _model_error(exc) from None
-        turn.tool_calls = [
-            ToolCall(c.get("id") or f"call_{index}", c.get("name", ""), c.get("arguments", ""))
-            for index, c in sorted(calls.items())
-        ]
-        if not turn.prompt_tokens and not turn.completion_tokens:
-            turn.prompt_tokens = _estimate_tokens(json.dumps(messages))
-            turn.completion_tokens = _estimate_tokens(
-                turn.text + "".join(c.arguments for c in turn.tool_calls)
-            )
-        return turn
+        return _finished(turn, calls, messages)
 
 
-def _absorb(
-    chunk: Any, turn: ModelTurn, calls: dict[int, dict[str, str]], on_text: Callable[[str], None]
+class _CannotStreamToolCalls(ModelError):
+    """A request with tools failed only because it was streamed (an error or an empty stream)."""
+
+
+class _EmptyStream(Exception):
+    """A 200 stream with no events at all: what llama-cpp-python sends when it fails inside."""
+
+
+def wire_messages(messages: list[dict]) -> list[dict]:
+    """The conversation as every server accepts it: assistant content "" and never null (also
+    in conversations saved by older versions), tool-call arguments always a JSON object text
+    (Ollama rejects the whole request over one malformed argument string in the history; the
+    tool's error result already told the model what was wrong)."""
+    wired = []
+    for message in messages:
+        if message.get("role") == "assistant":
+            message = {**message, "content": message.get("content") or ""}
+            if message.get("tool_calls"):
+                message["tool_calls"] = [_wire_call(call) for call in message["tool_calls"]]
+        wired.append(message)
+    return wired
+
+
+def _wire_call(call: dict) -> dict:
+    function = call.get("function") or {}
+    arguments = function.get("arguments")
+    try:
+        valid = isinstance(json.loads(arguments), dict) if isinstance(arguments, str) else False
+    except ValueError:
+        valid = False
+    if valid:
+        return call
+    return {**call, "function": {**function, "arguments": "{}"}}
+
+
+async def _read_stream(
+    response: Any,
+    turn: ModelTurn,
+    calls: dict[int, dict[str, str]],
+    on_text: Callable[[str], None],
 ) -> None:
-    usage = getattr(chunk, "usage", None)
-    if usage is not None:
-        turn.prompt_tokens = usage.prompt_tokens or 0
-        turn.completion_tokens = usage.completion_tokens or 0
-    for choice in chunk.choices or ():
-        delta = choice.delta
-        if delta is not None and delta.content:
-            turn.text += delta.content
-            on_text(delta.content)
-        for call in (delta.tool_calls or ()) if delta is not None else ():
-            slot = calls.setdefault(call.index if call.index is not None else len(calls), {})
-            if call.id:
-                slot["id"] = call.id
-            if call.function is not None:
-                if call.function.name:
-                    slot["name"] = slot.get("name", "") + call.function.name
-                if call.function.arguments:
-                    slot["arguments"] = slot.get("arguments", "") + call.function.arguments
-        if choice.finish_reason:
-            turn.finish_reason = choice.finish_reason
+    """Read a chat-completions event stream into ``turn``; raise what its end means."""
+    events = 0
+    done = False
+    try:
+        async for data in _sse_data(response):
+            if data.strip() == "[DONE]":
+                done = True
+                break
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                raise _received(
+                    ModelError(
+                        f"the server sent malformed data: {_excerpt(data)}",
+                        None,
+                        True,
+                        detail=f"the server sent malformed data:\n{data}",
+                    ),
+                    events,
+                ) from None
+            events += 1
+            if isinstance(chunk, dict) and chunk.get("error"):
+                # vLLM reports a failure inside a 200 stream as an event of its own.
+                raise _received(_stream_error(chunk["error"]), events - 1)
+            if isinstance(chunk, dict):
+                _absorb_chunk(chunk, turn, calls, on_text)
+    except ModelError:
+        raise
+    except Exception as exc:  # the HTTP library's transport errors (its own classes per version)
+        if "timeout" in type(exc).__name__.lower():
+            error = ModelError(
+                "the model server stopped sending in the middle of an answer", None, True
+            )
+        else:
+            error = ModelError(
+                f"connection to the model server failed: {type(exc).__name__}: {exc}", None, True
+            )
+        raise _received(error, events) from None
+    if events == 0 and not done:
+        raise _EmptyStream()
+    if turn.finish_reason is None and not done:
+        # The server closed the connection mid-answer: what arrived may be cut anywhere.
+        raise _received(
+            ModelError(
+                "the model server closed the stream before the answer was complete", None, True
+            ),
+            events,
+        )
+
+
+async def _sse_data(response: Any) -> AsyncIterator[str]:
+    """The ``data`` of each server-sent event (comments such as keep-alive pings skipped)."""
+    lines: list[str] = []
+    async for line in response.aiter_lines():
+        line = line.rstrip("\r")
+        if not line:
+            if lines:
+                yield "\n".join(lines)
+                lines = []
+        elif line.startswith("data:"):
+            value = line[5:]
+            lines.append(value[1:] if value.startswith(" ") else value)
+    if lines:
+        yield "\n".join(lines)
+
+
+def _received(error: ModelError, events: int) -> ModelError:
+    error.received_data = events > 0
+    return error
+
+
+def _stream_error(error: Any) -> ModelError:
+    message = str(error.get("message") or error) if isinstance(error, dict) else str(error)
+    code = error.get("code") if isinstance(error, dict) else None
+    kind = str(error.get("type") or "") if isinstance(error, dict) else ""
+    status = code if isinstance(code, int) else None
+    invalid = (status is not None and 400 <= status < 500 and status not in (408, 429)) or (
+        _says_request_invalid(message, kind)
+    )
+    return ModelError(
+        f"model server reported an error in the stream: {message}",
+        status,
+        not invalid,
+        detail=json.dumps(error, indent=1) if isinstance(error, dict) else message,
+    )
+
+
+def _finished(turn: ModelTurn, calls: dict[int, dict[str, str]], messages: list[dict]) -> ModelTurn:
+    turn.tool_calls = [
+        ToolCall(c.get("id") or f"call_{index}", c.get("name", ""), c.get("arguments", ""))
+        for index, c in sorted(calls.items())
+    ]
+    if not turn.prompt_tokens and not turn.completion_tokens:
+        turn.usage_estimated = True
+        turn.prompt_tokens = _estimate_tokens(json.dumps(messages))
+        turn.completion_tokens = _estimate_tokens(
+            turn.text + "".join(c.arguments for c in turn.tool_calls)
+        )
+    return turn
+
+
+def _absorb_chunk(
+    chunk: dict[str, Any],
+    turn: ModelTurn,
+    calls: dict[int, dict[str, str]],
+    on_text: Callable[[str], None],
+) -> None:
+    """One ``chat.completion.chunk``, read leniently (servers leave out or repeat fields)."""
+    usage = chunk.get("usage")
+    if isinstance(usage, dict):
+        turn.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        turn.completion_tokens = int(usage.get("completion_tokens") or 0)
+    for choice in chunk.get("choices") or ():
+        if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+            continue
+        delta = choice.get("delta") or {}
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            turn.text += content
+            on_text(content)
+        for position, call in enumerate(delta.get("tool_calls") or ()):
+            if isinstance(call, dict):
+                _absorb_call_delta(call, position, calls)
+        if choice.get("finish_reason"):
+            turn.finish_reason = str(choice["finish_reason"])
+
+
+def _absorb_call_delta(
+    call: dict[str, Any], position: int, calls: dict[int, dict[str, str]]
+) -> None:
+    """Merge one tool-call delta. OpenAI names a call once and streams its arguments in
+    fragments; llama-cpp-python repeats the id and the whole name in every chunk; Ollama sends
+    each call whole. A name equal to the one already held is a repeat, not a fragment."""
+    index = call.get("index")
+    slot = calls.setdefault(index if isinstance(index, int) else len(calls) + position, {})
+    function = call.get("function") or {}
+    call_id = call.get("id") if isinstance(call.get("id"), str) else ""
+    repeated = bool(call_id) and slot.get("id") == call_id
+    if call_id:
+        slot["id"] = call_id
+    name = function.get("name")
+    if isinstance(name, str) and name:
+        held = slot.get("name", "")
+        slot["name"] = name if repeated or name == held else held + name
+    arguments = function.get("arguments")
+    if isinstance(arguments, str) and arguments:
+        slot["arguments"] = slot.get("arguments", "") + arguments
+    elif isinstance(arguments, dict):  # some servers send the object itself
+        slot["arguments"] = json.dumps(arguments)
 
 
 async def _json_body(response: Any) -> dict[str, Any]:
@@ -211,12 +494,24 @@ async def _json_body(response: Any) -> dict[str, Any]:
         raise ModelError(
             f"connection to the model server failed: {type(exc).__name__}: {exc}", None, True
         ) from None
+    return _completion_body(raw)
+
+
+def _completion_body(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except ValueError:
         body = None
+    if isinstance(body, dict) and body.get("error") and not body.get("choices"):
+        raise _stream_error(body["error"])
     if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
-        raise ModelError(f"the model server's answer is not a chat completion: {raw[:200]!r}")
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        raise ModelError(
+            f"the server sent malformed data: {_excerpt(text)}",
+            None,
+            True,
+            detail=f"the model server's answer is not a chat completion:\n{text}",
+        )
     return body
 
 
@@ -260,18 +555,28 @@ def _model_error(exc: Exception) -> ModelError:
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         detail = _server_message(exc)
-        retryable = status == 429 or status >= 500 or status == 408
-        error = ModelError(f"model server answered {status}: {detail}", status, retryable)
+        kind = _server_error_type(exc)
+        retryable = (status == 429 or status >= 500 or status == 408) and not (
+            _says_request_invalid(detail, kind)
+        )
         retry_after = exc.response.headers.get("retry-after") if exc.response is not None else None
         try:
-            error.retry_after = float(retry_after) if retry_after else 0  # type: ignore[attr-defined]
+            seconds = float(retry_after) if retry_after else 0.0
         except ValueError:
-            error.retry_after = 0  # type: ignore[attr-defined]
+            seconds = 0.0  # an HTTP date: the backoff steps will do
+        message = f"model server answered {status}: {one_line(detail)}"
         if status == 401:
-            error.message += " (check the API key)"
+            message += " (check the API key)"
         elif status == 404:
-            error.message += " (check the model name and base_url)"
-        return error
+            message += " (check the model name and base_url)"
+        elif "enable-auto-tool-choice" in detail:
+            message = (
+                f"model server answered {status}: it was started without tool calling "
+                "(vLLM: add --enable-auto-tool-choice --tool-call-parser <parser>)"
+            )
+        return ModelError(
+            message, status, retryable, detail=f"{status}: {detail}", retry_after=seconds
+        )
     if isinstance(exc, openai.APITimeoutError):
         return ModelError("the model server did not answer in time", None, True)
     if isinstance(exc, openai.APIConnectionError):
@@ -279,6 +584,9 @@ def _model_error(exc: Exception) -> ModelError:
         return ModelError(
             f"connection to the model server failed: {type(cause).__name__}: {cause}", None, True
         )
+    if isinstance(exc, openai.APIError):  # an error event inside a stream the client read
+        body = getattr(exc, "body", None)
+        return _stream_error(body if isinstance(body, dict) else {"message": str(exc)})
     return ModelError(f"model request failed: {exc}", None, False)
 
 
@@ -291,6 +599,46 @@ def _server_message(exc: Any) -> str:
         if isinstance(error, str):
             return error
     return str(getattr(exc, "message", "") or exc)
+
+
+def _server_error_type(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return str(error.get("type") or "")
+    return ""
+
+
+def _says_request_invalid(message: str, kind: str = "") -> bool:
+    return kind in _INVALID_REQUEST_TYPES or bool(_INVALID_REQUEST.search(message))
+
+
+def _gave_up(error: ModelError, attempts: int, failing_since: float) -> ModelError:
+    seconds = time.monotonic() - failing_since
+    final = ModelError(
+        f"{error.message} (gave up after {attempts} attempts in {seconds:.0f}s)",
+        error.status,
+        False,
+        detail=error.detail,
+    )
+    return final
+
+
+def one_line(text: str, limit: int = REASON_CHARS) -> str:
+    """The first meaningful line of ``text``, shortened: a reason for a card or `status` (the
+    whole text belongs in the log)."""
+    lines = [" ".join(line.split()) for line in str(text).splitlines()]
+    lines = [line for line in lines if line and not line.startswith("Traceback (most recent")]
+    line = lines[0] if lines else ""
+    if line.endswith(":") and len(lines) > 1:
+        line = f"{line} {lines[1]}"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1] + "…")
 
 
 def _estimate_tokens(text: str) -> int:

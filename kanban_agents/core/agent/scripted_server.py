@@ -4,7 +4,11 @@ It speaks the real wire format (JSON completions, server-sent-event streams, Ope
 bodies) over a real socket, so the real ``openai`` client is exercised end to end and
 ``kanban-agents demo`` can run agents without an API key. Each request to
 ``POST /v1/chat/completions`` is answered by the next scripted turn: a :class:`Reply`, an
-:class:`HttpError`, or a :class:`DropStream` that breaks the connection mid-stream.
+:class:`HttpError`, a :class:`DropStream` that breaks the connection mid-stream, an
+:class:`EndStream` that ends it cleanly but too early, or a :class:`Garbage` event.
+
+A :class:`Dialect` makes it answer like a particular real server (``DIALECTS``: llama-cpp-python,
+Ollama, vLLM), so each way a real server differs from OpenAI has a fast test.
 
 Standard library only; it never imports ``openai`` (the server side is plain JSON and SSE).
 """
@@ -78,8 +82,132 @@ class DropStream:
     after_chunks: int = 1
 
 
-Turn = Reply | HttpError | DropStream
+@dataclass
+class EndStream:
+    """Stream ``reply``'s first ``after_chunks`` chunks, then end the body cleanly: no
+    ``finish_reason``, no ``data: [DONE]`` (a server that closed the stream early; with 0, the
+    empty 200 stream llama-cpp-python sends when it fails inside)."""
+
+    reply: Reply
+    after_chunks: int = 1
+
+
+@dataclass
+class Garbage:
+    """Stream ``reply``'s first ``after_chunks`` chunks, then one event whose data is ``data``
+    (not JSON), then ``[DONE]``."""
+
+    data: str = "{not json"
+    reply: Reply = field(default_factory=Reply)
+    after_chunks: int = 1
+
+
+Turn = Reply | HttpError | DropStream | EndStream | Garbage
 Responder = Callable[[dict], Turn]
+
+NULL_CONTENT_ERROR = (  # what llama-cpp-python's request validation says (shortened)
+    "7 validation errors for CreateChatCompletionRequest\n"
+    "messages.1.ChatCompletionRequestAssistantMessage.content\n"
+    "  Input should be a valid string [type=string_type, input_value=None, input_type=NoneType]"
+)
+VLLM_NO_TOOL_PARSER = (
+    '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one real server's OpenAI-compatible endpoint differs from OpenAI's, as a client sees
+    it. Each field names whose behaviour it is; ``DIALECTS`` puts them together per server."""
+
+    name: str = "openai"
+    # llama-cpp-python: every tool-call chunk repeats the index, id, type and the whole name
+    # (its arguments still come in fragments).
+    repeats_call_head: bool = False
+    # Ollama: each tool call arrives whole, arguments and all, in one chunk.
+    whole_tool_calls: bool = False
+    # llama-cpp-python: 500 with a multi-line validation error for an assistant message whose
+    # content is null; Ollama: 400 "invalid message content type: <nil>" when it has no tool calls.
+    null_content_status: int | None = None
+    null_content_only_without_calls: bool = False
+    null_content_message: str = NULL_CONTENT_ERROR
+    # Ollama: 400 "invalid tool call arguments" when a tool call in the history has arguments
+    # that are not JSON.
+    rejects_malformed_history_arguments: bool = False
+    # llama-cpp-python: no usage in a stream, even when stream_options asks for it.
+    streams_usage: bool = True
+    # llama-cpp-python (--chat_format chatml-function-calling): the tools stay out of the prompt
+    # unless tool_choice is sent, so the model cannot call them and answers in words.
+    tools_need_tool_choice: bool = False
+    # llama-cpp-python with tool_choice "auto": a streamed answer that calls a tool fails inside
+    # the server and the client gets an empty 200 stream.
+    streams_tool_calls: bool = True
+    # vLLM started without --enable-auto-tool-choice: 400 whenever tools are sent with
+    # tool_choice "auto" (or none, which it takes as "auto").
+    refuses_auto_tool_choice: bool = False
+    # vLLM: a failure while streaming comes as a `data: {"error": {...}}` event in a 200 stream.
+    errors_in_stream: bool = False
+    # The error body's "type" and "code": "openai" (type by status, code null), "vllm"
+    # (BadRequestError / InternalServerError ..., code = the status) or "ollama"
+    # (invalid_request_error / not_found_error / api_error).
+    error_style: str = "openai"
+
+    def refusal(self, body: dict) -> HttpError | None:
+        """The error this server answers ``body`` with before generating anything, if any."""
+        messages = body.get("messages") or []
+        for message in messages:
+            if not isinstance(message, dict) or message.get("role") != "assistant":
+                continue
+            calls = message.get("tool_calls") or []
+            null_refused = self.null_content_status is not None and not (
+                self.null_content_only_without_calls and calls
+            )
+            if null_refused and message.get("content") is None:
+                return HttpError(self.null_content_status, self.null_content_message)
+            if self.rejects_malformed_history_arguments:
+                for call in calls:
+                    if not _is_json((call.get("function") or {}).get("arguments")):
+                        return HttpError(400, "invalid tool call arguments")
+        auto = body.get("tool_choice", "auto") == "auto"
+        if self.refuses_auto_tool_choice and body.get("tools") and auto:
+            return HttpError(400, VLLM_NO_TOOL_PARSER)
+        return None
+
+
+DIALECTS = {
+    "openai": Dialect(),
+    "llama-cpp-python": Dialect(
+        name="llama-cpp-python",
+        repeats_call_head=True,
+        null_content_status=500,
+        streams_usage=False,
+        tools_need_tool_choice=True,
+        streams_tool_calls=False,
+    ),
+    "ollama": Dialect(
+        name="ollama",
+        whole_tool_calls=True,
+        null_content_status=400,
+        null_content_only_without_calls=True,
+        null_content_message="invalid message content type: <nil>",
+        rejects_malformed_history_arguments=True,
+        error_style="ollama",
+    ),
+    "vllm": Dialect(name="vllm", errors_in_stream=True, error_style="vllm"),
+    "vllm-without-tool-parser": Dialect(
+        name="vllm-without-tool-parser", refuses_auto_tool_choice=True, error_style="vllm"
+    ),
+}
+
+
+def _is_json(text: object) -> bool:
+    if not isinstance(text, str):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 class ScriptedServer:
@@ -96,8 +224,10 @@ class ScriptedServer:
         *,
         model: str = "scripted-model",
         streaming: bool = True,
+        dialect: Dialect | str = "openai",
     ):
         self.model = model
+        self.dialect = DIALECTS[dialect] if isinstance(dialect, str) else dialect
         self.streaming = streaming  # False: answer every request with one JSON body, as some
         # minimal servers do even when the client asks for a stream
         self.base_url = ""
@@ -172,6 +302,9 @@ class ScriptedServer:
         with self._lock:
             self.requests.append(body)
             self.headers.append(headers)
+            refusal = self.dialect.refusal(body)
+            if refusal is not None:
+                return refusal  # refused before generating: the scripted turn stays unused
             if self._responder is None:
                 return self._script.popleft() if self._script else HttpError(500, EXHAUSTED_MESSAGE)
         # Outside the lock: a responder may be slow, and must not hold up other requests.
@@ -179,9 +312,15 @@ class ScriptedServer:
             turn = self._responder(body)
         except Exception as error:
             return HttpError(500, f"scripted server: responder raised {error!r}")
-        if not isinstance(turn, Reply | HttpError | DropStream):
+        if not isinstance(turn, Reply | HttpError | DropStream | EndStream | Garbage):
             return HttpError(500, f"scripted server: responder returned {turn!r}")
         return turn
+
+    def _put_back(self, turn: Turn) -> None:
+        """Return a turn to the front of a list script (its request failed before answering)."""
+        if self._responder is None:
+            with self._lock:
+                self._script.appendleft(turn)
 
     def _completion_for(self, reply: Reply, request: dict) -> _Completion:
         """Give a reply its completion id and tool-call ids (numbered across the server)."""
@@ -198,7 +337,7 @@ class ScriptedServer:
         prompt_tokens = reply.prompt_tokens
         if prompt_tokens is None:
             prompt_tokens = _rough_tokens(json.dumps(request.get("messages", [])))
-        return _Completion(reply, self.model, completion_id, call_ids, prompt_tokens)
+        return _Completion(reply, self.model, completion_id, call_ids, prompt_tokens, self.dialect)
 
     def _pause(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True when the server is stopping and the answer should stop."""
@@ -229,6 +368,7 @@ class _Completion:
     id: str
     call_ids: list[str]
     prompt_tokens: int
+    dialect: Dialect = field(default_factory=Dialect)
     created: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -278,6 +418,14 @@ class _Completion:
         # The first delta of a call names it; its arguments follow in fragments under the same
         # index, so a client only gets them right by accumulating deltas.
         for index, (call, call_id) in enumerate(self._calls()):
+            head = {"index": index, "id": call_id, "type": "function"}
+            if self.dialect.whole_tool_calls:
+                yield {**head, "function": {"name": call.name, "arguments": _arguments_json(call)}}
+                continue
+            if self.dialect.repeats_call_head:
+                for fragment in _fragments(_arguments_json(call)):
+                    yield {**head, "function": {"name": call.name, "arguments": fragment}}
+                continue
             yield {
                 "index": index,
                 "id": call_id,
@@ -364,38 +512,89 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, body: dict) -> None:
         owner = self.server.owner
+        dialect = owner.dialect
         headers = {name.lower(): value for name, value in self.headers.items()}
         turn = owner._take_turn(body, headers)
+        streamed = bool(body.get("stream")) and owner.streaming
         if isinstance(turn, HttpError):
-            self._send_error(turn)
+            if streamed and dialect.errors_in_stream and turn.status >= 500:
+                self._start_stream()
+                self._send_event(json.dumps({"error": _error_body(turn, dialect)}))
+                self._end_stream()
+            else:
+                self._send_error(turn)
             return
-        reply = turn.reply if isinstance(turn, DropStream) else turn
+        reply = turn if isinstance(turn, Reply) else turn.reply
+        if dialect.tools_need_tool_choice and reply.tool_calls and not body.get("tool_choice"):
+            # The model never saw the tools: it answers in words.
+            reply = Reply(
+                text=reply.text or "I would use a tool for this, but I have none.",
+                prompt_tokens=reply.prompt_tokens,
+                delay=reply.delay,
+            )
+        elif (
+            streamed
+            and not dialect.streams_tool_calls
+            and reply.tool_calls
+            and body.get("tool_choice") == "auto"
+        ):
+            owner._put_back(turn)  # it failed inside: the same answer is still to come
+            self._start_stream()
+            self._end_stream()
+            return
         if owner._pause(reply.delay):
             self._drop_connection()
             return
         completion = owner._completion_for(reply, body)
         if isinstance(turn, DropStream):
-            self._stream(completion, body, drop_after=turn.after_chunks)
-        elif body.get("stream") and owner.streaming:
+            self._stream(completion, body, stop_after=turn.after_chunks, ending="drop")
+        elif isinstance(turn, EndStream):
+            self._stream(completion, body, stop_after=turn.after_chunks, ending="end")
+        elif isinstance(turn, Garbage):
+            self._stream(completion, body, stop_after=turn.after_chunks, garbage=turn.data)
+        elif streamed:
             self._stream(completion, body)
         else:
             self._send_json(200, completion.as_completion())
 
-    def _stream(self, completion: _Completion, body: dict, drop_after: int | None = None) -> None:
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    def _stream(
+        self,
+        completion: _Completion,
+        body: dict,
+        stop_after: int | None = None,
+        ending: str = "done",
+        garbage: str | None = None,
+    ) -> None:
+        """Stream the completion's chunks (the first ``stop_after`` only, when given); then
+        ``ending``: "done" sends [DONE] and ends the body, "end" ends the body without [DONE],
+        "drop" breaks the connection mid-body."""
+        asked = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = asked and self.server.owner.dialect.streams_usage
+        self._start_stream()
+        chunks = list(completion.as_chunks(include_usage=include_usage))
+        if stop_after is not None:
+            chunks = chunks[:stop_after]
+        if not self._send_chunks(chunks, completion.reply.chunk_delay):
+            self._drop_connection()
+            return
+        if garbage is not None:
+            self._send_event(garbage)
+        if ending == "drop":
+            self._drop_connection()
+            return
+        if ending == "done":
+            self._send_event("[DONE]")
+        self._end_stream()
+
+    def _start_stream(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        chunks = list(completion.as_chunks(include_usage=include_usage))
-        if drop_after is not None:
-            chunks = chunks[:drop_after]
-        if self._send_chunks(chunks, completion.reply.chunk_delay) and drop_after is None:
-            self._send_event("[DONE]")
-            self.wfile.write(b"0\r\n\r\n")  # the closing chunk of the chunked body
-        else:
-            self._drop_connection()
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")  # the closing chunk of the chunked body
 
     def _send_chunks(self, chunks: list[dict], delay: float) -> bool:
         """Send each chunk as an event; False if the server began stopping part way."""
@@ -410,12 +609,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%X\r\n%s\r\n" % (len(event), event))
 
     def _send_error(self, error: HttpError) -> None:
-        error_type = _ERROR_TYPES.get(error.status)
-        if error_type is None:
-            error_type = "server_error" if error.status >= 500 else "invalid_request_error"
-        error_body = {"message": error.message, "type": error_type, "param": None, "code": None}
         extra = {} if error.retry_after is None else {"Retry-After": f"{error.retry_after:g}"}
-        self._send_json(error.status, {"error": error_body}, extra)
+        body = {"error": _error_body(error, self.server.owner.dialect)}
+        self._send_json(error.status, body, extra)
 
     def _send_json(self, status: int, payload: dict, extra_headers: dict | None = None) -> None:
         data = json.dumps(payload).encode()
@@ -433,6 +629,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _path(self) -> str:
         return urlsplit(self.path).path.rstrip("/")
+
+
+def _error_body(error: HttpError, dialect: Dialect) -> dict:
+    """The ``error`` object of an error answer, in the dialect's words."""
+    if dialect.error_style == "vllm":
+        kinds = {400: "BadRequestError", 404: "NotFoundError"}
+        kind = kinds.get(error.status) or (
+            "InternalServerError" if error.status >= 500 else "BadRequestError"
+        )
+        return {"message": error.message, "type": kind, "param": None, "code": error.status}
+    if dialect.error_style == "ollama":
+        kinds = {400: "invalid_request_error", 404: "not_found_error"}
+        kind = kinds.get(error.status, "api_error")
+        return {"message": error.message, "type": kind, "param": None, "code": None}
+    kind = _ERROR_TYPES.get(error.status) or (
+        "server_error" if error.status >= 500 else "invalid_request_error"
+    )
+    return {"message": error.message, "type": kind, "param": None, "code": None}
 
 
 def _shut(connection: socket.socket) -> None:
