@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +80,7 @@ class WorktreeInfo:
     head: str  # "" for a bare repository or an unborn branch
     created: bool = False  # ensure_worktree made a new branch from base
     prunable: bool = False  # registered, but its directory is gone
+    repaired: bool = False  # ensure_worktree finished a checkout a killed process left half-done
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,8 @@ def merge_base(root: Path, a: str, b: str) -> str:
     return _merge_base(root, a, b)
 
 
-def _is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
+def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
+    """Is ``ancestor`` in the history of ``descendant`` (or the same commit)?"""
     out = _git(root, "merge-base", "--is-ancestor", ancestor, descendant, ok=(0, 1))
     return out.status == 0
 
@@ -379,27 +381,34 @@ def ensure_worktree(root: Path, path: Path, branch: str, base: str,
         # git reads every worktree's admin files while adding one, and prune deletes half-made
         # ones: registering a worktree is one at a time. Without its checkout it is quick.
         found = _find_or_check_worktree(root, path, branch)
-        if found is not None:
-            return found
-        created = not branch_exists(root, branch)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if created:
-            _git(
-                root,
-                "worktree",
-                "add",
-                "--quiet",
-                "--no-checkout",
-                "-b",
-                branch,
-                "--",
-                str(path),
-                base,
-            )
-        else:
-            _git(root, "worktree", "add", "--quiet", "--no-checkout", "--", str(path), branch)
+        created = found is None and not branch_exists(root, branch)
+        if found is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            start = ["-b", branch, "--", str(path), base] if created else ["--", str(path), branch]
+            _git(root, "worktree", "add", "--quiet", "--no-checkout", *start)
+    if found is not None:
+        return _checked_out(found, branch)
     _git(path, "reset", "--hard", "--quiet")  # the checkout: concurrent runs do this side by side
     return WorktreeInfo(path, branch, _head(path) or "", created=created)
+
+
+def _checked_out(found: WorktreeInfo, branch: str) -> WorktreeInfo:
+    """A reused worktree, its checkout verified and finished if a kill cut it short.
+
+    A process killed between ``worktree add --no-checkout`` and the checkout leaves a worktree
+    with no index and (some or) none of its files; an agent working there would commit the
+    deletion of everything it does not see. The checkout writes the index last, so a missing
+    index means the checkout never finished: the index is built from HEAD and only the files
+    that are missing are written, so whatever is already there (half a checkout, or work) stays.
+    """
+    path = found.path  # on ``branch``: _find_or_check_worktree refuses any other HEAD
+    if _git_path(path, "index").exists() or _head(path) is None:
+        return found
+    _git(path, "reset", "--quiet", "--no-refresh")  # the index from HEAD; no file is touched
+    missing = _nul_fields(_git(path, "ls-files", "-z", "--deleted").stdout)
+    for start in range(0, len(missing), 1000):  # argument lists stay far below ARG_MAX
+        _git(path, "checkout-index", "--", *missing[start : start + 1000])
+    return WorktreeInfo(path, branch, found.head, created=False, repaired=True)
 
 
 def _find_or_check_worktree(root: Path, path: Path, branch: str) -> WorktreeInfo | None:
@@ -432,20 +441,55 @@ def remove_worktree(root: Path, path: Path) -> None:
 def delete_branch(root: Path, branch: str) -> None:
     """Delete ``branch`` even if unmerged. Fine if it is already gone."""
     if branch_exists(root, branch):
+        _git(root, "worktree", "prune")  # a worktree deleted by hand still holds its branch
         _git(root, "branch", "-D", "--", branch)
 
 
 # --- reading and recording a worktree's state --------------------------------------------
 
 
-def commit_all(worktree: Path, message: str) -> str | None:
-    """Commit everything in ``worktree`` (untracked files too); None when nothing changed."""
+def commit_all(worktree: Path, message: str, *, allow_mass_deletion: bool = False) -> str | None:
+    """Commit everything in ``worktree`` (untracked files too); None when nothing changed.
+
+    Refuses (``GitError``, nothing committed) a commit that would delete more than half of the
+    files tracked at HEAD, unless ``allow_mass_deletion``: that is what an agent working in a
+    worktree whose checkout went missing commits, and merged it would empty the base.
+    """
     _git(worktree, "add", "-A")
     if _git(worktree, "diff", "--cached", "--quiet", "--no-ext-diff", ok=(0, 1)).status == 0:
         return None
+    if not allow_mass_deletion:
+        _refuse_mass_deletion(worktree)
     # --no-verify: this records an agent's work as it is; hooks belong to the review and merge.
     _git(worktree, *identity_args(worktree), "commit", "--quiet", "--no-verify", "-m", message)
     return rev_parse(worktree, "HEAD")
+
+
+def _refuse_mass_deletion(worktree: Path) -> None:
+    head = _head(worktree)
+    if head is None:
+        return
+    deleted = _nul_fields(
+        _git(worktree, "diff", "--cached", "-z", "--name-only", "--no-renames",
+             "--diff-filter=D", head).stdout
+    )  # fmt: skip
+    problem = _mass_deletion(worktree, head, deleted)
+    if problem:
+        raise GitError(
+            f"refusing to commit in {worktree}: it would {problem}. If the card really means "
+            "to, set 'allow_mass_deletion: true' in its front matter and run it again"
+        )
+
+
+def _mass_deletion(root: Path, old: str, deleted: Iterable[str]) -> str | None:
+    """Says what is deleted if ``deleted`` is more than half of the files tracked at ``old``."""
+    deleted = sorted(deleted)
+    if not deleted:
+        return None
+    tracked = len(_nul_fields(_git(root, "ls-tree", "-r", "-z", "--name-only", old).stdout))
+    if len(deleted) * 2 <= tracked:
+        return None
+    return f"delete {len(deleted)} of the {tracked} files ({_path_list(deleted, 5)})"
 
 
 _SCRATCH_LOCKS: dict[Path, threading.Lock] = {}
@@ -672,20 +716,26 @@ def merge_card_branch(
     strategy: str = "merge",
     message: str,
     worktree: Path | None = None,
+    allow_mass_deletion: bool = False,
+    on_commit: Callable[[str, str], None] | None = None,
 ) -> MergeResult:
     """Merge a card's ``branch`` into the ``base`` branch: the review gate's final step.
 
     The new base commit is built with plumbing (no checkout); base then moves forward, by a
     fast-forward in the worktree that has it checked out (usually the main checkout) or by
     ``update-ref`` when none does. Refuses, changing nothing, on conflicts, on a card worktree
-    with uncommitted work (it would not be in the merge), and on uncommitted or ignored files in
-    the base checkout that the merge would overwrite.
+    with uncommitted work (it would not be in the merge), on uncommitted or ignored files in
+    the base checkout that the merge would overwrite, and on a merge that would delete more than
+    half of the base's files (unless ``allow_mass_deletion``).
+
+    ``on_commit(new, old)`` is called once the new base commit exists and before the base moves
+    to it, so a caller can record it: interrupted after that, the base has it or is unchanged.
     """
     if strategy not in MERGE_STRATEGIES:
         raise ValueError(f"unknown merge strategy {strategy!r}; use one of {MERGE_STRATEGIES}")
     old = _branch_tip(root, base)
     tip = _branch_tip(root, branch)
-    if _is_ancestor(root, tip, old):
+    if is_ancestor(root, tip, old):
         raise GitError(f"nothing to merge: '{branch}' has no commits that are not in '{base}'")
     check = merge_check(root, old, tip)
     if not check.clean:
@@ -694,6 +744,13 @@ def merge_card_branch(
             f"cannot merge '{branch}' into '{base}': both changed {_path_list(check.conflicts)}",
         )
     assert check.tree is not None
+    if not allow_mass_deletion:
+        problem = _mass_deletion(root, old, _tree_changes(root, old, check.tree, only="D"))
+        if problem:
+            raise GitError(
+                f"refusing to merge '{branch}' into '{base}': it would {problem}. If the card "
+                "really means to, set 'allow_mass_deletion: true' in its front matter"
+            )
 
     card_worktree = worktree
     if strategy == "rebase" and card_worktree is None:
@@ -722,6 +779,8 @@ def merge_card_branch(
         if base_checkout is not None:  # replayed commits may differ from the merge-tree result
             _refuse_files_in_the_way(root, base_checkout, base, branch, old, new)
 
+    if on_commit is not None:
+        on_commit(new, old)
     if base_checkout is not None:
         _git(base_checkout, "merge", "--ff-only", "--quiet", "--no-autostash", new)
     else:
@@ -813,7 +872,7 @@ def _rebase(worktree: Path, branch: str, base: str, onto: str) -> str:
             )
         raise GitError(_failure(["rebase"], out.status, out.stderr, out.stdout))
     new = _commit(worktree, f"refs/heads/{branch}")
-    if not _is_ancestor(worktree, onto, new):
+    if not is_ancestor(worktree, onto, new):
         raise GitError(f"rebasing '{branch}' onto '{base}' did not produce a fast-forward")
     return new
 

@@ -449,7 +449,12 @@ class RunManager:
             if model is not None:
                 await model.aclose()
         message = f"{card.title}\n\n{summary.strip()}\n\nCard: {card.id}\n"
-        commit = await asyncio.to_thread(git.commit_all, space.path, message)
+        commit = await asyncio.to_thread(
+            git.commit_all,
+            space.path,
+            message,
+            allow_mass_deletion=card.meta.get("allow_mass_deletion") is True,
+        )
         if commit is None:
             emit(
                 LogLine,
@@ -514,6 +519,8 @@ class RunManager:
         space = Workspace(space.path, space.branch, base)
         record.branch, record.worktree, record.base = space.branch, str(space.path), base
         verb = "created" if info.created else "reusing"
+        if info.repaired:
+            verb = "finished the interrupted checkout of"
         emit(
             LogLine,
             text=f"{verb} worktree {_relative(space.path, self.repo)} on branch {space.branch} (base {base})",
