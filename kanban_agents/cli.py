@@ -138,10 +138,28 @@ def card_json(store, card) -> dict[str, Any]:
         "depends_on": card.depends_on,
         "branch": card.branch,
         "worktree": card.worktree,
-        "run": card.run or None,
+        "run": card_run_as_seen(store, card) or None,
         "lint": [f.as_dict() for f in lint_card(card)],
         "meta": card.meta,  # print_json turns dates and the like into strings
     }
+
+
+# records.HOSTED_STATES, spelled out: `list` reads the run records only for the cards in them.
+_HOSTED_STATES = ("preparing", "running", "testing")
+
+
+def card_run_as_seen(store, card) -> dict[str, Any]:
+    """The card's ``run:`` front matter, except that a run whose process is gone (killed, say)
+    reads ``interrupted`` (``RunRecords.card_run_as_seen``, as ``status`` and the board see it)."""
+    if card.run_state not in _HOSTED_STATES:
+        return card.run
+    from .core.paths import state_dir
+    from .core.records import RunRecords
+
+    state = state_dir(store.root)
+    if state is None:
+        return card.run
+    return RunRecords(state / "runs").card_run_as_seen(card.id, card.run)
 
 
 def error_json(error) -> dict[str, Any]:
@@ -210,8 +228,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             if card.priority:
                 extras.append(card.priority)
             extras.extend(f"#{label}" for label in card.labels)
-            if card.run_state:
-                extras.append(f"[{card.run_state}]")
+            run_state = card_run_as_seen(store, card).get("state")
+            if run_state:
+                extras.append(f"[{run_state}]")
             findings = lint_card(card)
             if findings:
                 extras.append("lint: " + ",".join(f.code for f in findings))
@@ -348,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--board", "-b", metavar="DIR", help="the board directory (default: ./board)"
     )
+    parser.add_argument("--debug", action="store_true", help="on an error, show the traceback too")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -359,6 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="DIR",
             default=argparse.SUPPRESS,
             help="the board directory (default: ./board)",
+        )
+        p.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="on an error, show the traceback too",
         )
         return p
 
@@ -418,8 +444,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     tui_dir = None
     rest = list(argv)
     board_opt = None
-    while rest and rest[0] in ("--board", "-b") and len(rest) > 1:
-        board_opt, rest = rest[1], rest[2:]
+    while rest and (rest[0] == "--debug" or (rest[0] in ("--board", "-b") and len(rest) > 1)):
+        if rest[0] == "--debug":
+            rest = rest[1:]
+        else:
+            board_opt, rest = rest[1], rest[2:]
     if not (rest and rest[0] in COMMANDS):  # this module's own commands (list...) start faster
         _load_command_modules()
     parser = build_parser()
@@ -429,24 +458,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         if len(rest) > 1:
             parser.error(f"unknown command {rest[0]!r}")
         tui_dir = rest[0] if rest else board_opt
-        try:
-            return run_tui(tui_dir)
-        except UserError as exc:
-            print(f"{PROG}: {exc}", file=sys.stderr)
-            return 1
+        return _reporting_errors(lambda: run_tui(tui_dir), "--debug" in argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    return _reporting_errors(lambda: COMMANDS[args.command](args), args.debug)
+
+
+def _reporting_errors(run: Callable[[], int], debug: bool) -> int:
+    """Run a command; any error is one line on stderr (``--debug``: its traceback first)."""
     try:
-        return COMMANDS[args.command](args)
-    except UserError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
+        return run()
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        if debug:
+            _print_traceback(exc)
+        hint = "" if debug or _expected(exc) else " (run with --debug for the traceback)"
+        print(f"{PROG}: {_one_line(exc)}{hint}", file=sys.stderr)
+        return 1
+
+
+def _expected(exc: Exception) -> bool:
+    """Errors that say what is wrong in the user's terms; anything else is a bug of ours."""
+    if isinstance(exc, UserError | OSError):
+        return True
+    module = type(exc).__module__
+    return module.startswith(f"{__package__}.") and type(exc).__name__.endswith("Error")
+
+
+def _one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    if _expected(exc):
+        return text or type(exc).__name__
+    return f"internal error: {type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _print_traceback(exc: BaseException) -> None:
+    import traceback
+
+    # A UserError re-raised "from None" hides where it came from; --debug shows that too.
+    context = exc.__cause__ or exc.__context__
+    if context is not None and exc.__suppress_context__:
+        traceback.print_exception(context, file=sys.stderr)
+        print("\nwhich was reported as:\n", file=sys.stderr)
+    traceback.print_exception(exc, file=sys.stderr)
 
 
 def run_tui(board_dir: str | None) -> int:

@@ -85,6 +85,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
         return 1
     except ReviewError as exc:
         raise UserError(str(exc)) from None
+    if outcome.already_merged:
+        into = f" into {outcome.base}" if outcome.base else ""
+        print(f"{card_id} is already merged{into}: {outcome.commit[:12]}")
+        return 0
     cleanup = [
         w
         for w, done in (

@@ -2,14 +2,18 @@
 the same agent with feedback, discard, or run the card's tests again.
 
 Used the same way by the TUI and the CLI. Each operation either completes or changes nothing
-and says why (``ReviewError``, ``MergeRefused``); it never loses a user's local work.
+and says why (``ReviewError``, ``MergeRefused``); it never loses a user's local work. An
+operation cut short half-way (a kill, a git step that failed) is finished by running it again:
+a merge records its progress in the card's run state (``extra["merge"]``) before each step that
+changes something, and every cleanup step is fine to repeat.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from . import git
@@ -22,6 +26,7 @@ from .process import CommandResult, run_command
 from .records import RunRecords, RunState
 
 REVIEW_NOTES_HEADING = "## Review notes"
+MERGE_PROGRESS = "merge"  # the key of a merge's progress in RunState.extra
 
 
 class ReviewError(Exception):
@@ -54,6 +59,33 @@ class MergeOutcome:
     strategy: str
     removed_worktree: bool
     deleted_branch: bool
+    already_merged: bool = False  # an earlier merge finished it all; nothing was done now
+
+
+class MergeStep(StrEnum):
+    COMMITTED = "committed"  # the merge commit is built; the base may not have moved yet
+    LANDED = "landed"  # the base has the merge commit; cleanup and the card may be left to do
+    DONE = "done"
+
+
+@dataclass
+class MergeProgress:
+    """How far a merge got, saved before each step that changes something."""
+
+    step: MergeStep
+    branch: str
+    base: str
+    strategy: str
+    commit: str
+    previous: str  # the base's tip before the merge
+
+    @classmethod
+    def from_state(cls, state: RunState | None) -> MergeProgress | None:
+        data = state.extra.get(MERGE_PROGRESS) if state else None
+        try:
+            return cls(**{**data, "step": MergeStep(data["step"])})
+        except (TypeError, KeyError, ValueError):
+            return None
 
 
 class Reviewer:
@@ -82,7 +114,7 @@ class Reviewer:
         branch = (state.branch if state and state.branch else None) or card.branch
         if not branch:
             branch = self.settings.worktrees.branch_prefix + card.id
-        if not git.branch_exists(self.repo, branch):
+        if not git.branch_exists(self.repo, branch) and self._landed_merge(card.id) is None:
             raise ReviewError(
                 f"{card.id} has no branch {branch!r}: its agent has not worked on it yet"
             )
@@ -96,10 +128,35 @@ class Reviewer:
     def check_merge(self, card_id: str) -> git.MergeCheck:
         """The dry run: would the card's branch (with its uncommitted work) merge cleanly?"""
         where = self.card_branch(card_id)
+        landed = self._landed_merge(card_id)
+        if landed is not None:
+            return git.MergeCheck(
+                True, None, [], f"'{landed.branch}' is already merged into '{landed.base}'"
+            )
         tip = git.snapshot_commit(where.worktree) if where.worktree is not None else where.branch
         return git.merge_check(where.repo, where.base, tip)
 
     def merge(self, card_id: str, strategy: str | None = None) -> MergeOutcome:
+        """Merge the card's branch into its base, then clean up and move the card to done.
+
+        Run again after an interruption, it finishes what is missing (a merge that landed is
+        not made twice); on a card already merged it changes nothing (``already_merged``).
+        """
+        card = self._card(card_id)
+        progress = MergeProgress.from_state(self.records.load_state(card.id))
+        in_done = self.store.status_of(card) == self.settings.board.done_column
+        if in_done and (progress is None or progress.step is MergeStep.DONE):
+            commit = progress.commit if progress else str(card.meta.get("merged") or "")
+            if commit:
+                base = progress.base if progress else ""
+                strategy = progress.strategy if progress else ""
+                return MergeOutcome(card.id, commit, base, strategy, False, False, True)
+        landed = self._landed_merge(card.id)
+        if landed is not None:
+            return self._finish_merge(card, landed)
+        return self._merge(card_id, strategy)
+
+    def _merge(self, card_id: str, strategy: str | None) -> MergeOutcome:
         where = self.card_branch(card_id)
         card = where.card
         review_column = self.settings.board.review_column
@@ -107,16 +164,25 @@ class Reviewer:
             raise ReviewError(
                 f"{card.id} is in {self.store.status_of(card)}: only cards in {review_column} can be merged"
             )
+        base = self._target_branch(where)
         strategy = strategy or self.settings.review.merge_strategy
-        if where.worktree is not None and git.dirty_paths(where.worktree):
-            git.commit_all(where.worktree, f"Review edits: {card.title}\n\nCard: {card.id}\n")
-        check = git.merge_check(where.repo, where.base, where.branch)
+        allow_deletion = card.meta.get("allow_mass_deletion") is True
+        try:
+            if where.worktree is not None and git.dirty_paths(where.worktree):
+                git.commit_all(
+                    where.worktree,
+                    f"Review edits: {card.title}\n\nCard: {card.id}\n",
+                    allow_mass_deletion=allow_deletion,
+                )
+            check = git.merge_check(where.repo, base, where.branch)
+        except git.GitError as exc:
+            raise ReviewError(str(exc)) from None
         if not check.clean:
             raise MergeRefused(
-                f"merging {where.branch} into {where.base} would conflict in {', '.join(check.conflicts)}; "
+                f"merging {where.branch} into {base} would conflict in {', '.join(check.conflicts)}; "
                 "nothing was changed",
                 check.conflicts,
-                conflict_feedback(where.base, check.conflicts),
+                conflict_feedback(base, check.conflicts),
             )
         state = self.records.load_state(card.id)
         summary = (state.summary if state else "").strip()
@@ -126,37 +192,61 @@ class Reviewer:
             if summary
             else f"{subject}\n\nCard: {card.id}\n"
         )
+
+        def committed(commit: str, previous: str) -> None:
+            progress = MergeProgress(
+                MergeStep.COMMITTED, where.branch, base, strategy, commit, previous
+            )
+            self._save_progress(card.id, progress)
+
         try:
             result = git.merge_card_branch(
                 where.repo,
-                where.base,
+                base,
                 where.branch,
                 strategy=strategy,
                 message=message,
                 worktree=where.worktree,
+                allow_mass_deletion=allow_deletion,
+                on_commit=committed,
             )
         except git.MergeConflict as exc:
-            raise MergeRefused(
-                str(exc), exc.files, conflict_feedback(where.base, exc.files)
-            ) from None
+            raise MergeRefused(str(exc), exc.files, conflict_feedback(base, exc.files)) from None
         except git.GitError as exc:
             raise ReviewError(str(exc)) from None
-        removed = deleted = False
-        if self.settings.review.remove_worktree and where.worktree is not None:
-            git.remove_worktree(where.repo, where.worktree)
-            removed = True
-        if (
-            self.settings.review.delete_branch
-            and git.checked_out_in(where.repo, where.branch) is None
-        ):
-            git.delete_branch(where.repo, where.branch)
-            deleted = True
-        self._record(
-            card.id, MERGED, f"merged into {where.base} ({strategy})", commit=result.commit
+        progress = MergeProgress(
+            MergeStep.LANDED, where.branch, base, strategy, result.commit, result.previous
         )
+        return self._finish_merge(card, progress)
+
+    def _finish_merge(self, card: Card, progress: MergeProgress) -> MergeOutcome:
+        """Everything after the base moved, each step fine to repeat: record, clean up, done."""
+        assert self.repo is not None
+        self._record(
+            card.id,
+            MERGED,
+            f"merged into {progress.base} ({progress.strategy})",
+            commit=progress.commit,
+            progress=progress,
+        )
+        settings = self.settings.review
+        worktree = git.checked_out_in(self.repo, progress.branch)
+        try:
+            if settings.remove_worktree and worktree is not None and worktree != self.repo:
+                git.remove_worktree(self.repo, worktree)
+                worktree = None
+            if settings.delete_branch and worktree is None:
+                git.delete_branch(self.repo, progress.branch)
+        except git.GitError as exc:
+            raise ReviewError(
+                f"{card.id} is merged into {progress.base} ({progress.commit[:12]}), but the "
+                f"cleanup failed: {exc}. Once that is fixed, merge {card.id} again to finish"
+            ) from None
+        removed = worktree is None
+        deleted = not git.branch_exists(self.repo, progress.branch)
         changes = {
             "status": self.settings.board.done_column,
-            "merged": result.commit[:12],
+            "merged": progress.commit[:12],
             "run": _run_mapping(self.records.load_state(card.id)),
         }
         if removed:
@@ -165,7 +255,53 @@ class Reviewer:
             changes["branch"] = DELETE
         self._update_card(card.id, changes)
         self.records.forget_messages(card.id)
-        return MergeOutcome(card.id, result.commit, where.base, strategy, removed, deleted)
+        progress.step = MergeStep.DONE
+        self._save_progress(card.id, progress)
+        return MergeOutcome(
+            card.id, progress.commit, progress.base, progress.strategy, removed, deleted
+        )
+
+    def _landed_merge(self, card_id: str) -> MergeProgress | None:
+        """A merge of this card that moved its base but did not finish, if there is one."""
+        progress = MergeProgress.from_state(self.records.load_state(card_id))
+        if progress is None or progress.step is MergeStep.DONE or self.repo is None:
+            return None
+        if progress.step is MergeStep.COMMITTED:
+            # Killed around moving the base: it landed if the base has the commit now.
+            if not git.branch_exists(self.repo, progress.base):
+                return None
+            tip = git.rev_parse(self.repo, f"refs/heads/{progress.base}")
+            if not git.is_ancestor(self.repo, progress.commit, tip):
+                return None  # it did not land: a new merge starts over (nothing was changed)
+            progress.step = MergeStep.LANDED
+        return progress
+
+    def _target_branch(self, where: CardBranch) -> str:
+        """The branch to merge into: the recorded base, else the branch checked out now."""
+        if git.branch_exists(where.repo, where.base):
+            return where.base
+        configured = self.settings.worktrees.base_branch
+        if configured and where.base == configured:
+            raise ReviewError(
+                f"the base branch '{configured}' (worktrees.base_branch) does not exist"
+            )
+        # The run started on a detached HEAD, so its base is a commit, not a branch.
+        current = git.current_branch(where.repo)
+        if current is None:
+            suggestion = next(
+                (b for b in ("main", "master") if git.branch_exists(where.repo, b)), "<branch>"
+            )
+            raise ReviewError(
+                f"HEAD is detached in {where.repo}, so there is no branch to merge "
+                f"{where.branch} into: switch to one (e.g. 'git switch {suggestion}') and merge "
+                "again"
+            )
+        return current
+
+    def _save_progress(self, card_id: str, progress: MergeProgress) -> None:
+        state = self.records.load_state(card_id) or RunState(card_id)
+        state.extra[MERGE_PROGRESS] = {**asdict(progress), "step": str(progress.step)}
+        self.records.save_state(state)
 
     # ------------------------------------------------------------------ send back
 
@@ -177,12 +313,19 @@ class Reviewer:
             raise ReviewError("feedback is empty: say what the agent should change")
         card = self._card(card_id)
         state = self.records.load_state(card.id) or RunState(card.id)
-        state.review_round += 1
-        state.extra["pending_feedback"] = feedback
+        # The same notes still pending: a send back cut short (or repeated) is finished, not
+        # made a second round.
+        if state.extra.get("pending_feedback") != feedback or not state.review_round:
+            state.review_round += 1
+            state.extra["pending_feedback"] = feedback
+        state.extra.pop(MERGE_PROGRESS, None)  # a merge left half-done is not finished later
         self.records.save_state(state)
-        body = append_review_notes(card.body, feedback, state.review_round)
         try:
-            card = self.store.update_body(card.id, body, expect=card)
+            if f"\n### Round {state.review_round} (" not in card.body:
+                body = append_review_notes(card.body, feedback, state.review_round)
+                card = self.store.update_body(card.id, body, expect=card)
+            if self.store.status_of(card) == self.settings.board.agent_column:
+                return card
             return self.store.move(card.id, self.settings.board.agent_column, expect=card)
         except BoardError as exc:
             raise ReviewError(str(exc)) from None
@@ -201,11 +344,16 @@ class Reviewer:
                 raise ReviewError(
                     f"{branch} is checked out in the main checkout; switch branches first"
                 )
-            if worktree is not None:
-                git.remove_worktree(self.repo, worktree)
-            if git.branch_exists(self.repo, branch):
+            try:
+                if worktree is not None:
+                    git.remove_worktree(self.repo, worktree)
                 git.delete_branch(self.repo, branch)
+            except git.GitError as exc:
+                raise ReviewError(f"{exc}; once that is fixed, discard {card.id} again") from None
             self._record(card.id, "discarded", "worktree and branch removed")
+            state = self.records.load_state(card.id)
+            if state is not None and state.extra.pop(MERGE_PROGRESS, None) is not None:
+                self.records.save_state(state)
             self.records.forget_messages(card.id)
         changes = {
             "status": self.settings.first_column,
@@ -242,12 +390,20 @@ class Reviewer:
     # ------------------------------------------------------------------ helpers
 
     def _record(
-        self, card_id: str, state_name: str, reason: str, commit: str | None = None
+        self,
+        card_id: str,
+        state_name: str,
+        reason: str,
+        commit: str | None = None,
+        progress: MergeProgress | None = None,
     ) -> None:
         state = self.records.load_state(card_id) or RunState(card_id)
-        state.state, state.reason, state.finished = state_name, reason, time.time()
+        if state.state != state_name or state.reason != reason:  # a rerun keeps the first time
+            state.state, state.reason, state.finished = state_name, reason, time.time()
         if commit:
             state.commit = commit
+        if progress is not None:
+            state.extra[MERGE_PROGRESS] = {**asdict(progress), "step": str(progress.step)}
         state.extra.pop("pending_feedback", None)
         self.records.save_state(state)
 
