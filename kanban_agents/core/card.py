@@ -248,15 +248,89 @@ def parse_meta(text: str) -> tuple[dict[str, Any], FrontMatterSpan]:
     return meta, span
 
 
+# How many values aliases may add to the front matter once each is copied out. Aliases share
+# one object when loaded, but everything after (JSON output, lint, comparing metadata) walks the
+# copies: nine lines of nine aliases each make 9**9 values, minutes and gigabytes for `list`.
+MAX_ALIAS_EXPANSION = 10_000
+
+
 def _load_yaml(source: str) -> Any:
     """The full YAML parser, for front matter the fast path declines (imported on first use)."""
     import yaml
-    from frontmatter.default_handlers import YAMLHandler  # CSafeLoader when libyaml is present
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(source)
     try:
-        return YAMLHandler().load(source)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if "*" in source:  # no alias without one
+            _check_alias_expansion(node)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise CardParseError(*_yaml_problem(exc, source)) from None
+    finally:
+        loader.dispose()
+
+
+def _check_alias_expansion(root: Any) -> None:
+    """Refuse front matter whose aliases, copied out, add more than MAX_ALIAS_EXPANSION values,
+    or that holds a value containing itself. Points at the top-level key where it happens."""
+    from yaml.nodes import MappingNode
+
+    sizes: dict[int, int] = {}  # node id -> values once expanded; -1 while walking it
+    parts = root.value if isinstance(root, MappingNode) else [(root,)]
+    expanded = 0
+    for part in parts:
+        try:
+            expanded += sum(_expanded_size(node, sizes) for node in part)
+        except _ContainsItself:
+            raise CardParseError(
+                "front matter uses a YAML alias inside the value it names (a value that "
+                "contains itself): write the value out without the alias",
+                part[0].start_mark.line + 2,
+            ) from None
+        if expanded - len(sizes) > MAX_ALIAS_EXPANSION:
+            raise CardParseError(
+                f"front matter uses YAML aliases that expand too far (more than "
+                f"{MAX_ALIAS_EXPANSION:,} values once copied out): write the values out, or "
+                "use fewer '*' aliases",
+                part[0].start_mark.line + 2,
+            )
+
+
+class _ContainsItself(Exception):
+    pass
+
+
+def _expanded_size(root: Any, sizes: dict[int, int]) -> int:
+    """Nodes under ``root`` with every alias copied out (a Python int never overflows; it has
+    at most a few thousand digits, libyaml caps nesting). Iterative: the nesting libyaml allows
+    is deeper than Python's recursion limit."""
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = _children(node)
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            continue
+        known = sizes.get(id(node))
+        if known == -1:
+            raise _ContainsItself  # met again while walking its own children
+        if known is not None:
+            continue
+        sizes[id(node)] = -1
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
+    return sizes[id(root)]
+
+
+def _children(node: Any) -> list[Any]:
+    value = node.value
+    if isinstance(value, str):
+        return []
+    if value and isinstance(value[0], tuple):  # a mapping's (key, value) pairs
+        return [child for pair in value for child in pair]
+    return value
 
 
 def _yaml_problem(exc: Exception, source: str) -> tuple[str, int | None]:
