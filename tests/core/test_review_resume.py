@@ -6,15 +6,27 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from kanban_agents.core.agent.scripted_server import ScriptedServer
 from kanban_agents.core.board import BoardStore
 from kanban_agents.core.paths import state_dir
 from kanban_agents.core.records import RunRecords
 from kanban_agents.core.review import Reviewer
-from tests.core.test_review import kanban, project, reviewed  # noqa: F401  (project: fixture)
+from tests.core.test_review import kanban, reviewed
 from tests.core.test_run_cli import kanban as kanban_with_server
-from tests.core.test_runs import edit_sub, finish
+from tests.core.test_runs import edit_sub, finish, make_card
 from tests.helpers import git
+
+
+@pytest.fixture
+def project(repo):
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (repo / "board").mkdir()
+    make_card(repo / "board", "sub")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "project")
+    return repo
 
 
 def worktree_of(project):
@@ -108,3 +120,22 @@ async def test_send_back_twice_with_the_same_notes_adds_them_once(project):
     assert card.status == "in-progress"
     assert card.body.count("Also handle negative numbers.") == 1
     assert recorded_state(project).review_round == 1
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
+    from kanban_agents import cli
+
+    def broken(args):
+        raise KeyError("card-x")
+
+    cli._load_command_modules()
+    monkeypatch.setitem(cli.COMMANDS, "list", broken)
+    assert cli.main(["list"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "kanban-agents: internal error: KeyError: 'card-x' (run with --debug for the traceback)\n"
+    )
+    assert cli.main(["--debug", "list"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "in broken" in err
