@@ -636,6 +636,10 @@ async def test_run_refuses_an_empty_command(box):
 
 
 async def test_run_returns_when_a_detached_process_holds_the_output_open(box, worktree):
+    from contextlib import suppress
+
+    from tests.core.test_process import alive
+
     # The loop makes sure the process has left the group before the command ends.
     command = (
         "setsid sh -c 'echo $$ > escaped.pid; exec sleep 30' & "
@@ -647,6 +651,106 @@ async def test_run_returns_when_a_detached_process_holds_the_output_open(box, wo
     try:
         assert time.monotonic() - started < 8
         assert result.output.startswith("exit code 0\nhi\n")
-        assert "detached from the command" in result.output
+        # It left the process group, yet it is ended too, and the output says so.
+        assert f"pid {escaped} (sleep 30)" in result.output
+        assert not alive(escaped)
     finally:
-        os.kill(escaped, 9)  # out of the tool's reach by design; the test cleans up after itself
+        with suppress(ProcessLookupError):
+            os.kill(escaped, 9)  # the test cleans up after itself, whatever happened
+
+
+# --- arguments too long or too deep -------------------------------------------------------------
+
+
+def deep_path(levels: int) -> str:
+    return "/".join(["d"] * levels) + "/f.txt"
+
+
+@pytest.mark.parametrize("tool", ["write_file", "read_file", "edit_file", "list_files", "search"])
+async def test_a_path_too_deep_is_an_error_saying_what_to_do(box, worktree, tool):
+    arguments = {
+        "write_file": {"content": "x"},
+        "edit_file": {"old": "a", "new": "b"},
+        "search": {"pattern": "x"},
+    }.get(tool, {})
+    # 1,500 levels (the reported case) is too long before it is too deep; 150 is too deep.
+    reported = await box.call(tool, {**arguments, "path": deep_path(1500)})
+    assert reported.is_error and "3,005 characters long" in reported.output
+    assert "use a shorter path" in reported.output
+    assert len(reported.output) < 300  # the path is not echoed back whole
+    result = await box.call(tool, {**arguments, "path": deep_path(150)})
+    assert result.is_error
+    assert "151 levels deep" in result.output and "shallower directory" in result.output
+    assert not (worktree / "d").exists()
+
+
+async def test_a_deep_but_reasonable_path_is_written(box, worktree):
+    result = await box.call("write_file", {"path": deep_path(99), "content": "x"})
+    assert not result.is_error, result.output
+    assert worktree.joinpath(*deep_path(99).split("/")).read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("a" * 300, "longer than 255 bytes"),
+        ("/".join(["abcdefghij"] * 120), "characters long; paths are at most 1,024"),
+    ],
+    ids=["long-name", "long-path"],
+)
+async def test_a_path_too_long_is_an_error_saying_what_to_do(box, path, expected):
+    result = await box.call("write_file", {"path": path, "content": "x"})
+    assert result.is_error and expected in result.output
+    assert "shorter" in result.output
+
+
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        ('{"path": "x", "content": ' + "[" * 100_000 + "]" * 100_000 + "}", "too deeply"),
+        ('{"path": "x", "content": "y", "z": ' + '{"a": ' * 5_000 + "1" + "}" * 5_001, "deeply"),
+        ('{"path": "x", "offset": ' + "1" * 5_000 + "}", "not usable JSON"),
+        (json.dumps({"path": "big.txt", "content": "x" * 6_000_000}), "with a script"),
+    ],
+    ids=["nested-array", "nested-object", "huge-integer", "huge-content"],
+)
+async def test_arguments_too_big_or_too_nested_are_errors(box, worktree, arguments, expected):
+    tool = "read_file" if "offset" in arguments else "write_file"
+    result = await box.call(tool, arguments)
+    assert result.is_error and expected in result.output, result.output[:300]
+    assert len(result.output) < 400
+    assert not (worktree / "big.txt").exists()
+
+
+async def test_huge_arguments_given_as_a_dict_are_refused_too(box, worktree):
+    result = await box.call("write_file", {"path": "big.txt", "content": "x" * 6_000_000})
+    assert result.is_error and "6,000,007 characters" in result.output
+    assert not (worktree / "big.txt").exists()
+
+
+async def test_a_regex_nested_too_deeply_is_an_error(box):
+    result = await box.call("search", {"pattern": "(" * 1000 + ")" * 1000})
+    assert result.is_error and "fewer nested parentheses" in result.output
+    long = await box.call("search", {"pattern": "x" * 20_000})
+    assert long.is_error and "shorter" in long.output
+
+
+async def test_a_command_too_long_for_the_shell_is_an_error(box):
+    result = await box.call("run", {"command": "echo " + "x" * 200_000})
+    assert result.is_error and "write the script to a file" in result.output
+    nul = await box.call("run", {"command": "echo a\0b"})
+    assert nul.is_error and "NUL" in nul.output
+
+
+async def test_listing_a_tree_nested_deeper_than_python_recurses(tmp_path):
+    import subprocess
+
+    plain = tmp_path / "plain"  # not a git repository: listed by walking the directories
+    plain.mkdir()
+    deep = "/".join(["d"] * 1200)  # made by a command, as `run` could; os.walk recurses per level
+    subprocess.run(["mkdir", "-p", deep], cwd=plain, check=True)
+    try:
+        result = await Toolbox(plain).call("list_files", {})
+        assert result.is_error and "nested too deeply" in result.output
+    finally:
+        subprocess.run(["rm", "-rf", str(plain)], check=True)  # shutil.rmtree recurses too

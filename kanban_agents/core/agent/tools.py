@@ -42,6 +42,15 @@ READ_LINE_CHARS = 2_000
 MAX_TEXT_FILE_BYTES = 50_000_000  # read_file and edit_file load the whole file
 TIMEOUT_CAP_FACTOR = 10
 GIT_TIMEOUT = 30.0
+# Limits on what the model may send. Past them a tool answers with an error saying what to do
+# instead, so that no argument makes the tools themselves fail (a path 1,500 directories deep
+# used to end the run with a RecursionError from mkdir).
+MAX_PATH_CHARS = 1024
+MAX_PATH_DEPTH = 100  # directories in a path, far more than any real project uses
+MAX_NAME_BYTES = 255  # one file or directory name, as Linux and macOS allow
+MAX_ARGUMENTS_CHARS = 5_000_000  # all of one call's arguments together
+MAX_COMMAND_BYTES = 100_000  # Linux refuses a single argument (sh -c COMMAND) over 128 KiB
+MAX_PATTERN_CHARS = 10_000
 # Set by a git hook or a parent git command, these would point our git at another repository.
 GIT_LOCATION_VARS = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR"})
 
@@ -254,11 +263,23 @@ def _parse_arguments(tool: str, arguments: object) -> dict[str, Any]:
     if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
         arguments = {}
     if isinstance(arguments, str):
+        _check_arguments_size(tool, len(arguments))
         try:
             arguments = json.loads(arguments)
         except json.JSONDecodeError as exc:
             raise ToolError(
                 f"the arguments of {tool} are not valid JSON ({exc.msg} at character {exc.pos}); "
+                f"send one JSON object, e.g. {example}"
+            ) from None
+        except RecursionError:
+            # json's decoder checks its depth and raises cleanly; no argument is nested at all.
+            raise ToolError(
+                f"the arguments of {tool} nest arrays or objects too deeply; every argument is "
+                f"a plain string or number: send one flat JSON object, e.g. {example}"
+            ) from None
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            raise ToolError(
+                f"the arguments of {tool} are not usable JSON ({_one_line(str(exc), 100)}); "
                 f"send one JSON object, e.g. {example}"
             ) from None
     if not isinstance(arguments, dict):
@@ -281,7 +302,21 @@ def _parse_arguments(tool: str, arguments: object) -> dict[str, Any]:
                 raise ToolError(f"{tool} needs the argument '{key}'; e.g. {example}")
             continue
         values[key] = _check_value(tool, key, spec, value)
+    _check_arguments_size(tool, sum(len(v) for v in values.values() if isinstance(v, str)))
     return values
+
+
+def _check_arguments_size(tool: str, size: int) -> None:
+    if size > MAX_ARGUMENTS_CHARS:
+        advice = (
+            "generate large files with a script through `run`, or write them in smaller parts"
+            if tool in ("write_file", "edit_file")
+            else "send less"
+        )
+        raise ToolError(
+            f"the arguments of {tool} are {size:,} characters long; the most one call takes is "
+            f"{MAX_ARGUMENTS_CHARS:,}: {advice}"
+        )
 
 
 # --- small helpers ------------------------------------------------------------------------------
@@ -412,6 +447,11 @@ class Toolbox:
         """(real path, the path as the model should see it in results)."""
         if not isinstance(path, str):
             raise ToolError("a path must be a string relative to the worktree root")
+        if len(path) > MAX_PATH_CHARS:
+            raise ToolError(
+                f"path '{path[:60]}...' is {len(path):,} characters long; paths are at most "
+                f"{MAX_PATH_CHARS:,}: use a shorter path, e.g. 'src/app.py'"
+            )
         if "\0" in path:
             raise ToolError(f"path {path!r} contains a NUL character")
         if os.path.isabs(path) or path == "~" or path.startswith("~/"):
@@ -424,6 +464,17 @@ class Toolbox:
             raise ToolError(
                 f"path '{path}' is outside the worktree; use paths relative to the worktree root"
             )
+        if len(parts) > MAX_PATH_DEPTH:
+            raise ToolError(
+                f"path '{path[:60]}...' is {len(parts)} levels deep; paths are at most "
+                f"{MAX_PATH_DEPTH} levels: put the file in a shallower directory"
+            )
+        for part in parts:
+            if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+                raise ToolError(
+                    f"the name '{part[:60]}...' in the path is longer than {MAX_NAME_BYTES} "
+                    "bytes, the most a file or directory name can have: use a shorter name"
+                )
         if any(_is_git_part(part) for part in parts):
             raise ToolError(self._git_refusal(path))
         try:
@@ -516,6 +567,16 @@ class Toolbox:
         return entries
 
     def _walk(self, directory: Path) -> Entries:
+        try:
+            return self._walk_all(directory)
+        except RecursionError:  # os.walk recurses once per level (before Python 3.12)
+            shown = directory.relative_to(self.root).as_posix()
+            raise ToolError(
+                f"the directories under '{shown}' are nested too deeply to list at once; "
+                "list a deeper directory, or use `run` with find"
+            ) from None
+
+    def _walk_all(self, directory: Path) -> Entries:
         base = directory.relative_to(self.root).parts
         entries: Entries = {}
         for dirpath, dirnames, filenames in os.walk(directory):
@@ -712,6 +773,11 @@ class Toolbox:
     # --- search ---------------------------------------------------------------------------------
 
     async def _search(self, pattern: str, path: str = ".") -> ToolResult:
+        if len(pattern) > MAX_PATTERN_CHARS:
+            raise ToolError(
+                f"the pattern is {len(pattern):,} characters long; the most is "
+                f"{MAX_PATTERN_CHARS:,}: search for a shorter, distinctive part of the text"
+            )
         try:
             regex = re.compile(pattern)
         except re.error as exc:
@@ -719,6 +785,11 @@ class Toolbox:
                 f"invalid regular expression {pattern!r}: {exc}. The pattern is a Python regex: "
                 "escape special characters such as ( ) [ ] . * + ? with a backslash to match "
                 "them literally"
+            ) from None
+        except RecursionError:
+            raise ToolError(
+                "the regular expression nests groups too deeply to compile; use a simpler "
+                "pattern (fewer nested parentheses)"
             ) from None
         target, shown = self._locate(path)
         if not os.path.lexists(target):
@@ -796,6 +867,14 @@ class Toolbox:
     async def _run(self, command: str, timeout: float | None = None) -> ToolResult:
         if not command.strip():
             raise ToolError(f"the command is empty; e.g. {_EXAMPLES['run']}")
+        size = len(command.encode("utf-8", "surrogateescape"))
+        if size > MAX_COMMAND_BYTES:
+            raise ToolError(
+                f"the command is {size:,} bytes long; the most is {MAX_COMMAND_BYTES:,}: write "
+                "the script to a file with write_file and run that file"
+            )
+        if "\0" in command:
+            raise ToolError("the command contains a NUL character, which no shell accepts")
         longest = self.command_timeout * TIMEOUT_CAP_FACTOR
         note = ""
         if timeout is None:
