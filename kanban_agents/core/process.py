@@ -1,8 +1,18 @@
 """Running a command in its own process group, with a timeout, an output cap and clean-up.
 
 Used for the agent's ``run`` tool, the card's acceptance tests, worktree setup commands and
-command agents. When ``run_command`` returns (finished, timed out or cancelled), nothing is left
-running in the command's process group.
+command agents. When ``run_command`` returns (finished, timed out or cancelled), nothing it
+started is left running: not in its process group, and not the processes that left the group
+(``setsid cmd &``, a double fork, ``setpgid``).
+
+Those are found by a mark in their environment: every command gets ``_KANBAN_AGENTS_COMMAND`` (one
+value per call) and, inside a run, ``_KANBAN_AGENTS_OWNER`` (the card's records directory).
+Children inherit both whatever group or session they move to, and the marks outlive the process
+that set them: after a crash of the host, the next start of the card finds what its interrupted
+run left behind (``end_owned_processes``). A mark beats the alternatives here: a child
+subreaper (``PR_SET_CHILD_SUBREAPER``) forgets everything when the host dies, makes every orphan
+of every child (git's detached gc too) a zombie of ours to reap, and cgroups need privileges we
+cannot count on. What it misses: a process that starts with a cleared environment (``env -i``).
 """
 
 from __future__ import annotations
@@ -10,14 +20,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 PIPE_GRACE = 2.0  # after the group is gone, how long to wait for the last of its output
+
+COMMAND_MARK = "_KANBAN_AGENTS_COMMAND"  # outside the KANBAN_AGENTS_* settings overrides
+OWNER_MARK = "_KANBAN_AGENTS_OWNER"
+
+# Who the commands started in this context belong to (a run sets its card's records directory);
+# a context variable, so every command of a run's task carries it without being passed along.
+command_owner: ContextVar[str | None] = ContextVar("command_owner", default=None)
+
+
+@dataclass(frozen=True)
+class EndedProcess:
+    pid: int
+    command: str  # its command line, shortened
+
+    def describe(self) -> str:
+        return f"pid {self.pid} ({self.command})"
 
 
 @dataclass(frozen=True)
@@ -26,6 +54,7 @@ class CommandResult:
     output: str  # capped: head and tail with a marker in between
     timed_out: bool
     elapsed: float
+    escaped: tuple[EndedProcess, ...] = ()  # left the process group; ended when the command ended
 
     @property
     def ok(self) -> bool:
@@ -56,10 +85,16 @@ async def run_command(
     started = time.monotonic()
     loop = asyncio.get_running_loop()
     output = _CappedOutput(output_cap, on_lines)
+    mark = secrets.token_hex(8)
+    marked_env = dict(os.environ if env is None else env)
+    marked_env[COMMAND_MARK] = mark
+    owner = command_owner.get()
+    if owner is not None:
+        marked_env[OWNER_MARK] = owner
     read_fd, write_fd = os.pipe()
     options = dict(
         cwd=cwd,
-        env=dict(env) if env is not None else None,
+        env=marked_env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=write_fd,
         stderr=asyncio.subprocess.STDOUT,
@@ -78,6 +113,7 @@ async def run_command(
     pipe = _OutputPipe(output)
     timed_out = False
     complete = False
+    escaped: list[EndedProcess] = []
     try:
         await loop.connect_read_pipe(lambda: pipe, os.fdopen(read_fd, "rb", buffering=0))
         await asyncio.wait_for(proc.wait(), timeout)
@@ -85,15 +121,26 @@ async def run_command(
         timed_out = True
     finally:
         # Also on cancellation: shielded so a second cancel cannot leave processes behind.
-        complete = await asyncio.shield(asyncio.ensure_future(_end_process_group(proc, pipe)))
+        complete = await asyncio.shield(
+            asyncio.ensure_future(_end_process_group(proc, pipe, mark, escaped))
+        )
     output.flush_line()
     text = output.text() or "(no output)"
+    if escaped:
+        text += (
+            "\n[ended processes that had left the command's process group (setsid, setpgid or "
+            "a double fork) and were still running: "
+            + ", ".join(p.describe() for p in escaped)
+            + "]"
+        )
     if not complete:
         text += (
             "\n[the output may be cut short: a process that detached from the command "
-            "(e.g. with setsid) still holds it open and was left running]"
+            "still holds it open and was left running]"
         )
-    return CommandResult(proc.returncode, text, timed_out, time.monotonic() - started)
+    return CommandResult(
+        proc.returncode, text, timed_out, time.monotonic() - started, tuple(escaped)
+    )
 
 
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
@@ -214,8 +261,11 @@ class _OutputPipe(asyncio.Protocol):
             self.transport.close()
 
 
-async def _end_process_group(proc: asyncio.subprocess.Process, pipe: _OutputPipe) -> bool:
-    """Stop every process left in the command's group, reap the command, collect its output.
+async def _end_process_group(
+    proc: asyncio.subprocess.Process, pipe: _OutputPipe, mark: str, escaped: list[EndedProcess]
+) -> bool:
+    """Stop every process left in the command's group, then those that carry the command's mark
+    but left the group (listed in ``escaped``); reap the command, collect its output.
 
     Returns False when the output could not be read to its end: a process that left the group
     still holds the pipe open.
@@ -235,6 +285,7 @@ async def _end_process_group(proc: asyncio.subprocess.Process, pipe: _OutputPipe
                     await asyncio.sleep(0.01)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.wait(), KILL_GRACE)
+        escaped.extend(await asyncio.to_thread(end_marked_processes, COMMAND_MARK, mark))
         # What is already in the pipe stays readable after the writers are gone.
         try:
             await asyncio.wait_for(asyncio.shield(pipe.closed), PIPE_GRACE)
@@ -243,3 +294,92 @@ async def _end_process_group(proc: asyncio.subprocess.Process, pipe: _OutputPipe
         return True
     finally:
         pipe.close()
+
+
+# --------------------------------------------------------------------------- marked processes
+
+
+def end_owned_processes(owner: str) -> list[EndedProcess]:
+    """End every process whose environment says it was started for ``owner`` (a run's records
+    directory): what an interrupted run left behind. Call it only while holding the card's run
+    lock, when no live run of the card can own them. Blocks up to 2 x ``KILL_GRACE``."""
+    return end_marked_processes(OWNER_MARK, owner)
+
+
+def end_marked_processes(name: str, value: str) -> list[EndedProcess]:
+    """SIGTERM every live process with ``name=value`` in its environment, SIGKILL those still
+    alive after ``KILL_GRACE``, reap the ones that are our children; returns what was ended."""
+    marked = {pid: _command_line(pid) for pid in _marked_pids(name, value)}
+    if not marked:
+        return []
+    for pid in marked:
+        _signal_process(pid, signal.SIGTERM)
+    alive = _wait_gone(marked, KILL_GRACE)
+    for pid in alive:
+        _signal_process(pid, signal.SIGKILL)
+    _wait_gone(alive, KILL_GRACE)
+    return [EndedProcess(pid, marked[pid]) for pid in sorted(marked)]
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that is not a zombie."""
+    state = _process_state(pid)
+    return state is not None and state != "Z"
+
+
+def _marked_pids(name: str, value: str) -> Iterator[int]:
+    needle = f"{name}={value}".encode()
+    me = os.getpid()
+    try:
+        pids = [int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit()]
+    except OSError:
+        return
+    for pid in pids:
+        if pid == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                environ = handle.read()
+        except OSError:  # gone, or not ours to read
+            continue
+        if needle in environ.split(b"\0") and process_alive(pid):
+            yield pid
+
+
+def _process_state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _command_line(pid: int, limit: int = 60) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            text = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        text = ""
+    return (text[: limit - 1] + "…" if len(text) > limit else text) or "?"
+
+
+def _signal_process(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signum)
+
+
+def _wait_gone(pids: Iterable[int], timeout: float) -> list[int]:
+    """Wait until the processes are gone (or zombies, which are reaped when they are ours);
+    returns those still alive after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    alive = list(pids)
+    while True:
+        for pid in alive:
+            # A process that was re-parented to us (rare: we are nobody's subreaper) is reaped
+            # here; it is marked with our command, so no one else waits for it.
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+        alive = [pid for pid in alive if process_alive(pid)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.02)
