@@ -43,12 +43,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run_here(store, card_id: str, quiet: bool) -> int:
-    import asyncio
-
-    from .core.log_format import format_event
+    from .core.records import RedactingStream
     from .core.runs import RunManager
 
     runs = RunManager(store)
+    # What this process prints is redacted like its records: a detached run's output is a file
+    # (background.log), and an error may quote a key.
+    printed = sys.stdout, sys.stderr
+    sys.stdout = RedactingStream(sys.stdout, runs.records.redactor)
+    sys.stderr = RedactingStream(sys.stderr, runs.records.redactor)
+    try:
+        return await _run_with(runs, store, card_id, quiet)
+    finally:
+        sys.stdout, sys.stderr = printed
+
+
+async def _run_with(runs, store, card_id: str, quiet: bool) -> int:
+    import asyncio
+
+    from .core.log_format import format_event
 
     def show(event) -> None:
         if event.card_id == card_id and not quiet:
@@ -172,7 +185,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     store = open_store(args)
     records = _records(store)
     rows = []
-    for state in records.all_states():
+    for state in map(records.as_seen, records.all_states()):
         holder = records.lock(state.card_id).holder()
         entry = store.entry(state.card_id)
         rows.append(

@@ -4,7 +4,9 @@
 - ``state.json``: the last known state of the card's latest run (used for recovery);
 - ``messages.json``: the built-in agent's conversation, so a sent-back card resumes it;
 - ``lock``: held (flock) by the process running the card, so a dead run is told apart from a live
-  one, and two processes never run the same card.
+  one, and two processes never run the same card. Every reader (``status``, ``list``, the board)
+  sees a run through ``RunRecords.as_seen``: a run in a hosted state whose lock nobody holds
+  is ``interrupted``, the moment its host is gone, before anyone has recovered it.
 
 Out of the board (no card churn), out of every worktree (agents cannot touch it). Secrets are
 redacted before anything is written.
@@ -13,17 +15,26 @@ redacted before anything is written.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from .events import AssistantDelta, Event, event_from_dict
+from .events import INTERRUPTED, PREPARING, RUNNING, TESTING, AssistantDelta, Event, event_from_dict
 from .host import FileLock
 
 REDACTED = "[redacted]"
+
+# States in which a process holds the card's lock. (A queued run holds none yet: its queue
+# lives in a board app or a `run` process that may be waiting on dependencies.)
+HOSTED_STATES = frozenset({PREPARING, RUNNING, TESTING})
+
+
+def host_gone_reason(pid: int | None) -> str:
+    return "the process running it stopped" + (f" (pid {pid})" if pid else "")
 
 
 @dataclass
@@ -80,6 +91,22 @@ class Redactor:
         return value
 
 
+class RedactingStream:
+    """A text stream that writes through a ``Redactor``: for what a process prints (a detached
+    run's stdout and stderr land in ``background.log``)."""
+
+    def __init__(self, stream: TextIO, redactor: Redactor):
+        self.stream = stream
+        self.redactor = redactor
+
+    def write(self, text: str) -> int:
+        self.stream.write(self.redactor.text(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding ...
+        return getattr(self.stream, name)
+
+
 class RunRecords:
     def __init__(self, root: Path, redactor: Redactor | None = None):
         self.root = root  # .../kanban-agents/runs
@@ -110,6 +137,31 @@ class RunRecords:
         directory = self.card_dir(state.card_id)
         directory.mkdir(parents=True, exist_ok=True)
         _atomic_write_json(directory / "state.json", self.redactor.data(state.as_dict()))
+
+    def host_gone(self, card_id: str, state: str | None) -> bool:
+        """Whether a run recorded in ``state`` has lost the process running it."""
+        return state in HOSTED_STATES and self.lock(card_id).holder() is None
+
+    def as_seen(self, state: RunState) -> RunState:
+        """The record as a reader must show it: a hosted run whose host is gone is interrupted,
+        even before a host recovers it (which writes the same)."""
+        if not self.host_gone(state.card_id, state.state):
+            return state
+        # The host writes its final state before it lets go of the lock: read again.
+        latest = self.load_state(state.card_id) or state
+        if latest.state not in HOSTED_STATES:
+            return latest
+        return dataclasses.replace(latest, state=INTERRUPTED, reason=host_gone_reason(latest.pid))
+
+    def card_run_as_seen(self, card_id: str, run: dict[str, Any]) -> dict[str, Any]:
+        """A card's ``run:`` front matter as a reader must show it (see ``as_seen``)."""
+        if not self.host_gone(card_id, run.get("state")):
+            return run
+        state = self.load_state(card_id)
+        if state is not None and state.run == run.get("n"):
+            seen = self.as_seen(state)
+            return {**run, "state": seen.state, "reason": seen.reason}
+        return {**run, "state": INTERRUPTED, "reason": host_gone_reason(None)}
 
     def all_states(self) -> list[RunState]:
         if not self.root.is_dir():

@@ -53,10 +53,11 @@ from .frontmatter_edit import DELETE
 from .host import FileLock, host_lock_path
 from .overlap import files_overlap
 from .paths import repo_root, state_dir
-from .process import run_command
-from .records import Redactor, RunRecords, RunState
+from .process import command_owner, end_owned_processes, run_command
+from .records import HOSTED_STATES, Redactor, RunRecords, RunState, host_gone_reason
 
 SECRET_ENV_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+HOST_CHECK_INTERVAL = 1.0  # seconds between checks that other processes' runs still have a host
 
 
 class RunError(Exception):
@@ -100,6 +101,7 @@ class RunManager:
         self._card_writer = ThreadPoolExecutor(1, thread_name_prefix="card-writes")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._host_lock: FileLock | None = None
+        self._host_watch: asyncio.Task | None = None
         self._started = False
 
     @property
@@ -152,6 +154,7 @@ class RunManager:
         for card in self.store.cards.values():
             self._columns[card.id] = self.store.status_of(card)
         self.store.add_listener(self._on_store_change)
+        self._host_watch = self._loop.create_task(self._watch_hosts(), name="watch run hosts")
         self._started = True
         if auto_start and self.repo is not None:  # outside git nothing can run: wait to be asked
             for card in self.store.column_cards(self.settings.board.agent_column):
@@ -162,6 +165,9 @@ class RunManager:
     async def stop(self, reason: str = "the board app was closed") -> None:
         """Stop every run; they end ``interrupted`` and can be resumed later."""
         self.store.remove_listener(self._on_store_change)
+        if self._host_watch is not None:
+            self._host_watch.cancel()
+            self._host_watch = None
         for card_id in list(self._queue):  # queued runs end too, so their followers stop waiting
             self._end_queued(card_id, INTERRUPTED, f"{reason} before it started")
         tasks = list(self._tasks.values())
@@ -175,22 +181,69 @@ class RunManager:
             self._host_lock = None
 
     def recover(self) -> None:
-        """Runs whose process died are marked interrupted (their logs are kept); the rest of the
-        last known states become the cards' badges."""
+        """Runs whose process died are marked interrupted (their logs are kept) and what they
+        left running is ended; the rest of the last known states become the cards' badges."""
         for state in self.records.all_states():
             if state.state in ACTIVE_STATES and self.records.lock(state.card_id).holder() is None:
-                reason = (
-                    f"the process running it stopped (pid {state.pid})"
-                    if state.pid
-                    else "its process stopped"
-                )
-                self._finish_record(state, INTERRUPTED, reason)
-                self.records.append(
-                    RunFinished(state.card_id, state.run, state=INTERRUPTED, reason=reason)
-                )
-                self.records.close(state.card_id, state.run)
-                self._write_card_run(state)
+                ended, events = self._end_lost_run(state.card_id)
+                if ended is not None:
+                    state = ended
+                    for event in events:
+                        self.records.append(event)
+                    self.records.close(state.card_id, state.run)
+                    self._write_card_run(state)
             self.status[state.card_id] = _status_from_record(state)
+
+    def _end_lost_run(self, card_id: str) -> tuple[RunState | None, list[Event]]:
+        """If the card's recorded run is active and no process runs it any more: end the
+        processes it left behind and record it interrupted. Returns the ended record and the
+        events for its log; (None, []) when a live process holds the run or nothing was lost.
+        Blocking (processes are given time to end): call it off the event loop."""
+        lock = self.records.lock(card_id)
+        if not lock.acquire():
+            return None, []  # a live host (or another recovering process) has it
+        try:
+            state = self.records.load_state(card_id)  # again: it may have ended meanwhile
+            if state is None or state.state not in ACTIVE_STATES:
+                return None, []
+            events: list[Event] = []
+            leftovers = end_owned_processes(self._process_owner(card_id))
+            if leftovers:
+                events.append(
+                    LogLine(card_id, state.run, text=_leftovers_text(leftovers), stream="info")
+                )
+            reason = host_gone_reason(state.pid)
+            self._finish_record(state, INTERRUPTED, reason)
+            self.records.save_state(state)
+            events.append(RunFinished(card_id, state.run, state=INTERRUPTED, reason=reason))
+            return state, events
+        finally:
+            lock.release()
+
+    async def _watch_hosts(self) -> None:
+        """A run shown active that another process runs ends interrupted as soon as that
+        process is gone: a kill -9 leaves no word behind, only a lock nobody holds."""
+        while True:
+            await asyncio.sleep(HOST_CHECK_INTERVAL)
+            for card_id, status in list(self.status.items()):
+                if (
+                    status.state not in HOSTED_STATES
+                    or card_id in self._tasks
+                    or self.records.lock(card_id).holder() is not None
+                ):
+                    continue
+                state, events = await asyncio.to_thread(self._end_lost_run, card_id)
+                if state is None:
+                    self._sync_status(card_id)
+                    continue
+                for event in events:
+                    self.emit(event)
+                self.records.close(card_id, state.run)
+                self._write_card_async(card_id, {"run": _card_run(state)})
+
+    def _process_owner(self, card_id: str) -> str:
+        """What marks the processes a run of the card starts (see ``process.command_owner``)."""
+        return os.path.abspath(self.records.card_dir(card_id))
 
     def orphaned_worktrees(self) -> list[git.WorktreeInfo]:
         """Worktrees of ours whose card no longer exists. Listed, never deleted silently."""
@@ -302,6 +355,7 @@ class RunManager:
             if status is not None and status.state is not None:
                 self.status.pop(card_id, None)  # discarded: the card starts afresh
             return
+        record = self.records.as_seen(record)
         if status is None or (record.run, record.state) != (status.run, status.state):
             status = self.status[card_id] = _status_from_record(record)
             if record.state in ACTIVE_STATES:
@@ -411,6 +465,12 @@ class RunManager:
             self._pump()
             return
         try:
+            # Every command of this run carries the card's mark, so what it leaves behind after a
+            # crash is found on the card's next start (this task's context only).
+            command_owner.set(self._process_owner(card_id))
+            leftovers = await asyncio.to_thread(end_owned_processes, self._process_owner(card_id))
+            if leftovers:
+                emit(LogLine, text=_leftovers_text(leftovers), stream="info")
             await self._lifecycle(card_id, record, emit)
         except asyncio.CancelledError as cancelled:
             reason = str(cancelled.args[0]) if cancelled.args else "cancelled"
@@ -825,6 +885,12 @@ def _status_from_record(record: RunState) -> RunStatus:
     )
     status.prompt_tokens = record.tokens
     return status
+
+
+def _leftovers_text(ended) -> str:
+    return "ended processes an interrupted run had left running: " + ", ".join(
+        process.describe() for process in ended
+    )
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -13,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from kanban_agents.core.agent.scripted_server import Reply, ScriptedServer
+from kanban_agents.core.agent.scripted_server import Reply, ScriptedServer, ToolCallSpec
 from kanban_agents.core.board import BoardStore
+from kanban_agents.core.events import LogLine, RunFinished
 from kanban_agents.core.runs import RunManager
 from kanban_agents.core.watch import watch_board
+from tests.core.test_process import alive, read_pid
 from tests.core.test_runs import Harness, edit_sub, finish, make_card
 from tests.helpers import git
 
@@ -190,3 +193,118 @@ async def test_run_wait_quiet_while_the_board_app_hosts_the_agents(project):
     lines = proc.stdout.strip().splitlines()
     assert lines[0].startswith("moved sub to in-progress; the board app (pid")
     assert lines[1:] == ["sub: review (tests passed)"]
+
+
+def start_run_wait(project: Path, server: ScriptedServer) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "kanban_agents", "--board", str(project / "board"), "run", "sub",
+         "--wait"],
+        env=cli_env(server),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def sleeping_agent(pids: Path) -> list[Reply]:
+    """An agent that edits, then runs a command that starts a `setsid` escapee and sleeps."""
+    command = (
+        f"setsid sleep 301 >/dev/null 2>&1 & echo $! > {pids / 'escapee'}; "
+        f"echo $$ > {pids / 'sleep'}; exec sleep 300"
+    )
+    return [edit_sub(), Reply(tool_calls=[ToolCallSpec("run", {"command": command})])]
+
+
+@pytest.fixture
+def pids(tmp_path):
+    """Where the agent's commands write their pids; whatever is left is killed at the end."""
+    directory = tmp_path / "pids"
+    directory.mkdir()
+    yield directory
+    for path in directory.iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(path.read_text()), signal.SIGKILL)
+
+
+async def kill_9_while_the_agent_sleeps(project: Path, pids: Path) -> list[int]:
+    """Start `run sub --wait`, kill -9 it while its agent's `run` tool sleeps; the pids left."""
+    with ScriptedServer(sleeping_agent(pids)) as server:
+        proc = start_run_wait(project, server)
+        try:
+            sleeping = await asyncio.to_thread(read_pid, pids / "sleep", 30)
+            escapee = await asyncio.to_thread(read_pid, pids / "escapee", 5)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return [sleeping, escapee]
+
+
+async def test_kill_9_reads_interrupted_at_once_and_the_next_start_ends_leftovers(project, pids):
+    left = await kill_9_while_the_agent_sleeps(project, pids)
+    assert all(alive(pid) for pid in left)  # the host died; what its agent started did not
+    with ScriptedServer([]) as server:
+        status = json.loads(kanban(project, server, "status", "--json").stdout)
+        listed = json.loads(kanban(project, server, "list", "--json").stdout)
+        text = kanban(project, server, "list").stdout
+    [row] = status["runs"]
+    assert row["state"] == "interrupted" and row["live"] is False
+    assert "stopped" in row["reason"]
+    [card] = [c for c in listed["cards"] if c["id"] == "sub"]
+    assert card["run"]["state"] == "interrupted"
+    assert "[interrupted]" in text
+    # The next start ends what the interrupted run left running, says so in that run's log,
+    # and the resumed run reaches review.
+    with ScriptedServer([finish("Finished after the crash.")]) as server:
+        resumed = await asyncio.to_thread(kanban, project, server, "run", "sub", "--wait")
+        log = kanban(project, server, "log", "sub", "--run", "1").stdout
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert not any(alive(pid) for pid in left)
+    line = next(line for line in log.splitlines() if "ended processes" in line)
+    assert all(f"pid {pid} (sleep 30" in line for pid in left), line
+
+
+async def test_a_live_manager_notices_a_killed_host_and_ends_what_it_left(project, pids):
+    """What the board app sees when the `run --wait` running a card is killed."""
+    with ScriptedServer([]) as server:
+        board = Harness(project, server)
+        # Already in the agent column: the board leaves it to `run --wait` (a move would make
+        # both managers race for the card's lock).
+        board.store.move("sub", "in-progress")
+        await board.runs.start(auto_start=False)
+        stop = asyncio.Event()
+
+        async def watch() -> None:
+            async for _ in watch_board(board.store, stop_event=stop):
+                pass
+
+        watcher = asyncio.create_task(watch())
+        try:
+            left = await kill_9_while_the_agent_sleeps(project, pids)
+            await asyncio.to_thread(
+                _wait_for, lambda: board.of(RunFinished, "sub") and not alive(left[0]), 10
+            )
+        finally:
+            stop.set()
+            await watcher
+            await board.runs.stop()
+    [finished] = board.of(RunFinished, "sub")
+    assert finished.state == "interrupted" and board.runs.status["sub"].state == "interrupted"
+    assert not any(alive(pid) for pid in left)
+    assert any("ended processes" in e.text for e in board.of(LogLine, "sub"))
+    card = BoardStore.open(project / "board").get("sub")
+    assert card.run["state"] == "interrupted"
+
+
+def test_background_log_holds_no_api_key(project):
+    key = cli_env(ScriptedServer([]))["OPENAI_API_KEY"]
+    chatty = Reply(text=f"I will not print {key} anywhere.")
+    with ScriptedServer([chatty, edit_sub(), finish()]) as server:
+        proc = kanban(project, server, "run", "sub")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        follow = kanban(project, server, "log", "sub", "--follow", timeout=60)
+    assert "run 1 ended: review" in follow.stdout
+    background = (
+        project / ".git" / "kanban-agents" / "runs" / "sub" / "background.log"
+    ).read_text()
+    assert "I will not print" in background  # the run's output is there ...
+    assert key not in background  # ... without the key
