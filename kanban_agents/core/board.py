@@ -1,15 +1,15 @@
 """BoardStore: the cards of one board directory, grouped by column, with safe writes.
 
-Files are the truth. Every write is atomic (temp file in the same directory + ``os.replace``) and
-is refused when the file changed on disk since it was read: the store reloads it and raises
-``CardConflict`` instead of clobbering someone's edit.
+Files are the truth. Every write is atomic and a real compare-and-swap (``safe_write``): it is
+refused when the file changed on disk since it was read, even by an editor's save landing in the
+same instant; the store reloads it and raises ``CardConflict`` instead of clobbering the edit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import secrets
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,8 +33,18 @@ from .card_cache import CardCache, stat_key
 from .frontmatter_edit import DELETE, FrontMatterEditError, render_card, set_body, set_keys
 from .lint import lint_card
 from .paths import state_dir
+from .safe_write import (
+    AlreadyExists,
+    ChangedOnDisk,
+    Places,
+    clean_scratch,
+    create_new,
+    remove_if_unchanged,
+    replace_if_unchanged,
+)
 
 ORDER_STEP = 1000
+_OLD_TEMP = re.compile(r"\A\..+\.md\.(\d+)\.[0-9a-f]{8}\.tmp\Z")
 
 
 class BoardError(Exception):
@@ -46,11 +56,13 @@ class CardNotFound(BoardError):
 
 
 class CardConflict(BoardError):
-    """The file changed on disk since it was read; the store has reloaded it."""
+    """The file changed on disk since it was read; the store has reloaded it. ``recovered``
+    names a file holding an edit that could not be put back in place (kept, never lost)."""
 
-    def __init__(self, card_id: str, message: str):
+    def __init__(self, card_id: str, message: str, recovered: Path | None = None):
         super().__init__(message)
         self.card_id = card_id
+        self.recovered = recovered
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,8 @@ class BoardStore:
         self._lock = threading.RLock()
         self._listeners: list[Callable[[BoardChange], None]] = []
         self.version = 0  # bumped on every change, so views can tell they are stale
+        self._places: Places | None = None
+        self.cleanup_notes: list[str] = []  # what load() found left behind by a killed writer
 
     def add_listener(self, listener: Callable[[BoardChange], None]) -> None:
         """Call ``listener`` after every change, the store's own writes and changes seen on
@@ -113,6 +127,7 @@ class BoardStore:
         """Read every card file. Bad files become error entries; nothing is ever written."""
         if not self.root.is_dir():
             raise BoardError(f"board directory {self.root} does not exist")
+        self._clean_after_crash()
         cache = CardCache(state_dir(self.root), self.root)
         cache.load()
         entries: list[Card | CardError] = []
@@ -318,7 +333,10 @@ class BoardStore:
                 candidate, n = f"{base}-{n}", n + 1
             path = self.root / f"{candidate}{CARD_SUFFIX}"
             data = render_card(fields, body).encode("utf-8")
-            self._atomic_write(path, data, exclusive=True)
+            try:
+                create_new(path, data, self.places)
+            except AlreadyExists:
+                raise CardConflict(candidate, f"{path.name} appeared on disk meanwhile") from None
             entry = self._parse(path, data)
             self._store_entry(entry)
             self._changed(entry.id, "added")
@@ -420,7 +438,6 @@ class BoardStore:
         """Move the card file into the archive directory (hidden, so it leaves the board)."""
         with self._lock:
             card = self.get(card_id)
-            self._check_unchanged(card)
             archive = self.root / self.settings.board.archive_dir
             archive.mkdir(exist_ok=True)
             target = archive / card.path.name
@@ -428,7 +445,8 @@ class BoardStore:
             while target.exists():
                 target = archive / f"{card.id}-{n}{CARD_SUFFIX}"
                 n += 1
-            os.replace(card.path, target)
+            with self._swap_conflicts(card):
+                remove_if_unchanged(card.path, card.digest, self.places, move_to=target)
             self._cards.pop(card_id, None)
             self._changed(card_id, "deleted")
             return target
@@ -436,8 +454,8 @@ class BoardStore:
     def delete(self, card_id: str) -> None:
         with self._lock:
             card = self.get(card_id)
-            self._check_unchanged(card)
-            card.path.unlink()
+            with self._swap_conflicts(card):
+                remove_if_unchanged(card.path, card.digest, self.places)
             self._cards.pop(card_id, None)
             self._changed(card_id, "deleted")
 
@@ -445,6 +463,35 @@ class BoardStore:
         if column not in self.settings.column_ids:
             columns = ", ".join(self.settings.column_ids)
             raise BoardError(f"unknown column {column!r} (columns: {columns})")
+
+    @contextlib.contextmanager
+    def _swap_conflicts(self, card: Card):
+        """Turn a refused compare-and-swap into ``CardConflict``, with the store reloaded."""
+        try:
+            yield
+        except ChangedOnDisk as exc:
+            self.refresh_path(card.path)
+            if exc.deleted:
+                message = f"{card.id} was deleted on disk; nothing written"
+            else:
+                message = f"{card.id} changed on disk since it was read; reloaded, nothing written"
+            if exc.recovered is not None:
+                message += f" (an edit made in the same instant is kept in {exc.recovered})"
+            raise CardConflict(card.id, message, exc.recovered) from None
+
+    def _write_card(self, card: Card, text: str) -> Card:
+        data = text.encode("utf-8")
+        if data == card.text.encode("utf-8"):
+            self._check_unchanged(card)
+            return card
+        with self._swap_conflicts(card):
+            replace_if_unchanged(card.path, data, card.digest, self.places)
+        entry = self._parse(card.path, data)
+        self._store_entry(entry)
+        self._changed(entry.id, "modified")
+        if isinstance(entry, CardError):
+            raise BoardError(entry.describe())
+        return entry
 
     def _check_unchanged(self, card: Card) -> None:
         try:
@@ -458,44 +505,29 @@ class BoardStore:
                 card.id, f"{card.id} changed on disk since it was read; reloaded, nothing written"
             )
 
-    def _write_card(self, card: Card, text: str) -> Card:
-        self._check_unchanged(card)
-        data = text.encode("utf-8")
-        if data == card.text.encode("utf-8"):
-            return card
-        self._atomic_write(card.path, data)
-        entry = self._parse(card.path, data)
-        self._store_entry(entry)
-        self._changed(entry.id, "modified")
-        if isinstance(entry, CardError):
-            raise BoardError(entry.describe())
-        return entry
+    @property
+    def places(self) -> Places:
+        """Where this board's scratch files and recovered edits live (git never sees them)."""
+        if self._places is None:
+            self._places = Places.for_board(self.root, state_dir(self.root))
+        return self._places
 
-    def _atomic_write(self, path: Path, data: bytes, exclusive: bool = False) -> None:
-        # A hidden temp name: the watcher and the loader both ignore dotfiles.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        try:
-            with open(tmp, "xb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(tmp, path.stat().st_mode & 0o7777)
-            if exclusive:
-                os.link(tmp, path)  # fails if the name appeared meanwhile: never clobber
-                os.unlink(tmp)
-            else:
-                os.replace(tmp, path)
-        except FileExistsError:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise CardConflict(
-                card_id_for(path), f"{path.name} appeared on disk meanwhile"
-            ) from None
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+    def _clean_after_crash(self) -> None:
+        """Scratch files of a killed writer: removed, or put back/kept if they hold an edit."""
+        result = clean_scratch(self.places, self.root)
+        notes = [
+            f"{p.name}: an edit swapped out by a killed writer was put back"
+            for p in result.restored
+        ]
+        notes += [f"an edit left by a killed writer is kept in {p}" for p in result.recovered]
+        # Temp files of earlier versions sat in the board itself (".<card>.md.<pid>.<hex>.tmp").
+        with os.scandir(self.root) as scan:
+            for entry in scan:
+                match = _OLD_TEMP.match(entry.name)
+                if match and not _pid_alive(int(match.group(1))):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+        self.cleanup_notes = notes
 
     # ----------------------------------------------------------------- external changes
 
@@ -529,6 +561,16 @@ class BoardStore:
     def reload_settings(self) -> None:
         self.settings = load_settings(self.root)
         self.load()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def sort_key(card: Card) -> tuple[int, float, str]:

@@ -1,0 +1,227 @@
+"""The board's writes are a real compare-and-swap: an edit landing at any instant of a move
+is never overwritten, and a writer killed half-way leaves nothing behind that git sees."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from kanban_agents.core import safe_write
+from kanban_agents.core.board import BoardStore, CardConflict
+from kanban_agents.core.safe_write import Places, digest_of
+from tests.helpers import git, write_card
+
+pytestmark = pytest.mark.skipif(
+    not safe_write.exchange_supported(), reason="renameat2(RENAME_EXCHANGE) needs Linux"
+)
+
+CARD = "---\ntitle: A\nstatus: todo\norder: 1000\n---\n\nDo A.\n"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "board").mkdir()
+    write_card(root / "board", "a", CARD)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "cards")
+    return root
+
+
+@pytest.fixture
+def store(repo: Path) -> BoardStore:
+    return BoardStore.open(repo / "board")
+
+
+def editor_save(path: Path, text: str) -> None:
+    """What vim/VS Code do: write a temp file beside it, rename it over the card."""
+    tmp = path.with_name(f".{path.name}.swp~")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def swap_after(action):
+    """Make the next exchange run ``action`` first: an edit that lands after the store read
+    the card and checked it, right before the new file goes in (the window that lost edits)."""
+    real = safe_write._exchange
+    calls = []
+
+    def exchange(a, b):
+        if not calls:
+            calls.append(1)
+            action()
+        return real(a, b)
+
+    return exchange
+
+
+def git_status(repo: Path) -> str:
+    return git(repo, "status", "--porcelain", "--ignored")
+
+
+def test_editor_save_in_the_window_is_kept(store, repo, monkeypatch):
+    path = repo / "board" / "a.md"
+    theirs = CARD.replace("Do A.", "Do A, edited in an editor.")
+    monkeypatch.setattr(safe_write, "_exchange", swap_after(lambda: editor_save(path, theirs)))
+    with pytest.raises(CardConflict):
+        store.move("a", "done")
+    assert path.read_text() == theirs
+    assert store.get("a").text == theirs  # reloaded
+    assert not git_status(repo).replace(" M board/a.md\n", "")  # no scratch file anywhere git sees
+
+
+def test_append_in_the_window_is_kept(store, repo, monkeypatch):
+    path = repo / "board" / "a.md"
+
+    def append():
+        with open(path, "a") as handle:
+            handle.write("appended\n")
+
+    monkeypatch.setattr(safe_write, "_exchange", swap_after(append))
+    with pytest.raises(CardConflict):
+        store.move("a", "done")
+    assert path.read_text() == CARD + "appended\n"
+
+
+def test_append_through_a_descriptor_opened_before_the_swap_is_kept(store, repo, monkeypatch):
+    """A writer that opened the card before the swap and writes after it: its bytes land in the
+    swapped-out file, so the store waits until it is closed before judging it."""
+    path = repo / "board" / "a.md"
+    handle = open(path, "a")  # noqa: SIM115 - held open across the swap on purpose
+
+    def write_late():
+        time.sleep(0.3)
+        handle.write("late append\n")
+        handle.close()
+
+    writer = threading.Thread(target=write_late)
+    monkeypatch.setattr(safe_write, "_exchange", swap_after(writer.start))
+    with pytest.raises(CardConflict):
+        store.move("a", "done")
+    writer.join()
+    assert path.read_text() == CARD + "late append\n"
+
+
+def test_delete_in_the_window_is_a_conflict(store, repo, monkeypatch):
+    path = repo / "board" / "a.md"
+    monkeypatch.setattr(safe_write, "_exchange", swap_after(path.unlink))
+    with pytest.raises(CardConflict, match="deleted"):
+        store.move("a", "done")
+    assert not path.exists()
+
+
+def test_an_unchanged_card_is_written(store, repo):
+    store.move("a", "done")
+    assert "status: done" in (repo / "board" / "a.md").read_text()
+    assert git_status(repo) == " M board/a.md\n"
+
+
+def test_delete_and_archive_put_back_an_edit_that_lands_first(store, repo, monkeypatch):
+    path = repo / "board" / "a.md"
+    theirs = CARD + "edited\n"
+    real_rename = os.rename
+
+    def rename(a, b, *args, **kwargs):
+        if Path(a) == path:
+            editor_save(path, theirs)
+        return real_rename(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(safe_write.os, "rename", rename)
+    for action in (store.delete, store.archive):
+        with pytest.raises(CardConflict):
+            action("a")
+        assert path.read_text() == theirs
+        theirs += "again\n"
+
+
+def test_stale_scratch_files_are_cleaned_and_swapped_out_edits_restored(repo):
+    board = repo / "board"
+    path = board / "a.md"
+    places = Places.for_board(board, repo / ".git" / "kanban-agents")
+    places.ensure()
+    ours = CARD.replace("todo", "done").encode()
+    theirs = (CARD + "an edit the killed writer swapped out\n").encode()
+    dead = _dead_pid()
+    # Killed after the swap: the card holds the killed writer's bytes, the scratch file theirs.
+    path.write_bytes(ours)
+    name = safe_write._ScratchName.make(path, digest_of(CARD.encode()), ours)
+    stranded = places.scratch / str(dataclasses.replace(name, pid=dead))
+    stranded.write_bytes(theirs)
+    # Killed before the swap: just our own new bytes, to be removed.
+    leftover = places.scratch / f"b.md.{dead}.0badc0de.{'0' * 16}.{digest_of(b'x')[:16]}.1.tmp"
+    leftover.write_bytes(b"x")
+    # The temp names of earlier versions, in the board itself.
+    old_style = board / f".a.md.{dead}.deadbeef.tmp"
+    old_style.write_bytes(ours)
+
+    store = BoardStore.open(board)
+
+    assert path.read_bytes() == theirs
+    assert not any(places.scratch.iterdir())
+    assert not old_style.exists()
+    assert store.cleanup_notes and "put back" in store.cleanup_notes[0]
+
+
+def test_scratch_of_a_live_writer_is_left_alone(repo):
+    board = repo / "board"
+    places = Places.for_board(board, repo / ".git" / "kanban-agents")
+    places.ensure()
+    live = places.scratch / f"a.md.{os.getpid()}.0badc0de.{'0' * 16}.{'1' * 16}.5.tmp"
+    live.write_bytes(b"being written")
+    BoardStore.open(board)
+    assert live.exists()
+
+
+def test_scratch_files_live_where_git_does_not_look(store, repo):
+    places = store.places
+    assert places.scratch.is_relative_to(repo / ".git")
+    store.move("a", "done")
+    assert git_status(repo) == " M board/a.md\n"
+
+
+@pytest.mark.slow
+def test_no_edit_is_lost_to_moves_racing_an_outside_writer(tmp_path):
+    """A writer process makes editor saves and appends as fast as it can while the store moves
+    the card back and forth; every edit carries a marker that must survive."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    board = root / "board"
+    board.mkdir()
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).parents[2] / "bench" / "stress_writes.py"),
+            "--board",
+            str(board),
+            "--seconds",
+            "8",
+            "--no-kill",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert counts["edits"] > 1000 and counts["moves"] > 100, counts
+    assert counts["conflicts"] > 0, counts  # the races really happened
+    assert counts["lost"] == 0 and counts["corrupted"] == 0, counts
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
