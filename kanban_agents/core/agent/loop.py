@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -139,7 +140,7 @@ class Agent:
             arguments=_parsed(call.arguments),
             step=self.steps,
         )
-        result = await self.toolbox.call(call.name, call.arguments)
+        result = await self._call_toolbox(call)
         if call.name == "finish" and not result.is_error:
             verdict = await self.on_finish(result.output)
             if verdict is None:
@@ -158,6 +159,28 @@ class Agent:
         )
         return result
 
+    async def _call_toolbox(self, call: ToolCall) -> ToolResult:
+        """The toolbox turns the model's mistakes into error results; anything else it raises is
+        a bug in a tool, which must not end the run either: the model hears that the tool
+        failed, the log gets the traceback. Cancellation (the wall-clock limit, a stop) is not
+        an Exception and still ends the run."""
+        try:
+            return await self.toolbox.call(call.name, call.arguments)
+        except Exception as exc:
+            self.emit(
+                LogLine,
+                text=f"tool {call.name} raised:\n{traceback.format_exc().rstrip()}",
+                stream="stderr",
+            )
+            problem = f"{type(exc).__name__}: {exc}"[:300]
+            return ToolResult(
+                output=f"Error: {call.name} failed unexpectedly ({problem}). This is a fault in "
+                "the tool, not necessarily in your arguments: try another way (another tool, "
+                "or `run` with a shell command).",
+                is_error=True,
+                summary=f"{call.name} failed unexpectedly: {type(exc).__name__}",
+            )
+
     def _check_limits(self) -> None:
         if self.steps >= self.limits.max_steps:
             raise LimitExceeded(f"step limit of {self.limits.max_steps} reached")
@@ -168,6 +191,6 @@ class Agent:
 def _parsed(arguments: str) -> dict:
     try:
         value = json.loads(arguments) if arguments.strip() else {}
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode
         return {"_raw": arguments[:500]}
     return value if isinstance(value, dict) else {"_raw": arguments[:500]}

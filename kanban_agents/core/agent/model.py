@@ -323,7 +323,7 @@ def _wire_call(call: dict) -> dict:
     arguments = function.get("arguments")
     try:
         valid = isinstance(json.loads(arguments), dict) if isinstance(arguments, str) else False
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested too deeply to decode
         valid = False
     if valid:
         return call
