@@ -135,14 +135,17 @@ class BoardStore:
         with os.scandir(self.root) as scan:
             found = sorted((e.name, e) for e in scan if is_card_file_name(e.name))
         for name, dir_entry in found:
+            path = self.root / name
             try:
+                if dir_entry.is_symlink():
+                    entries.append(_link_error(path))
+                    continue
                 if not dir_entry.is_file():
                     continue
                 stat = stat_key(dir_entry.stat())
             except OSError:
                 continue
             names.add(name)
-            path = self.root / name
             cached = cache.get(name, stat)
             if cached is not None:
                 digest, meta, body_offset = cached
@@ -166,11 +169,13 @@ class BoardStore:
 
     def _read(self, path: Path) -> Card | CardError | None:
         try:
-            with open(path, "rb") as handle:
+            with open(path, "rb", opener=_no_follow) as handle:
                 data = handle.read()
         except FileNotFoundError:
             return None
         except OSError as exc:
+            if path.is_symlink():
+                return _link_error(path)
             return CardError(card_id_for(path), path, f"cannot read: {exc.strerror}")
         return self._parse(path, data)
 
@@ -538,12 +543,16 @@ class BoardStore:
         if path.parent.resolve() != self.root or not is_card_file_name(path.name):
             return None
         card_id = card_id_for(path)
+        link = False
         try:
-            data: bytes | None = path.read_bytes()
+            with open(path, "rb", opener=_no_follow) as handle:
+                data: bytes | None = handle.read()
         except FileNotFoundError:
             data = None
         except OSError:
-            return None
+            if not path.is_symlink():
+                return None
+            data, link = b"", True
         with self._lock:
             known = self._cards.get(card_id) or self._errors.get(card_id)
             if data is None:
@@ -552,6 +561,11 @@ class BoardStore:
                 self._cards.pop(card_id, None)
                 self._errors.pop(card_id, None)
                 return self._changed(card_id, "deleted")
+            if link:
+                if isinstance(known, CardError) and known.message == _LINK_MESSAGE:
+                    return None
+                self._store_entry(_link_error(path))
+                return self._changed(card_id, "modified" if known is not None else "added")
             if known is not None and known.digest == digest_of(data):
                 return None
             self._store_entry(self._parse(path, data))
@@ -561,6 +575,22 @@ class BoardStore:
     def reload_settings(self) -> None:
         self.settings = load_settings(self.root)
         self.load()
+
+
+_LINK_MESSAGE = (
+    "is a symbolic link: cards must be plain files in the board (a write would replace the "
+    "link, or write outside the board); put the file itself here"
+)
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
+
+
+def _link_error(path: Path) -> CardError:
+    """Symlinked cards are refused, not followed: the board's files are the truth, and a link
+    to a file elsewhere would let a move write outside the board (or silently replace the link)."""
+    return CardError(card_id_for(path), path, _LINK_MESSAGE)
 
 
 def _pid_alive(pid: int) -> bool:

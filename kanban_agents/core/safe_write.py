@@ -323,6 +323,10 @@ def replace_if_unchanged(path: Path, data: bytes, expected: str, places: Places)
                 return
             raise
         # ``scratch`` now names what the card path held at the instant of the swap.
+        if os.path.islink(scratch):  # the card was replaced by a link: put it back untouched
+            _exchange(scratch, path)
+            os.unlink(scratch)
+            raise ChangedOnDisk(path)
         old = _settled_bytes(scratch)
         if digest_of(old) == expected:
             os.unlink(scratch)

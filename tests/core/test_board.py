@@ -245,3 +245,32 @@ def test_no_git_process_needed_for_store(store, monkeypatch):
     monkeypatch.setattr(subprocess, "Popen", refuse)
     store.move("b", "review", 0)
     store.create("Another")
+
+
+def test_a_symlinked_card_is_an_error_card_and_never_replaced(tmp_path, board_dir):
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text(card_text("Outside"))
+    (board_dir / "linked.md").symlink_to(outside)
+    write_card(board_dir, "a", card_text("A"))
+    store = BoardStore.open(board_dir)
+    errors = {e.id: e for e in store.errors}
+    assert "linked" in errors and "symbolic link" in errors["linked"].message
+    assert "linked" not in store.cards
+    with pytest.raises(BoardError, match="symbolic link"):
+        store.move("linked", "done")
+    assert (board_dir / "linked.md").is_symlink()
+    assert outside.read_text() == card_text("Outside")
+
+
+def test_a_card_replaced_by_a_symlink_on_disk_becomes_an_error_card(tmp_path, board_dir):
+    write_card(board_dir, "a", card_text("A"))
+    store = BoardStore.open(board_dir)
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text(card_text("Outside"))
+    (board_dir / "a.md").unlink()
+    (board_dir / "a.md").symlink_to(outside)
+    change = store.refresh_path(board_dir / "a.md")
+    assert change is not None and "symbolic link" in store.errors[0].message
+    with pytest.raises(BoardError):
+        store.move("a", "done")
+    assert (board_dir / "a.md").is_symlink() and outside.read_text() == card_text("Outside")
