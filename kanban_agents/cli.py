@@ -92,9 +92,12 @@ def open_store(args: argparse.Namespace):
 
     directory = find_board_dir(getattr(args, "board", None))
     try:
-        return BoardStore.open(directory)
+        store = BoardStore.open(directory)
     except (ConfigError, BoardError) as exc:
         raise UserError(str(exc)) from None
+    for note in store.cleanup_notes:
+        print(f"kanban-agents: {note}", file=sys.stderr)
+    return store
 
 
 def find_card(store, query: str):

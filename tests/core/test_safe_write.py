@@ -225,3 +225,25 @@ def _dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
+
+
+def test_the_cli_says_what_it_put_back_after_a_crash(repo):
+    board = repo / "board"
+    path = board / "a.md"
+    places = Places.for_board(board, repo / ".git" / "kanban-agents")
+    places.ensure()
+    ours = CARD.replace("todo", "done").encode()
+    theirs = (CARD + "typed while the move was killed\n").encode()
+    path.write_bytes(ours)
+    name = safe_write._ScratchName.make(path, digest_of(CARD.encode()), ours)
+    (places.scratch / str(dataclasses.replace(name, pid=_dead_pid()))).write_bytes(theirs)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kanban_agents", "list"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "a.md: an edit swapped out by a killed writer was put back" in proc.stderr
+    assert path.read_bytes() == theirs
