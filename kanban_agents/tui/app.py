@@ -225,6 +225,8 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self.store.add_listener(self._on_store_change)
         self.refresh_board()
         self.board.focus()
+        for note in self.store.cleanup_notes:
+            self.notify(note, title="Recovered after a crash", severity="warning", timeout=20)
         if self.watch_enabled:
             self.watch_files()
         self.set_interval(1.0, self._tick)
@@ -439,6 +441,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             state,
             status.steps if status else 0,
             status.tokens if status else int(card.run.get("tokens") or 0),
+            bool(status and status.tokens_estimated),
             format_elapsed(status, self.clock()) if live else "",
             tuple(d for d in card.depends_on if d not in done),
             tuple(status.notices if status else ()) + self._radar_notices(card.id, done),
@@ -447,10 +450,11 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         if cached is not None and cached[0] == card.digest and cached[1] == dynamic:
             return cached[2]
         findings = lint_card(card)
-        state, steps, tokens, elapsed, waiting_on, notices = dynamic
+        state, steps, tokens, tokens_estimated, elapsed, waiting_on, notices = dynamic
         view = CardView(id=card.id, title=card.title, priority=card.priority, labels=tuple(card.labels),
                         lint=tuple(f.message for f in findings), lint_codes=tuple(f.code for f in findings),
-                        state=state, steps=steps, tokens=tokens, elapsed=elapsed, waiting_on=waiting_on,
+                        state=state, steps=steps, tokens=tokens, tokens_estimated=tokens_estimated,
+                        elapsed=elapsed, waiting_on=waiting_on,
                         notices=notices)  # fmt: skip
         self._views[card.id] = (card.digest, dynamic, view)
         return view

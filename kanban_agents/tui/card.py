@@ -44,6 +44,7 @@ class CardView:
     state: str | None = None
     steps: int = 0
     tokens: int = 0
+    tokens_estimated: bool = False  # the model server gave no usage: shown as ~2.4k
     elapsed: str = ""
     waiting_on: tuple[str, ...] = ()  # depends_on cards not done yet
     notices: tuple[str, ...] = ()  # overlaps, conflicts
@@ -62,7 +63,12 @@ class CardView:
         if self.state:
             parts.append(
                 f"agent: {self.state}"
-                + (f", {self.steps} steps, {self.tokens} tokens" if self.steps else "")
+                + (
+                    f", {self.steps} steps, {'~' if self.tokens_estimated else ''}"
+                    f"{self.tokens} tokens{' (estimated)' if self.tokens_estimated else ''}"
+                    if self.steps
+                    else ""
+                )
             )
         if self.waiting_on:
             parts.append("waits on: " + ", ".join(self.waiting_on))
@@ -85,12 +91,13 @@ def format_elapsed(status: RunStatus | None, now: float | None = None) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def format_tokens(tokens: int) -> str:
+def format_tokens(tokens: int, estimated: bool = False) -> str:
+    mark = "~" if estimated else ""  # our estimate: the server reported no usage
     if tokens < 1000:
-        return str(tokens)
+        return f"{mark}{tokens}"
     if tokens < 1_000_000:
-        return f"{tokens / 1000:.1f}k"
-    return f"{tokens / 1_000_000:.1f}M"
+        return f"{mark}{tokens / 1000:.1f}k"
+    return f"{mark}{tokens / 1_000_000:.1f}M"
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,7 @@ def _badges(view: CardView, styles: CardStyles) -> Text:
     if view.steps:
         numbers.append(f"#{view.steps}")
     if view.tokens:
-        numbers.append(format_tokens(view.tokens))
+        numbers.append(format_tokens(view.tokens, view.tokens_estimated))
     if view.elapsed:
         numbers.append(view.elapsed)
     if numbers:

@@ -120,7 +120,10 @@ class PanelFeed:
         if status.reason:
             text.append(f" — {status.reason}", "dim")
         if status.steps or status.tokens:
-            text.append(f"   {status.steps} steps · {status.tokens} tokens", "dim")
+            estimate = (
+                " (estimated: the server reports no usage)" if status.tokens_estimated else ""
+            )
+            text.append(f"   {status.steps} steps · {status.tokens} tokens{estimate}", "dim")
         return text
 
     # ------------------------------------------------------------------ live events

@@ -16,7 +16,7 @@ from textual.widgets import Log, Static, TabbedContent, TabPane
 from ..core.card import KNOWN_KEYS, Card, CardError
 from .card import CardView
 from .diff_view import DiffLines, DiffView
-from .quiet_scroll import QuietLog
+from .quiet_scroll import QuietLog, WrappingLog
 
 META_ORDER = tuple(
     k for k in KNOWN_KEYS if k not in ("title", "order")
@@ -76,7 +76,7 @@ class SidePanel(Vertical):
                 yield Static(id="card-body-plain")  # until the Markdown widget is mounted
             with TabPane("Log", id="tab-log"):
                 yield Static("", id="log-status", classes="status")
-                log = QuietLog(id="run-log", max_lines=self.log_max_lines, highlight=True)
+                log = WrappingLog(id="run-log", max_lines=self.log_max_lines, highlight=True)
                 log.highlighter = LogHighlighter()
                 yield log
             with TabPane("Diff", id="tab-diff"):

@@ -16,7 +16,11 @@ from openai import AsyncOpenAI, OpenAI
 
 from tests.scripted_server import (
     EXHAUSTED_MESSAGE,
+    NULL_CONTENT_ERROR,
+    VLLM_NO_TOOL_PARSER,
     DropStream,
+    EndStream,
+    Garbage,
     HttpError,
     Reply,
     ScriptedServer,
@@ -464,3 +468,95 @@ def test_any_text_and_arguments_survive_streaming():
             assert json.loads(accumulate_tool_calls(chunks)[0]["arguments"]) == arguments
 
         check()
+
+
+# -- streams that end badly, and dialects of real servers ---------------------------------
+
+
+async def test_end_stream_ends_cleanly_without_finish_or_done(serve):
+    server = serve([EndStream(Reply("cut short here"), after_chunks=2), EndStream(Reply("x"), 0)])
+    async with client_for(server) as client:
+        chunks = await collect_stream(client)  # no error: the body ended properly
+        empty = await collect_stream(client)
+
+    assert [c.choices[0].finish_reason for c in chunks] == [None, None]
+    assert empty == []
+
+
+async def test_garbage_is_an_event_a_client_cannot_parse(serve):
+    server = serve([Garbage("{nope", reply=Reply("fine"), after_chunks=1)])
+    async with client_for(server) as client:
+        with pytest.raises(json.JSONDecodeError):
+            await collect_stream(client)
+
+
+async def test_llama_cpp_python_dialect(serve):
+    server = serve(
+        [Reply(tool_calls=[ToolCallSpec("read_file", {"path": "a.py"})])] * 2 + [Reply("words")],
+        dialect="llama-cpp-python",
+    )
+    null_history = [*USER, {"role": "assistant", "content": None}, *USER]
+    async with client_for(server) as client:
+        with pytest.raises(openai.InternalServerError) as caught:
+            await client.chat.completions.create(model="m", messages=null_history)
+        # tool_choice "auto" and a stream: the answer that calls a tool fails inside: empty
+        assert await collect_stream(client, tools=TOOLS, tool_choice="auto") == []
+        chunks = await collect_stream(
+            client,
+            tools=TOOLS,
+            tool_choice={"type": "function", "function": {"name": "read_file"}},
+            stream_options={"include_usage": True},
+        )
+        whole = await client.chat.completions.create(
+            model="m", messages=USER, tools=TOOLS, tool_choice="auto"
+        )
+        untold = await client.chat.completions.create(model="m", messages=USER, tools=TOOLS)
+
+    assert caught.value.message.endswith(NULL_CONTENT_ERROR)
+    heads = [d for c in chunks for d in (c.choices[0].delta.tool_calls or []) if c.choices]
+    assert len(heads) >= 2 and all(d.function.name == "read_file" and d.id for d in heads)
+    assert all(c.usage is None for c in chunks)  # no usage though it was asked for
+    assert whole.choices[0].message.tool_calls[0].function.name == "read_file"
+    assert untold.choices[0].message.tool_calls is None  # no tool_choice: it never saw the tools
+    assert untold.choices[0].message.content == "words"
+
+
+async def test_ollama_dialect(serve):
+    server = serve(
+        [Reply(tool_calls=[ToolCallSpec("run", {"command": "ls"}, id="c1")])], dialect="ollama"
+    )
+    bad_history = [
+        *USER,
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c0", "type": "function", "function": {"name": "run", "arguments": "{oops"}}
+        ]},
+        {"role": "tool", "tool_call_id": "c0", "content": "error"},
+    ]  # fmt: skip
+    async with client_for(server) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.chat.completions.create(model="m", messages=bad_history)
+        chunks = await collect_stream(client, tools=TOOLS)
+
+    assert caught.value.body["message"] == "invalid tool call arguments"
+    assert caught.value.body["type"] == "invalid_request_error"
+    [delta] = [d for c in chunks for d in (c.choices[0].delta.tool_calls or [])]
+    assert (delta.index, delta.id, delta.function.name) == (0, "c1", "run")
+    assert json.loads(delta.function.arguments) == {"command": "ls"}
+
+
+async def test_vllm_dialects(serve):
+    refusing = serve([Reply("x")], dialect="vllm-without-tool-parser")
+    failing = serve([HttpError(500, "engine dead")], dialect="vllm")
+    async with client_for(refusing) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.chat.completions.create(model="m", messages=USER, tools=TOOLS)
+        plain = await client.chat.completions.create(model="m", messages=USER)
+    async with client_for(failing) as client:
+        with pytest.raises(openai.APIError) as in_stream:
+            await collect_stream(client)
+
+    assert caught.value.body == {
+        "message": VLLM_NO_TOOL_PARSER, "type": "BadRequestError", "param": None, "code": 400
+    }  # fmt: skip
+    assert plain.choices[0].message.content == "x"  # the refusal did not use up the turn
+    assert in_stream.value.body["code"] == 500 and in_stream.value.message == "engine dead"
