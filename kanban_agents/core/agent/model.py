@@ -616,13 +616,10 @@ def _says_request_invalid(message: str, kind: str = "") -> bool:
 
 def _gave_up(error: ModelError, attempts: int, failing_since: float) -> ModelError:
     seconds = time.monotonic() - failing_since
-    final = ModelError(
-        f"{error.message} (gave up after {attempts} attempts in {seconds:.0f}s)",
-        error.status,
-        False,
-        detail=error.detail,
-    )
-    return final
+    plural = "s" if attempts > 1 else ""
+    suffix = f" (gave up after {attempts} attempt{plural} in {seconds:.0f}s)"
+    reason = one_line(error.message, REASON_CHARS - len(suffix)) + suffix
+    return ModelError(reason, error.status, False, detail=error.detail)
 
 
 def one_line(text: str, limit: int = REASON_CHARS) -> str:
