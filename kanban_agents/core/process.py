@@ -12,7 +12,9 @@ that set them: after a crash of the host, the next start of the card finds what 
 run left behind (``end_owned_processes``). A mark beats the alternatives here: a child
 subreaper (``PR_SET_CHILD_SUBREAPER``) forgets everything when the host dies, makes every orphan
 of every child (git's detached gc too) a zombie of ours to reap, and cgroups need privileges we
-cannot count on. What it misses: a process that starts with a cleared environment (``env -i``).
+cannot count on. What it misses, a process that starts with a cleared environment (``env -i``),
+is caught on Linux by ``reaper.py``: every command runs below that small subreaper process, which
+ends everything below it when the command ends (the app itself stays nobody's subreaper).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import contextlib
 import os
 import secrets
 import signal
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -100,11 +104,10 @@ async def run_command(
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
     )  # its own process group, so the whole tree can be stopped
+    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+    report = Path(tempfile.gettempdir()) / f"kanban-agents-reaped-{mark}"
     try:
-        if isinstance(command, str):
-            proc = await asyncio.create_subprocess_shell(command, **options)
-        else:
-            proc = await asyncio.create_subprocess_exec(*command, **options)
+        proc = await asyncio.create_subprocess_exec(*_under_reaper(argv, report), **options)
     except BaseException:
         os.close(read_fd)
         raise
@@ -124,6 +127,7 @@ async def run_command(
         complete = await asyncio.shield(
             asyncio.ensure_future(_end_process_group(proc, pipe, mark, escaped))
         )
+    escaped[:0] = _read_report(report)
     output.flush_line()
     text = output.text() or "(no output)"
     if escaped:
@@ -142,6 +146,33 @@ async def run_command(
         proc.returncode, text, timed_out, time.monotonic() - started, tuple(escaped)
     )
 
+
+def _under_reaper(argv: list[str], report: Path) -> list[str]:
+    """On Linux every command runs below ``reaper.py``, a child subreaper that ends whatever the
+    command left behind, even processes that cleared the environment mark (``env -i``)."""
+    if not _REAPER_WORKS:
+        return argv
+    reaper = str(Path(__file__).with_name("reaper.py"))
+    return [sys.executable, "-I", "-S", reaper, "--report", str(report), "--", *argv]
+
+
+def _read_report(report: Path) -> list[EndedProcess]:
+    """What the reaper ended (it writes ``pid<TAB>command`` lines), and the file is gone."""
+    try:
+        text = report.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    with contextlib.suppress(OSError):
+        report.unlink()
+    ended = []
+    for line in text.splitlines():
+        pid, _, command = line.partition("\t")
+        if pid.isdigit():
+            ended.append(EndedProcess(int(pid), command))
+    return ended
+
+
+_REAPER_WORKS = sys.platform.startswith("linux") and os.path.isdir("/proc")
 
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 

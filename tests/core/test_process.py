@@ -101,3 +101,32 @@ async def test_run_tool_names_what_it_ended(tmp_path, spawned):
     spawned.extend(pids)
     assert not any(alive(pid) for pid in pids)
     assert all(f"pid {pid} (" in result.output for pid in pids), result.output
+
+
+# Cleared environment, new session, and the command exits at once: nothing marks the sleep, and
+# it is in no group of ours. Only a subreaper parent sees it.
+ENV_I_ESCAPE = (
+    "env -i setsid sleep 300 >/dev/null 2>&1 & echo $! > {pidfile}; "
+    "until [ \"$(cut -d' ' -f6 /proc/$!/stat)\" = $! ]; do sleep 0.01; done"
+)
+
+
+async def test_env_i_setsid_escape_is_ended(tmp_path, spawned):
+    result = await run_command(
+        "sh -c '" + ENV_I_ESCAPE.format(pidfile="pid").replace("'", "'\\''") + "'; echo ok",
+        cwd=tmp_path,
+        timeout=10,
+    )
+    pid = read_pid(tmp_path / "pid")
+    spawned.append(pid)
+    assert not alive(pid)
+    assert result.exit_code == 0 and "ok" in result.output
+    assert f"pid {pid} (sleep 300)" in result.output
+
+
+async def test_exit_codes_and_signals_come_through(tmp_path):
+    assert (await run_command("exit 3", cwd=tmp_path, timeout=10)).exit_code == 3
+    killed = await run_command("kill -9 $$", cwd=tmp_path, timeout=10)
+    assert killed.exit_code == -9 and "SIGKILL" in killed.signal_note
+    missing = await run_command(["no-such-command-here"], cwd=tmp_path, timeout=10)
+    assert missing.exit_code == 127
