@@ -16,7 +16,6 @@ from pathlib import Path
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
@@ -46,78 +45,10 @@ from .board import BoardView, ColumnModel
 from .card import CardView, format_elapsed
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
 from .feed import PanelFeed
+from .keys import Scope, bindings, help_sections, palette_commands
 from .panel import SidePanel
 from .planning_actions import PlanningActions
 from .review import ReviewActions
-
-HELP_SECTIONS = [
-    (
-        "Navigate",
-        [
-            ("← → / h l", "previous / next column"),
-            ("↑ ↓ / k j", "previous / next card"),
-            ("home / end", "first / last card"),
-            ("mouse click", "select a card"),
-            ("enter", "focus the side panel (escape: back to the board)"),
-        ],
-    ),
-    (
-        "Move cards",
-        [
-            ("H L / shift+← →", "move the card to the previous / next column"),
-            ("K J", "move the card up / down in its column"),
-            ("mouse drag", "drag a card onto another column and position"),
-        ],
-    ),
-    (
-        "Cards",
-        [
-            ("n", "new card (in the first column)"),
-            ("e", "edit the card file in $EDITOR"),
-            ("d", "archive or delete the card"),
-            ("/", "filter by text, #label or id; escape clears"),
-        ],
-    ),
-    (
-        "Agents",
-        [
-            ("r", "run the card's agent (moves it to the agent column), or resume it"),
-            ("c", "cancel the card's agent (its worktree is kept)"),
-        ],
-    ),
-    (
-        "Review",
-        [
-            ("m", "merge (after a conflict dry run)"),
-            ("b", "send back to the agent with review notes"),
-            ("x", "discard the worktree and branch"),
-            ("t", "run the card's tests now (Tests tab)"),
-            ("s / o", "a shell / your editor in the card's worktree"),
-        ],
-    ),
-    (
-        "Plan",
-        [
-            ("T", "tighten the card into operating instructions (the model proposes, you decide)"),
-            ("S", "split a large card into smaller ones"),
-            ("g", "dependency graph and critical path"),
-        ],
-    ),
-    (
-        "View",
-        [
-            ("p", "show / hide the side panel"),
-            ("w", "side panel width: normal / wide"),
-            ("1 2 3 4", "panel tabs: Card, Log, Diff, Tests"),
-            ("ctrl+p", "command palette (themes too)"),
-            ("?", "this help"),
-            ("q", "quit"),
-        ],
-    ),
-]
-
-PANEL_TABS = {"1": "tab-card", "2": "tab-log", "3": "tab-diff", "4": "tab-tests"}
-
 
 RADAR_RECHECK_TICKS = 5  # seconds between radar checks for a moved base branch
 
@@ -126,34 +57,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
     CSS_PATH = "app.tcss"
     TITLE = "kanban-agents"
 
-    BINDINGS = [
-        Binding("H,shift+left", "move_card(-1)", "◀", key_display="H"),
-        Binding("L,shift+right", "move_card(1)", "▶ Move", key_display="L"),
-        Binding("K", "reorder(-1)", "Up", show=False),
-        Binding("J", "reorder(1)", "Down", show=False),
-        Binding("n", "new_card", "New"),
-        Binding("e", "edit_card", "Edit", show=False),
-        Binding("d", "delete_card", "Archive", show=False),
-        Binding("r", "run_agent", "Run"),
-        Binding("c", "cancel_agent", "Cancel agent", show=False),
-        Binding("m", "merge", "Merge"),
-        Binding("b", "send_back", "Send back", show=False),
-        Binding("x", "discard", "Discard", show=False),
-        Binding("t", "run_tests", "Tests", show=False),
-        Binding("s", "shell", "Shell", show=False),
-        Binding("o", "open_worktree", "Open worktree", show=False),
-        Binding("T", "tighten", "Tighten", show=False),
-        Binding("S", "split", "Split", show=False),
-        Binding("g", "graph", "Graph", show=False),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("enter", "focus_panel", "Panel", show=False),
-        Binding("escape", "focus_board", "Board", show=False),
-        Binding("p", "toggle_panel", "Panel", show=False),
-        Binding("w", "cycle_panel_width", "Width", show=False),
-        *(Binding(key, f"show_tab('{tab}')", show=False) for key, tab in PANEL_TABS.items()),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "request_quit", "Quit"),
-    ]
+    BINDINGS = bindings(Scope.APP)
 
     def __init__(
         self,
@@ -778,100 +682,12 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self.panel.show_tab(tab_id)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(HELP_SECTIONS))
+        self.push_screen(HelpScreen(help_sections()))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        commands = [
-            (
-                "Card: move to next column",
-                "Move the selected card right (L)",
-                lambda: self.action_move_card(1),
-            ),
-            (
-                "Card: move to previous column",
-                "Move the selected card left (H)",
-                lambda: self.action_move_card(-1),
-            ),
-            (
-                "Card: move up",
-                "Move the selected card up in its column (K)",
-                lambda: self.action_reorder(-1),
-            ),
-            (
-                "Card: move down",
-                "Move the selected card down in its column (J)",
-                lambda: self.action_reorder(1),
-            ),
-            ("Card: new", "Create a card in the first column (n)", self.action_new_card),
-            (
-                "Card: edit in $EDITOR",
-                "Open the card file in your editor (e)",
-                self.action_edit_card,
-            ),
-            ("Card: archive or delete", "Remove the selected card (d)", self.action_delete_card),
-            ("Board: filter cards", "Filter by text, #label or id (/)", self.action_filter),
-            ("Panel: show or hide", "Toggle the side panel (p)", self.action_toggle_panel),
-            (
-                "Panel: wide or normal",
-                "Change the side panel width (w)",
-                self.action_cycle_panel_width,
-            ),
-            (
-                "Agent: run or resume",
-                "Start the card's agent, or resume it (r)",
-                self.action_run_agent,
-            ),
-            (
-                "Agent: cancel",
-                "Stop the card's agent; its worktree is kept (c)",
-                self.action_cancel_agent,
-            ),
-            (
-                "Review: merge",
-                "Dry-run, then merge the card into its base branch (m)",
-                self.action_merge,
-            ),
-            (
-                "Review: send back",
-                "Send the card back to its agent with review notes (b)",
-                self.action_send_back,
-            ),
-            ("Review: discard", "Delete the card's worktree and branch (x)", self.action_discard),
-            (
-                "Review: run tests",
-                "Run the card's tests in its worktree now (t)",
-                self.action_run_tests,
-            ),
-            (
-                "Review: shell in worktree",
-                "Open a shell in the card's worktree (s)",
-                self.action_shell,
-            ),
-            (
-                "Review: editor on worktree",
-                "Open your editor on the card's worktree (o)",
-                self.action_open_worktree,
-            ),
-            (
-                "Plan: tighten card",
-                "Rewrite the card as operating instructions (T)",
-                self.action_tighten,
-            ),
-            (
-                "Plan: split card",
-                "Split the card into smaller independent cards (S)",
-                self.action_split,
-            ),
-            (
-                "Plan: dependency graph",
-                "Cards as a graph with the critical path (g)",
-                self.action_graph,
-            ),
-            ("Help: keys", "Every key binding (?)", self.action_help),
-        ]
-        for title, help_text, callback in commands:
-            yield SystemCommand(title, help_text, callback)
+        for title, help_text, action in palette_commands():
+            yield SystemCommand(title, help_text, partial(self.run_action, action))
 
 
 def _display_path(path: Path) -> Path:

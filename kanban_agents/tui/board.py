@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -23,6 +22,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from .card import CARD_HEIGHT, CardStyles, CardView, drop_indicator, render_card
+from .keys import Scope, bindings
 from .quiet_scroll import DirectLines, DirectScrollBars, QuietVirtualSize
 
 STATE_CLASSES = (
@@ -323,16 +323,7 @@ class BoardView(Horizontal, can_focus=True):
     BoardView:focus ColumnHeader.-active { background: $accent; }
     """
 
-    BINDINGS = [
-        Binding("left,h", "select_column(-1)", "Left", show=False),
-        Binding("right,l", "select_column(1)", "Right", show=False),
-        Binding("up,k", "select_card(-1)", "Up", show=False),
-        Binding("down,j", "select_card(1)", "Down", show=False),
-        Binding("pageup", "select_card(-5)", "Page up", show=False),
-        Binding("pagedown", "select_card(5)", "Page down", show=False),
-        Binding("home", "select_edge(0)", "First card", show=False),
-        Binding("end", "select_edge(1)", "Last card", show=False),
-    ]
+    BINDINGS = bindings(Scope.BOARD)
 
     class SelectionChanged(Message):
         def __init__(self, card_id: str | None) -> None:

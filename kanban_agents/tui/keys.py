@@ -1,0 +1,200 @@
+"""Every key of the board in one table. The app's and the board's ``BINDINGS``, the ``?`` help and
+the command palette are generated from it, so a key cannot be bound without being documented, or
+documented under a key that does nothing.
+
+The table's order is the footer's order (for the keys shown there) and, within a help section,
+the order of the help rows; the sections follow ``Section``'s order. The command palette sorts its
+commands by title itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+
+from textual.binding import Binding
+
+
+class Section(StrEnum):
+    """The help screen's headings, in the order it shows them."""
+
+    NAVIGATE = "Navigate"
+    MOVE = "Move cards"
+    CARDS = "Cards"
+    AGENTS = "Agents"
+    REVIEW = "Review"
+    PLAN = "Plan"
+    VIEW = "View"
+
+
+class Scope(Enum):
+    APP = "app"  # KanbanApp.BINDINGS: active on every screen of the board
+    BOARD = "board"  # BoardView.BINDINGS: selection keys, active while the board has focus
+
+
+@dataclass(frozen=True)
+class HelpRow:
+    """One row of the ``?`` help. Several keys may share a row (``H L``); a row with no key
+    documents what Textual or the mouse does (``ctrl+p``, a drag)."""
+
+    section: Section
+    keys: str  # as the help shows them
+    text: str
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command palette entry; its help ends with the key, e.g. ``(L)``."""
+
+    title: str
+    help: str
+
+
+@dataclass(frozen=True)
+class Key:
+    keys: str  # Textual key names, comma-separated: "H,shift+left"
+    action: str  # "move_card(-1)"
+    help: HelpRow
+    description: str = ""  # the footer's label
+    footer: bool = False
+    key_display: str | None = None
+    command: Command | None = None
+    scope: Scope = Scope.APP
+
+    @property
+    def shown_key(self) -> str:
+        return self.key_display or self.keys.split(",")[0]
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.keys,
+            self.action,
+            self.description,
+            show=self.footer,
+            key_display=self.key_display,
+        )
+
+
+def _row(section: Section, keys: str, text: str) -> HelpRow:
+    return HelpRow(section, keys, text)
+
+
+_COLUMNS = _row(Section.NAVIGATE, "← → / h l", "previous / next column")
+_CARDS = _row(Section.NAVIGATE, "↑ ↓ / k j", "previous / next card")
+_PAGES = _row(Section.NAVIGATE, "pgup / pgdn", "five cards up / down")
+_EDGES = _row(Section.NAVIGATE, "home / end", "first / last card")
+_PANEL_FOCUS = _row(Section.NAVIGATE, "enter", "focus the side panel (escape: back to the board)")
+_SIDEWAYS = _row(Section.MOVE, "H L / shift+← →", "move the card to the previous / next column")
+_UP_DOWN = _row(Section.MOVE, "K J", "move the card up / down in its column")
+_WORKTREE = _row(Section.REVIEW, "s / o", "a shell / your editor in the card's worktree")
+_TABS = _row(Section.VIEW, "1 2 3 4", "panel tabs: Card, Log, Diff, Tests")
+
+KEYS: tuple[Key | HelpRow, ...] = (
+    # --- Navigate: the board's own keys, then the pointer and the panel
+    Key("left,h", "select_column(-1)", _COLUMNS, "Left", scope=Scope.BOARD),
+    Key("right,l", "select_column(1)", _COLUMNS, "Right", scope=Scope.BOARD),
+    Key("up,k", "select_card(-1)", _CARDS, "Up", scope=Scope.BOARD),
+    Key("down,j", "select_card(1)", _CARDS, "Down", scope=Scope.BOARD),
+    Key("pageup", "select_card(-5)", _PAGES, "Page up", scope=Scope.BOARD),
+    Key("pagedown", "select_card(5)", _PAGES, "Page down", scope=Scope.BOARD),
+    Key("home", "select_edge(0)", _EDGES, "First card", scope=Scope.BOARD),
+    Key("end", "select_edge(1)", _EDGES, "Last card", scope=Scope.BOARD),
+    _row(Section.NAVIGATE, "mouse click", "select a card"),
+    # --- Move cards
+    Key("H,shift+left", "move_card(-1)", _SIDEWAYS, "◀", footer=True, key_display="H",
+        command=Command("Card: move to previous column", "Move the selected card left")),
+    Key("L,shift+right", "move_card(1)", _SIDEWAYS, "▶ Move", footer=True, key_display="L",
+        command=Command("Card: move to next column", "Move the selected card right")),
+    Key("K", "reorder(-1)", _UP_DOWN, "Up",
+        command=Command("Card: move up", "Move the selected card up in its column")),
+    Key("J", "reorder(1)", _UP_DOWN, "Down",
+        command=Command("Card: move down", "Move the selected card down in its column")),
+    _row(Section.MOVE, "mouse drag", "drag a card onto another column and position"),
+    # --- Cards
+    Key("n", "new_card", _row(Section.CARDS, "n", "new card (in the first column)"), "New",
+        footer=True, command=Command("Card: new", "Create a card in the first column")),
+    Key("e", "edit_card", _row(Section.CARDS, "e", "edit the card file in $EDITOR"), "Edit",
+        command=Command("Card: edit in $EDITOR", "Open the card file in your editor")),
+    Key("d", "delete_card", _row(Section.CARDS, "d", "archive or delete the card"), "Archive",
+        command=Command("Card: archive or delete", "Remove the selected card")),
+    # --- Agents
+    Key("r", "run_agent",
+        _row(Section.AGENTS, "r", "run the card's agent (moves it to the agent column), or resume it"),
+        "Run", footer=True,
+        command=Command("Agent: run or resume", "Start the card's agent, or resume it")),
+    Key("c", "cancel_agent",
+        _row(Section.AGENTS, "c", "cancel the card's agent (its worktree is kept)"), "Cancel agent",
+        command=Command("Agent: cancel", "Stop the card's agent; its worktree is kept")),
+    # --- Review
+    Key("m", "merge", _row(Section.REVIEW, "m", "merge (after a conflict dry run)"), "Merge",
+        footer=True,
+        command=Command("Review: merge", "Dry-run, then merge the card into its base branch")),
+    Key("b", "send_back", _row(Section.REVIEW, "b", "send back to the agent with review notes"),
+        "Send back",
+        command=Command("Review: send back", "Send the card back to its agent with review notes")),
+    Key("x", "discard", _row(Section.REVIEW, "x", "discard the worktree and branch"), "Discard",
+        command=Command("Review: discard", "Delete the card's worktree and branch")),
+    Key("t", "run_tests", _row(Section.REVIEW, "t", "run the card's tests now (Tests tab)"), "Tests",
+        command=Command("Review: run tests", "Run the card's tests in its worktree now")),
+    Key("s", "shell", _WORKTREE, "Shell",
+        command=Command("Review: shell in worktree", "Open a shell in the card's worktree")),
+    Key("o", "open_worktree", _WORKTREE, "Open worktree",
+        command=Command("Review: editor on worktree", "Open your editor on the card's worktree")),
+    # --- Filter: in the footer after Merge, in the help under Cards
+    Key("slash", "filter", _row(Section.CARDS, "/", "filter by text, #label or id; escape clears"),
+        "Filter", footer=True, key_display="/",
+        command=Command("Board: filter cards", "Filter by text, #label or id")),
+    # --- Plan
+    Key("T", "tighten",
+        _row(Section.PLAN, "T", "tighten the card into operating instructions (the model proposes, you decide)"),
+        "Tighten", command=Command("Plan: tighten card", "Rewrite the card as operating instructions")),
+    Key("S", "split", _row(Section.PLAN, "S", "split a large card into smaller ones"), "Split",
+        command=Command("Plan: split card", "Split the card into smaller independent cards")),
+    Key("g", "graph", _row(Section.PLAN, "g", "dependency graph and critical path"), "Graph",
+        command=Command("Plan: dependency graph", "Cards as a graph with the critical path")),
+    # --- View
+    Key("enter", "focus_panel", _PANEL_FOCUS, "Panel"),
+    Key("escape", "focus_board", _PANEL_FOCUS, "Board"),
+    Key("p", "toggle_panel", _row(Section.VIEW, "p", "show / hide the side panel"), "Panel",
+        command=Command("Panel: show or hide", "Toggle the side panel")),
+    Key("w", "cycle_panel_width", _row(Section.VIEW, "w", "side panel width: normal / wide"), "Width",
+        command=Command("Panel: wide or normal", "Change the side panel width")),
+    Key("1", "show_tab('tab-card')", _TABS),
+    Key("2", "show_tab('tab-log')", _TABS),
+    Key("3", "show_tab('tab-diff')", _TABS),
+    Key("4", "show_tab('tab-tests')", _TABS),
+    _row(Section.VIEW, "ctrl+p", "command palette (themes too)"),  # Textual's own binding
+    Key("question_mark", "help", _row(Section.VIEW, "?", "this help"), "Help", footer=True,
+        key_display="?", command=Command("Help: keys", "Every key binding")),
+    Key("q", "request_quit", _row(Section.VIEW, "q", "quit"), "Quit", footer=True),
+)  # fmt: skip
+
+
+def keys(scope: Scope) -> Iterator[Key]:
+    return (k for k in KEYS if isinstance(k, Key) and k.scope is scope)
+
+
+def bindings(scope: Scope) -> list[Binding]:
+    """The ``BINDINGS`` of the app or of the board view."""
+    return [k.binding() for k in keys(scope)]
+
+
+def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    """What ``?`` shows: (heading, [(keys, what they do)]) per section."""
+    rows: dict[HelpRow, None] = {}  # insertion-ordered and without repeats
+    for entry in KEYS:
+        rows[entry.help if isinstance(entry, Key) else entry] = None
+    return [
+        (section.value, [(row.keys, row.text) for row in rows if row.section is section])
+        for section in Section
+    ]
+
+
+def palette_commands() -> list[tuple[str, str, str]]:
+    """(title, help, action) for the command palette: the app's keys that have a command."""
+    return [
+        (k.command.title, f"{k.command.help} ({k.shown_key})", k.action)
+        for k in keys(Scope.APP)
+        if k.command is not None
+    ]
