@@ -1,52 +1,93 @@
 """One typed Settings object: the board's ``kanban.toml``, then ``KANBAN_AGENTS_*`` overrides.
 
-Every key has a default, so a board directory without ``kanban.toml`` works. The README's
-configuration reference is the user-facing copy of this file; keep them in step.
+Every key is a declared, documented field below (``Annotated[type, Meta(description=...)]``) with
+a default, so a board directory without ``kanban.toml`` works. msgspec checks each table against
+these declarations (types, allowed values, lower bounds); this module only adds what a TOML file
+cannot say by itself: a string where a list is expected, column titles derived from ids, and the
+environment overrides. Errors are one line naming the key and where it came from.
+
+The README's configuration reference is the user-facing copy of this file; a test keeps them in
+step.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+import types
+import typing
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
 
 CONFIG_FILE = "kanban.toml"
 ENV_PREFIX = "KANBAN_AGENTS_"
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
 
 
 class ConfigError(Exception):
     """kanban.toml or an environment override is not usable; the message says what to fix."""
 
 
+class _EnvironmentError(ConfigError):
+    """An override's text is not a value at all; the message names the variable, not the file."""
+
+
+def _doc(text: str, **constraints: Any) -> Meta:
+    return Meta(description=text, **constraints)
+
+
 @dataclass(frozen=True)
 class ColumnConfig:
-    id: str
-    title: str
-    wip: int | None = None
+    id: Annotated[str, _doc("the column's id, the card's `status:`", min_length=1)]
+    title: Annotated[str, _doc("shown in the column header; default: the id in title case")] = ""
+    wip: Annotated[int, _doc("work-in-progress limit", ge=1)] | None = None
 
 
 @dataclass(frozen=True)
 class AgentProfile:
     """How one agent is run: the built-in loop over an OpenAI-compatible API, or a command."""
 
-    name: str
-    kind: str = "openai"  # "openai" | "command"
+    name: Annotated[str, _doc("the profile's name, the card's `agent:`")]
+    kind: Annotated[
+        Literal["openai", "command"],
+        _doc("`openai` (built-in agent) or `command` (set automatically with `command`)"),
+    ] = "openai"
     # built-in agent
-    model: str | None = None
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    max_steps: int = 60
-    max_wall_seconds: float = 1800.0
-    max_tokens: int = 400_000
-    temperature: float | None = None
-    request_timeout: float = 60.0  # the longest wait for the server's first (or next) byte
-    retry_budget: float = 150.0  # seconds a model request may keep failing before the run fails
-    retry_after_cap: float = 60.0  # the longest wait a server's Retry-After can ask for
-    # command agent: argv template with {prompt} / {prompt_file} / {worktree} / {card_id}
-    command: tuple[str, ...] = ()
-    description: str = ""
+    model: (
+        Annotated[str, _doc("model name; unset: $OPENAI_MODEL, then the server's first")] | None
+    ) = None
+    base_url: Annotated[str, _doc("API base URL; unset: $OPENAI_BASE_URL, then OpenAI")] | None = (
+        None
+    )
+    api_key_env: Annotated[str, _doc("the environment variable holding the key")] = "OPENAI_API_KEY"
+    max_steps: Annotated[int, _doc("model turns before the run fails")] = 60
+    max_wall_seconds: Annotated[float, _doc("wall-clock limit of a run")] = 1800.0
+    max_tokens: Annotated[int, _doc("token limit of a run")] = 400_000
+    temperature: Annotated[float, _doc("sampling temperature")] | None = None
+    request_timeout: Annotated[
+        float, _doc("the longest wait for the server's first (or next) byte")
+    ] = 60.0
+    retry_budget: Annotated[
+        float, _doc("seconds a model request may keep failing before the run fails")
+    ] = 150.0
+    retry_after_cap: Annotated[
+        float, _doc("the longest wait a server's Retry-After can ask for")
+    ] = 60.0
+    # command agent
+    command: Annotated[
+        tuple[str, ...],
+        _doc("argv template: {prompt} {prompt_file} {worktree} {card_id} are filled in"),
+    ] = ()
+    description: Annotated[str, _doc("a note about the profile, for whoever reads kanban.toml")] = (
+        ""
+    )
 
 
 DEFAULT_COLUMNS = (
@@ -81,45 +122,56 @@ EXAMPLE_COMMAND_PROFILES = (
 
 @dataclass(frozen=True)
 class BoardSettings:
-    columns: tuple[ColumnConfig, ...] = DEFAULT_COLUMNS
-    agent_column: str = "in-progress"
-    review_column: str = "review"
-    done_column: str = "done"
-    archive_dir: str = ".archive"
+    columns: Annotated[
+        tuple[ColumnConfig, ...],
+        _doc("columns in order: { id, title, wip } (a string is an id)", min_length=1),
+    ] = DEFAULT_COLUMNS
+    agent_column: Annotated[str, _doc("a card entering it starts an agent")] = "in-progress"
+    review_column: Annotated[str, _doc("where a card goes when its tests pass")] = "review"
+    done_column: Annotated[str, _doc("where merged cards go; satisfies depends_on")] = "done"
+    archive_dir: Annotated[str, _doc("where Archive moves card files")] = ".archive"
 
 
 @dataclass(frozen=True)
 class WorktreeSettings:
-    root: str = ""  # empty: <repo>/../<repo-name>-worktrees
-    branch_prefix: str = "kanban/"
-    base_branch: str = ""  # empty: the current HEAD's branch
-    copy_files: tuple[str, ...] = ()
-    setup: tuple[str, ...] = ()
-    setup_timeout: float = 600.0
+    root: Annotated[str, _doc("where worktrees go; empty: <repo>/../<repo-name>-worktrees")] = ""
+    branch_prefix: Annotated[str, _doc("branch name is prefix + card id")] = "kanban/"
+    base_branch: Annotated[
+        str, _doc("base of new branches and target of merges; empty: the checked-out branch")
+    ] = ""
+    copy_files: Annotated[
+        tuple[str, ...], _doc("globs copied from the repository into new worktrees")
+    ] = ()
+    setup: Annotated[tuple[str, ...], _doc("shell commands run in new worktrees")] = ()
+    setup_timeout: Annotated[float, _doc("seconds per setup command")] = 600.0
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    concurrency: int = 3
-    hold_on_overlap: bool = False
-    test_attempts: int = 3
-    test_timeout: float = 600.0
-    command_timeout: float = 120.0
-    output_cap: int = 30_000
+    concurrency: Annotated[int, _doc("agents running at once; the rest are queued", ge=1)] = 3
+    hold_on_overlap: Annotated[bool, _doc("a card whose files overlap a running card's waits")] = (
+        False
+    )
+    test_attempts: Annotated[int, _doc("finishes with failing tests before the run fails")] = 3
+    test_timeout: Annotated[float, _doc("seconds for the card's tests")] = 600.0
+    command_timeout: Annotated[float, _doc("default timeout of the agent's run tool")] = 120.0
+    output_cap: Annotated[int, _doc("characters of command output kept (head and tail)")] = 30_000
 
 
 @dataclass(frozen=True)
 class ReviewSettings:
-    merge_strategy: str = "merge"  # merge | squash | rebase
-    delete_branch: bool = True
-    remove_worktree: bool = True
+    merge_strategy: Annotated[
+        Literal["merge", "squash", "rebase"], _doc("how an approved branch lands on the base")
+    ] = "merge"
+    delete_branch: Annotated[bool, _doc("delete the card's branch after a merge")] = True
+    remove_worktree: Annotated[bool, _doc("remove the card's worktree after a merge")] = True
 
 
 @dataclass(frozen=True)
 class UISettings:
-    theme: str = "textual-dark"
-    log_max_lines: int = 50_000
-    editor: str = ""  # empty: $VISUAL, $EDITOR, then vi
+    theme: Annotated[str, _doc("any Textual theme")] = "textual-dark"
+    log_max_lines: Annotated[int, _doc("scrollback of the Log and Tests tabs")] = 50_000
+    editor: Annotated[str, _doc("editor for e and o; empty: $VISUAL, $EDITOR, vi")] = ""
 
 
 @dataclass(frozen=True)
@@ -175,30 +227,37 @@ def load_settings(board_dir: Path, environ: dict[str, str] | None = None) -> Set
             raise ConfigError(f"{path}: cannot read: {exc}") from None
     try:
         return _build(raw, environ)
+    except _EnvironmentError:
+        raise
     except ConfigError as exc:
         raise ConfigError(f"{path.name}: {exc}") from None
 
 
-def _build(raw: dict[str, Any], environ: dict[str, str]) -> Settings:
+def _build(raw: dict[str, Any], environ: typing.Mapping[str, str]) -> Settings:
     unknown = set(raw) - set(SECTIONS) - {"agents"}
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     sections = {}
     for name, cls in SECTIONS.items():
-        table = dict(raw.get(name, {}))
-        for f in fields(cls):
-            env_value = environ.get(f"{ENV_PREFIX}{name.upper()}_{f.name.upper()}")
-            if env_value is not None and f.name != "columns":
-                table[f.name] = _parse_env(env_value, f.type)
-        sections[name] = _make(cls, table, name)
-    board: BoardSettings = sections["board"]
-    _check_board(board)
-    if sections["review"].merge_strategy not in ("merge", "squash", "rebase"):
-        raise ConfigError("review.merge_strategy must be one of merge, squash, rebase")
-    if sections["runs"].concurrency < 1:
-        raise ConfigError("runs.concurrency must be at least 1")
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        table = dict(table)
+        labels = {}  # key -> the environment variable its value came from
+        for key, hint in _hints(cls).items():
+            variable = f"{ENV_PREFIX}{name.upper()}_{key.upper()}"
+            if key != "columns" and variable in environ:
+                table[key] = _from_environment(variable, environ[variable], hint)
+                labels[key] = variable
+        if "columns" in table:
+            table["columns"] = _column_tables(table["columns"], f"{name}.columns")
+        sections[name] = _convert(cls, table, name, labels)
+    _check_board(sections["board"])
 
-    agents_raw = dict(raw.get("agents", {}))
+    agents_raw = raw.get("agents", {})
+    if not isinstance(agents_raw, dict):
+        raise ConfigError("[agents] must be a table")
+    agents_raw = dict(agents_raw)
     default_agent = str(environ.get(f"{ENV_PREFIX}AGENT") or agents_raw.pop("default", "builtin"))
     agents_raw.pop("default", None)
     agents: dict[str, AgentProfile] = {p.name: p for p in EXAMPLE_COMMAND_PROFILES}
@@ -223,86 +282,137 @@ def _build(raw: dict[str, Any], environ: dict[str, str]) -> Settings:
     return Settings(default_agent=default_agent, agents=agents, **sections)
 
 
-def _make(cls: type, table: dict[str, Any], section: str) -> Any:
-    known = {f.name: f for f in fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in table.items():
-        if key not in known:
-            raise ConfigError(f"unknown key {section}.{key}")
-        kwargs[key] = _coerce(value, known[key].type, f"{section}.{key}")
-    return cls(**kwargs)
-
-
 def _make_profile(base: AgentProfile, table: dict[str, Any]) -> AgentProfile:
-    known = {f.name: f for f in fields(AgentProfile)}
-    kwargs: dict[str, Any] = {}
-    for key, value in table.items():
-        if key not in known or key == "name":
-            raise ConfigError(f"unknown key agents.{base.name}.{key}")
-        kwargs[key] = _coerce(value, known[key].type, f"agents.{base.name}.{key}")
-    profile = replace(base, **kwargs)
-    if "command" in kwargs and "kind" not in kwargs:
+    where = f"agents.{base.name}"
+    if "name" in table:
+        raise ConfigError(f"unknown key {where}.name")
+    checked = _convert(AgentProfile, {**table, "name": base.name}, where)
+    profile = replace(base, **{key: getattr(checked, key) for key in table})
+    if "command" in table and "kind" not in table:
         profile = replace(profile, kind="command")
-    if profile.kind not in ("openai", "command"):
-        raise ConfigError(f"agents.{base.name}.kind must be 'openai' or 'command'")
     if profile.kind == "command" and not profile.command:
-        raise ConfigError(f"agents.{base.name}: a command agent needs command = [...]")
+        raise ConfigError(f"{where}: a command agent needs command = [...]")
     return profile
 
 
-def _coerce(value: Any, type_name: Any, where: str) -> Any:
-    t = str(type_name)
-    if "ColumnConfig" in t:
-        return _columns(value, where)
-    if t.startswith("tuple[str"):
-        if isinstance(value, str):
-            return (value,)
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        raise ConfigError(f"{where} must be a list of strings")
-    if t == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false")
-        return value
-    if t.startswith("int"):
-        if value is None and "None" in t:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer")
-        return value
-    if t.startswith("float"):
-        if value is None and "None" in t:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where} must be a number")
-        return float(value)
-    if t.startswith("str"):
-        if value is None and "None" in t:
-            return None
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string")
-        return value
-    return value
+# --- checking tables against the declarations ---------------------------------------------
 
 
-def _columns(value: Any, where: str) -> tuple[ColumnConfig, ...]:
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The declared type of each field, with its ``Meta`` (docs and constraints)."""
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+def _bare(hint: Any) -> Any:
+    """``int`` for ``Annotated[int, Meta(...)] | None``: the type a value must have."""
+    if typing.get_origin(hint) is Annotated:
+        hint = typing.get_args(hint)[0]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        kinds = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(kinds) == 1:
+            return _bare(kinds[0])
+    return hint
+
+
+def _is_string_list(hint: Any) -> bool:
+    bare = _bare(hint)
+    return typing.get_origin(bare) is tuple and typing.get_args(bare) == (str, ...)
+
+
+def _convert(cls: type, table: dict[str, Any], where: str, labels: dict[str, str] | None = None):
+    """``table`` as a ``cls``, checked by msgspec; a ConfigError naming the first bad key."""
+    hints = _hints(cls)
+    for key in table:
+        if key not in hints:
+            raise ConfigError(f"unknown key {where}.{key}")
+    # A single string where a list of strings is expected: `setup = "make"` means ["make"].
+    table = {
+        key: [value] if isinstance(value, str) and _is_string_list(hints[key]) else value
+        for key, value in table.items()
+    }
+    try:
+        return msgspec.convert(table, cls)
+    except msgspec.ValidationError as exc:
+        for key, value in table.items():
+            try:
+                msgspec.convert(value, hints[key])
+            except msgspec.ValidationError:
+                variable = (labels or {}).get(key)
+                error = _EnvironmentError if variable else ConfigError
+                label = variable or f"{where}.{key}"
+                raise error(f"{label} must be {_expected(hints[key], value)}") from None
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _expected(hint: Any, value: Any) -> str:
+    """What a value of the declared type looks like, in words ("an integer", "at least 1")."""
+    from msgspec import inspect  # ~0.1 s to import: only on the way to an error message
+
+    bare = _bare(hint)
+    if typing.get_origin(bare) is Literal:  # in the declared order (inspect sorts them)
+        return "one of " + ", ".join(str(v) for v in typing.get_args(bare))
+
+    def words(info: Any) -> str:
+        if isinstance(info, inspect.Metadata):  # Meta's description; its bounds are in .type
+            return words(info.type)
+        if isinstance(info, inspect.UnionType):
+            kinds = [t for t in info.types if not isinstance(t, inspect.NoneType)]
+            if len(kinds) == 1:
+                return words(kinds[0])
+        if isinstance(info, inspect.BoolType):
+            return "true or false"
+        if isinstance(info, inspect.IntType):
+            if info.ge is not None and isinstance(value, int) and not isinstance(value, bool):
+                return f"at least {info.ge}"
+            return "an integer"
+        if isinstance(info, inspect.FloatType):
+            return "a number"
+        if isinstance(info, inspect.StrType):
+            if info.min_length and isinstance(value, str):
+                return "a non-empty string"
+            return "a string"
+        if isinstance(info, inspect.VarTupleType | inspect.ListType) and isinstance(
+            info.item_type, inspect.StrType
+        ):
+            return "a list of strings"
+        return f"a {type(info).__name__.removesuffix('Type').lower()}"
+
+    return words(inspect.type_info(hint))
+
+
+def _from_environment(variable: str, text: str, hint: Any) -> Any:
+    """An override's text as the declared type's value; the value itself is checked later."""
+    bare = _bare(hint)
+    if _is_string_list(hint):
+        return [v for v in (part.strip() for part in text.split(",")) if v]
+    if bare is bool:
+        lowered = text.strip().lower()
+        if lowered in _TRUE or lowered in _FALSE:
+            return lowered in _TRUE
+        raise _EnvironmentError(f"{variable}={text!r} is not a valid boolean (true or false)")
+    if bare in (int, float):
+        try:
+            return msgspec.convert(text.strip(), bare, strict=False)
+        except msgspec.ValidationError:
+            noun = "integer" if bare is int else "number"
+            raise _EnvironmentError(f"{variable}={text!r} is not a valid {noun}") from None
+    return text
+
+
+def _column_tables(value: Any, where: str) -> Any:
+    """Column entries as tables with a title: a string is an id, the title follows from the id."""
     if not isinstance(value, list) or not value:
         raise ConfigError(f"{where} must be a non-empty list of {{id, title, wip}} tables")
-    columns = []
+    tables = []
     for i, item in enumerate(value):
         if isinstance(item, str):
             item = {"id": item}
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
             raise ConfigError(f"{where}[{i}] needs an id")
-        extra = set(item) - {"id", "title", "wip"}
-        if extra:
-            raise ConfigError(f"{where}[{i}]: unknown key(s) {', '.join(sorted(extra))}")
-        wip = item.get("wip")
-        if wip is not None and (isinstance(wip, bool) or not isinstance(wip, int) or wip < 1):
-            raise ConfigError(f"{where}[{i}].wip must be a positive integer")
-        title = item.get("title") or item["id"].replace("-", " ").title()
-        columns.append(ColumnConfig(item["id"], str(title), wip))
-    return tuple(columns)
+        _convert(ColumnConfig, item, f"{where}[{i}]")  # names the bad key of this column
+        tables.append({**item, "title": item.get("title") or item["id"].replace("-", " ").title()})
+    return tables
 
 
 def _check_board(board: BoardSettings) -> None:
@@ -314,24 +424,3 @@ def _check_board(board: BoardSettings) -> None:
             raise ConfigError(
                 f"board.{key} = {getattr(board, key)!r} is not a column id ({', '.join(ids)})"
             )
-
-
-def _parse_env(value: str, type_name: Any) -> Any:
-    t = str(type_name)
-    try:
-        if t == "bool":
-            lowered = value.strip().lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError(value)
-        if t.startswith("int"):
-            return int(value)
-        if t.startswith("float"):
-            return float(value)
-    except ValueError:
-        raise ConfigError(f"environment value {value!r} is not a valid {t}") from None
-    if t.startswith("tuple[str"):
-        return [v for v in (part.strip() for part in value.split(",")) if v]
-    return value

@@ -56,3 +56,102 @@ def test_bad_config_is_a_clear_error(board_dir, toml, message):
 def test_bad_env_value(board_dir):
     with pytest.raises(ConfigError, match="not a valid int"):
         load_settings(board_dir, {"KANBAN_AGENTS_RUNS_CONCURRENCY": "many"})
+
+
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ("[runs]\nconcurrency = 2.5\n", "kanban.toml: runs.concurrency must be an integer"),
+        ("[runs]\nconcurrency = true\n", "kanban.toml: runs.concurrency must be an integer"),
+        ("[runs]\nconcurrency = 0\n", "kanban.toml: runs.concurrency must be at least 1"),
+        ("[runs]\nhold_on_overlap = 'yes'\n", "kanban.toml: runs.hold_on_overlap must be true or false"),
+        ("[runs]\ntest_timeout = '10m'\n", "kanban.toml: runs.test_timeout must be a number"),
+        ("[ui]\ntheme = 3\n", "kanban.toml: ui.theme must be a string"),
+        ("[worktrees]\nsetup = [1, 2]\n", "kanban.toml: worktrees.setup must be a list of strings"),
+        ("runs = 5\n", "kanban.toml: [runs] must be a table"),
+        ("agents = 5\n", "kanban.toml: [agents] must be a table"),
+        ('[review]\nmerge_strategy = "octopus"\n', "kanban.toml: review.merge_strategy must be one of merge, squash, rebase"),
+        ('[agents.x]\nkind = "shell"\n', "kanban.toml: agents.x.kind must be one of openai, command"),
+        ('[agents.x]\ntemperature = "hot"\n', "kanban.toml: agents.x.temperature must be a number"),
+        ('[board]\ncolumns = [{id = "a", wip = 0}]\n', "kanban.toml: board.columns[0].wip must be at least 1"),
+        ('[board]\ncolumns = ["a", {id = "b", wip = "2"}]\n', "kanban.toml: board.columns[1].wip must be an integer"),
+        ('[board]\ncolumns = [{id = "a", colour = "red"}]\n', "kanban.toml: unknown key board.columns[0].colour"),
+    ],
+)  # fmt: skip
+def test_type_errors_are_one_line_naming_the_file_and_key(board_dir, toml, message):
+    (board_dir / "kanban.toml").write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(board_dir, {})
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"KANBAN_AGENTS_RUNS_CONCURRENCY": "many"}, "KANBAN_AGENTS_RUNS_CONCURRENCY='many' is not a valid integer"),
+        ({"KANBAN_AGENTS_RUNS_TEST_TIMEOUT": "10m"}, "KANBAN_AGENTS_RUNS_TEST_TIMEOUT='10m' is not a valid number"),
+        ({"KANBAN_AGENTS_REVIEW_DELETE_BRANCH": "maybe"}, "KANBAN_AGENTS_REVIEW_DELETE_BRANCH='maybe' is not a valid boolean (true or false)"),
+        ({"KANBAN_AGENTS_RUNS_CONCURRENCY": "0"}, "KANBAN_AGENTS_RUNS_CONCURRENCY must be at least 1"),
+        ({"KANBAN_AGENTS_REVIEW_MERGE_STRATEGY": "octopus"}, "KANBAN_AGENTS_REVIEW_MERGE_STRATEGY must be one of merge, squash, rebase"),
+    ],
+)  # fmt: skip
+def test_bad_environment_override_names_the_variable(board_dir, environ, message):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(board_dir, environ)
+    assert str(caught.value) == message
+
+
+def test_environment_overrides_of_each_type(board_dir):
+    (board_dir / "kanban.toml").write_text(
+        '[worktrees]\nsetup = "make"\n[agents.x]\ncommand = "./go"\n'
+    )
+    s = load_settings(
+        board_dir,
+        {
+            "KANBAN_AGENTS_RUNS_HOLD_ON_OVERLAP": "yes",
+            "KANBAN_AGENTS_REVIEW_DELETE_BRANCH": "off",
+            "KANBAN_AGENTS_RUNS_TEST_TIMEOUT": "90",
+            "KANBAN_AGENTS_WORKTREES_COPY_FILES": ".env, config/*.local ,",
+            "KANBAN_AGENTS_UI_THEME": "textual-light",
+            "KANBAN_AGENTS_BOARD_COLUMNS": "ignored: columns come from the file only",
+        },
+    )
+    assert s.runs.hold_on_overlap is True and s.review.delete_branch is False
+    assert s.runs.test_timeout == 90.0 and isinstance(s.runs.test_timeout, float)
+    assert s.worktrees.copy_files == (".env", "config/*.local")
+    assert s.worktrees.setup == ("make",)  # a string where a list goes is a list of one
+    assert s.agents["x"].command == ("./go",) and s.agents["x"].kind == "command"
+    assert s.ui.theme == "textual-light" and s.column_ids[0] == "todo"
+
+
+def test_every_key_is_declared_with_a_doc_and_in_the_readme(board_dir):
+    """The README's table is the user's copy of the declarations: same keys, same defaults."""
+    import dataclasses
+    import re
+    import typing
+    from pathlib import Path
+
+    from kanban_agents.config import SECTIONS, AgentProfile
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `([a-z_.<>]+)` \| ([^|]*) \|", readme, re.M))
+    declared = [(f"{name}.", cls) for name, cls in SECTIONS.items()]
+    declared.append(("agents.<name>.", AgentProfile))
+    for prefix, cls in declared:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        for f in dataclasses.fields(cls):
+            if f.name == "name":
+                continue
+            key = prefix + f.name
+            assert "description" in repr(hints[f.name]), f"{key} has no description"
+            assert key in rows, f"{key} is not in the README's configuration table"
+            default = f.default
+            if isinstance(default, bool):
+                shown = str(default).lower()
+            elif isinstance(default, str):
+                shown = f'"{default}"'
+            elif isinstance(default, float | int) and not isinstance(default, bool):
+                shown = f"{default:g}" if isinstance(default, float) else str(default)
+            else:
+                continue  # tuples and unset values are described in words
+            assert f"`{shown}`" in rows[key], f"README default of {key}: {rows[key]!r}, not {shown}"
