@@ -6,20 +6,62 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
-# Run states, in the order a run usually passes through them.
-QUEUED = "queued"
-PREPARING = "preparing"
-RUNNING = "running"
-TESTING = "testing"
-REVIEW = "review"
-FAILED = "failed"
-CANCELLED = "cancelled"
-INTERRUPTED = "interrupted"
-MERGED = "merged"
+
+class RunPhase(StrEnum):
+    """A run's state, in the order a run usually passes through them. The last ones are its
+    outcomes (``OUTCOMES``). A ``StrEnum``: it compares equal to the plain strings the records,
+    the cards' ``run:`` lines and older readers hold."""
+
+    QUEUED = "queued"
+    PREPARING = "preparing"
+    RUNNING = "running"
+    TESTING = "testing"
+    REVIEW = "review"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    MERGED = "merged"
+    DISCARDED = "discarded"
+
+    @classmethod
+    def parse(cls, value: Any) -> Any:
+        """The member for a stored value; anything else (None, a newer version's state) as is."""
+        try:
+            return cls(value)
+        except ValueError:
+            return value
+
+
+QUEUED = RunPhase.QUEUED
+PREPARING = RunPhase.PREPARING
+RUNNING = RunPhase.RUNNING
+TESTING = RunPhase.TESTING
+REVIEW = RunPhase.REVIEW
+FAILED = RunPhase.FAILED
+CANCELLED = RunPhase.CANCELLED
+INTERRUPTED = RunPhase.INTERRUPTED
+MERGED = RunPhase.MERGED
+DISCARDED = RunPhase.DISCARDED
 ACTIVE_STATES = frozenset({QUEUED, PREPARING, RUNNING, TESTING})
-FINAL_STATES = frozenset({REVIEW, FAILED, CANCELLED, INTERRUPTED, MERGED})
+OUTCOMES = FINAL_STATES = frozenset({REVIEW, FAILED, CANCELLED, INTERRUPTED, MERGED, DISCARDED})
+
+
+class CancelCause(StrEnum):
+    """Why a run was stopped before its outcome: carried by the cancellation as a value, so the
+    outcome is decided by the cause, never by the wording of the reason shown."""
+
+    BY_USER = "by_user"  # c in the board, a cancel intent
+    CARD_LEFT = "card_left"  # the card left the agent column (moved, deleted, unreadable)
+    DISCARDED = "discarded"  # its work is being discarded
+    HOST_STOPPED = "host_stopped"  # the process running it is closing (app quit, Ctrl-C)
+
+    @property
+    def outcome(self) -> RunPhase:
+        """A host that stops leaves the run resumable: ``interrupted``; the rest: ``cancelled``."""
+        return RunPhase.INTERRUPTED if self is CancelCause.HOST_STOPPED else RunPhase.CANCELLED
 
 
 @dataclass(frozen=True)
@@ -35,9 +77,12 @@ class Event:
 
 @dataclass(frozen=True)
 class StateChanged(Event):
-    state: str
+    state: RunPhase
     reason: str = ""
     kind: ClassVar[str] = "state"
+
+    def __post_init__(self) -> None:  # read back from JSON: the member again
+        object.__setattr__(self, "state", RunPhase.parse(self.state))
 
 
 @dataclass(frozen=True)
@@ -122,11 +167,14 @@ class Notice(Event):
 
 @dataclass(frozen=True)
 class RunFinished(Event):
-    state: str
+    state: RunPhase
     reason: str = ""
     summary: str = ""
     commit: str | None = None
     kind: ClassVar[str] = "finished"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", RunPhase.parse(self.state))
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -181,7 +229,7 @@ class RunStatus:
 
     card_id: str
     run: int = 0
-    state: str | None = None
+    state: RunPhase | None = None
     reason: str = ""
     steps: int = 0
     prompt_tokens: int = 0
