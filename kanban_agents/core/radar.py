@@ -190,11 +190,10 @@ def board_radar(
     store, radar: ConflictRadar | None = None
 ) -> tuple[RadarReport, list[tuple[str, str, list[str]]]]:
     from .paths import repo_root, state_dir
-    from .records import RunRecords
+    from .records import run_records
 
     repo = repo_root(store.root)
-    state = state_dir(store.root)
-    if repo is None or state is None:
+    if repo is None or state_dir(store.root) is None:
         return RadarReport(), declared_overlaps(store)
     radar = radar or ConflictRadar(repo)
-    return radar.scan(active_branches(store, RunRecords(state / "runs"))), declared_overlaps(store)
+    return radar.scan(active_branches(store, run_records(store))), declared_overlaps(store)

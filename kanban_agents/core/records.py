@@ -1,7 +1,10 @@
 """Run records under the repository's git dir: ``.git/kanban-agents/runs/<card-id>/``.
 
 - ``<n>.jsonl``: every event of run n, one JSON object per line (logs survive restarts);
-- ``state.json``: the last known state of the card's latest run (used for recovery);
+- ``state.json``: the last known state of the card's latest run (used for recovery). Only
+  ``RunRecords`` writes it: the process running the card saves its whole record
+  (``save_state``), everyone else changes it read-modify-write (``update_state``), both under the
+  card's ``state.lock``, so no change is lost between two writers;
 - ``messages.json``: the built-in agent's conversation, so a sent-back card resumes it;
 - ``lock``: held (flock) by the process running the card, so a dead run is told apart from a live
   one, and two processes never run the same card. Every reader (``status``, ``list``, the board)
@@ -9,28 +12,47 @@
   is ``interrupted``, the moment its host is gone, before anyone has recovered it.
 
 Out of the board (no card churn), out of every worktree (agents cannot touch it). Secrets are
-redacted before anything is written.
+redacted before anything is written. Open them with ``run_records(store)``: the one place that
+knows where they live and which secrets to redact.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .events import INTERRUPTED, PREPARING, RUNNING, TESTING, AssistantDelta, Event, event_from_dict
-from .host import FileLock
+from .events import (
+    INTERRUPTED,
+    PREPARING,
+    QUEUED,
+    RUNNING,
+    TESTING,
+    AssistantDelta,
+    Event,
+    RunPhase,
+    StateChanged,
+    event_from_dict,
+)
+from .host import FileLock, board_host_pid
+from .paths import state_dir
+from .safe_write import write_atomic
 
 REDACTED = "[redacted]"
 
 # States in which a process holds the card's lock. (A queued run holds none yet: its queue
 # lives in a board app or a `run` process that may be waiting on dependencies.)
 HOSTED_STATES = frozenset({PREPARING, RUNNING, TESTING})
+
+# API keys every run's records are redacted of, besides each openai profile's api_key_env.
+SECRET_ENV_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
 
 
 def host_gone_reason(pid: int | None) -> str:
@@ -57,6 +79,9 @@ class RunState:
     commit: str | None = None
     review_round: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.state = RunPhase.parse(self.state)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -134,9 +159,33 @@ class RunRecords:
             return None
 
     def save_state(self, state: RunState) -> None:
-        directory = self.card_dir(state.card_id)
+        """The whole record, as the process running the card holds it."""
+        with self._state_lock(state.card_id):
+            self._write_state(state)
+
+    def update_state(self, card_id: str, change: Callable[[RunState], Any]) -> RunState:
+        """Read the card's record (a fresh one if it has none), let ``change`` edit it, write it
+        back: what another writer saved meanwhile is kept. Returns the record written."""
+        with self._state_lock(card_id):
+            state = self.load_state(card_id) or RunState(card_id)
+            change(state)
+            self._write_state(state)
+            return state
+
+    @contextlib.contextmanager
+    def _state_lock(self, card_id: str) -> Iterator[None]:
+        directory = self.card_dir(card_id)
         directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write_json(directory / "state.json", self.redactor.data(state.as_dict()))
+        fd = os.open(directory / "state.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # per open file: also between threads of one process
+            yield
+        finally:
+            os.close(fd)
+
+    def _write_state(self, state: RunState) -> None:
+        data = json.dumps(self.redactor.data(state.as_dict()), indent=1, ensure_ascii=False)
+        write_atomic(self.card_dir(state.card_id) / "state.json", data.encode())
 
     def host_gone(self, card_id: str, state: str | None) -> bool:
         """Whether a run recorded in ``state`` has lost the process running it."""
@@ -237,7 +286,8 @@ class RunRecords:
     def save_messages(self, card_id: str, messages: list[dict]) -> None:
         directory = self.card_dir(card_id)
         directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write_json(directory / "messages.json", self.redactor.data(messages))
+        data = json.dumps(self.redactor.data(messages), indent=1, ensure_ascii=False)
+        write_atomic(directory / "messages.json", data.encode())
 
     def load_messages(self, card_id: str) -> list[dict] | None:
         try:
@@ -281,7 +331,70 @@ def _tail(path: Path, count: int, chunk: int = 1 << 16) -> list[bytes]:
     return lines[-count:] if count else []
 
 
-def _atomic_write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+def secret_env_names(settings) -> list[str]:
+    """The environment variables whose values never reach a record: the usual API keys and
+    every openai profile's ``api_key_env``."""
+    names = set(SECRET_ENV_NAMES)
+    names.update(p.api_key_env for p in settings.agents.values() if p.kind == "openai")
+    return sorted(names)
+
+
+def records_root(board_dir: Path) -> Path:
+    """Where a board's run records live: under the git dir, else beside the board's cards."""
+    state = state_dir(board_dir)
+    return (state or board_dir / ".kanban-agents") / "runs"
+
+
+def run_records(store, environ: Mapping[str, str] | None = None) -> RunRecords:
+    """The one way to open a board's run records (run manager, reviewer, radar, CLI): in one
+    place, redacting the values of ``secret_env_names`` in ``environ`` (default: this
+    process's environment)."""
+    environ = os.environ if environ is None else environ
+    secrets = [environ.get(name, "") for name in secret_env_names(store.settings)]
+    return RunRecords(records_root(store.root), Redactor(secrets))
+
+
+class HostWatch:
+    """Whether anyone still runs a card's latest run, for a reader following its log from
+    another process (``log --follow``, ``run`` handing a card to the board app).
+
+    A preparing, running or testing run holds the card's lock. A queued run holds none yet: its
+    queue lives in a board app (then that app must be alive) or in a ``run`` process of its own
+    (nothing to check: keep waiting). A run is lost when neither holds for ``grace`` seconds (a
+    run between its steps may let go for a moment)."""
+
+    def __init__(
+        self,
+        records: RunRecords,
+        board_dir: Path,
+        card_id: str,
+        *,
+        grace: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.records = records
+        self.board_dir = board_dir
+        self.card_id = card_id
+        self.grace = grace
+        self.clock = clock
+        self.queued = True
+        self.hosted_by_app = board_host_pid(board_dir) is not None
+        self._last_alive = clock()
+
+    def saw(self, event: Event) -> None:
+        if isinstance(event, StateChanged):
+            self.queued = event.state == QUEUED
+
+    def alive_now(self) -> bool:
+        if self.records.lock(self.card_id).holder() is not None:
+            return True
+        return self.queued and (
+            not self.hosted_by_app or board_host_pid(self.board_dir) is not None
+        )
+
+    def lost(self) -> bool:
+        """True once nobody has run it for the grace period."""
+        if self.alive_now():
+            self._last_alive = self.clock()
+            return False
+        return self.clock() - self._last_alive > self.grace

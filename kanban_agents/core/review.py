@@ -19,11 +19,11 @@ from pathlib import Path
 from . import git
 from .board import BoardError, BoardStore
 from .card import Card
-from .events import MERGED
+from .events import DISCARDED, MERGED
 from .frontmatter_edit import DELETE
-from .paths import repo_root, state_dir
+from .paths import repo_root
 from .process import CommandResult, run_command
-from .records import RunRecords, RunState
+from .records import RunState, run_records
 
 REVIEW_NOTES_HEADING = "## Review notes"
 MERGE_PROGRESS = "merge"  # the key of a merge's progress in RunState.extra
@@ -92,8 +92,7 @@ class Reviewer:
     def __init__(self, store: BoardStore):
         self.store = store
         self.repo = repo_root(store.root)
-        state = state_dir(store.root)
-        self.records = RunRecords((state or store.root / ".kanban-agents") / "runs")
+        self.records = run_records(store)
 
     @property
     def settings(self):
@@ -299,9 +298,10 @@ class Reviewer:
         return current
 
     def _save_progress(self, card_id: str, progress: MergeProgress) -> None:
-        state = self.records.load_state(card_id) or RunState(card_id)
-        state.extra[MERGE_PROGRESS] = {**asdict(progress), "step": str(progress.step)}
-        self.records.save_state(state)
+        def save(state: RunState) -> None:
+            state.extra[MERGE_PROGRESS] = {**asdict(progress), "step": str(progress.step)}
+
+        self.records.update_state(card_id, save)
 
     # ------------------------------------------------------------------ send back
 
@@ -312,14 +312,16 @@ class Reviewer:
         if not feedback:
             raise ReviewError("feedback is empty: say what the agent should change")
         card = self._card(card_id)
-        state = self.records.load_state(card.id) or RunState(card.id)
-        # The same notes still pending: a send back cut short (or repeated) is finished, not
-        # made a second round.
-        if state.extra.get("pending_feedback") != feedback or not state.review_round:
-            state.review_round += 1
-            state.extra["pending_feedback"] = feedback
-        state.extra.pop(MERGE_PROGRESS, None)  # a merge left half-done is not finished later
-        self.records.save_state(state)
+
+        def add_feedback(state: RunState) -> None:
+            # The same notes still pending: a send back cut short (or repeated) is finished, not
+            # made a second round.
+            if state.extra.get("pending_feedback") != feedback or not state.review_round:
+                state.review_round += 1
+                state.extra["pending_feedback"] = feedback
+            state.extra.pop(MERGE_PROGRESS, None)  # a merge left half-done is not finished later
+
+        state = self.records.update_state(card.id, add_feedback)
         try:
             if f"\n### Round {state.review_round} (" not in card.body:
                 body = append_review_notes(card.body, feedback, state.review_round)
@@ -350,10 +352,7 @@ class Reviewer:
                 git.delete_branch(self.repo, branch)
             except git.GitError as exc:
                 raise ReviewError(f"{exc}; once that is fixed, discard {card.id} again") from None
-            self._record(card.id, "discarded", "worktree and branch removed")
-            state = self.records.load_state(card.id)
-            if state is not None and state.extra.pop(MERGE_PROGRESS, None) is not None:
-                self.records.save_state(state)
+            self._record(card.id, DISCARDED, "worktree and branch removed", forget_merge=True)
             self.records.forget_messages(card.id)
         changes = {
             "status": self.settings.first_column,
@@ -396,16 +395,20 @@ class Reviewer:
         reason: str,
         commit: str | None = None,
         progress: MergeProgress | None = None,
+        forget_merge: bool = False,
     ) -> None:
-        state = self.records.load_state(card_id) or RunState(card_id)
-        if state.state != state_name or state.reason != reason:  # a rerun keeps the first time
-            state.state, state.reason, state.finished = state_name, reason, time.time()
-        if commit:
-            state.commit = commit
-        if progress is not None:
-            state.extra[MERGE_PROGRESS] = {**asdict(progress), "step": str(progress.step)}
-        state.extra.pop("pending_feedback", None)
-        self.records.save_state(state)
+        def record(state: RunState) -> None:
+            if state.state != state_name or state.reason != reason:  # a rerun keeps the first time
+                state.state, state.reason, state.finished = state_name, reason, time.time()
+            if commit:
+                state.commit = commit
+            if progress is not None:
+                state.extra[MERGE_PROGRESS] = {**asdict(progress), "step": str(progress.step)}
+            if forget_merge:
+                state.extra.pop(MERGE_PROGRESS, None)
+            state.extra.pop("pending_feedback", None)
+
+        self.records.update_state(card_id, record)
 
     def _update_card(self, card_id: str, changes: dict) -> Card:
         try:
@@ -438,8 +441,8 @@ def conflict_feedback(base: str, files: list[str]) -> str:
 
 def _run_mapping(state: RunState | None) -> dict:
     if state is None:
-        return {"state": MERGED}
-    mapping: dict = {"state": state.state, "n": state.run}
+        return {"state": str(MERGED)}
+    mapping: dict = {"state": str(state.state), "n": state.run}  # plain strings for YAML
     if state.tokens:
         mapping["tokens"] = state.tokens
     return mapping
