@@ -1,6 +1,7 @@
-"""RunManager: the lifecycle of agent runs. A card entering the agent column gets a worktree, a
-branch and an agent; when the card's stopping rule is met its work is committed and the card
-moves to review.
+"""RunManager: the lifecycle of agent runs. A card entering the agent column is queued
+(``admission`` decides when it starts), gets a worktree (``workspace``) and an agent
+(``agent.session``); when the card's stopping rule is met its work is committed and the card
+moves to review. Runs whose process died are recovered here.
 
 Everything here runs on one asyncio loop (the TUI's, or the CLI's); blocking git work goes to
 threads. The manager talks to the world through one event stream (``subscribe``): it never prints
@@ -12,63 +13,58 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
-import shutil
-import threading
 import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError
-from . import git
-from .board import BoardChange, BoardError, BoardStore
-from .card import Card
-from .events import (
+from ...config import ConfigError
+from .. import git
+from ..board import BoardChange, BoardError, BoardStore
+from ..card import Card
+from ..events import (
     ACTIVE_STATES,
-    CANCELLED,
     FAILED,
     INTERRUPTED,
     PREPARING,
     QUEUED,
     REVIEW,
     RUNNING,
-    TESTING,
+    CancelCause,
     Emitter,
     Event,
     LogLine,
     Notice,
     RunFinished,
+    RunPhase,
     RunStatus,
     Sink,
     StateChanged,
-    TestsFinished,
     emitter_for,
 )
-from .frontmatter_edit import DELETE
-from .host import FileLock, host_lock_path
-from .overlap import files_overlap
-from .paths import repo_root, state_dir
-from .process import command_owner, end_owned_processes, run_command
-from .records import HOSTED_STATES, Redactor, RunRecords, RunState, host_gone_reason
+from ..frontmatter_edit import DELETE
+from ..host import FileLock, host_lock_path
+from ..paths import repo_root, state_dir
+from ..process import command_owner, end_owned_processes
+from ..records import HOSTED_STATES, RunState, host_gone_reason, run_records, secret_env_names
+from .admission import Admission, Verdict
+from .errors import RunError
+from .workspace import Runtime, Workspace, Workspaces
 
-SECRET_ENV_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
 HOST_CHECK_INTERVAL = 1.0  # seconds between checks that other processes' runs still have a host
 
+log = logging.getLogger(__name__)
 
-class RunError(Exception):
-    """Ends a run as ``failed``; the message is the reason shown on the card."""
+SubscriberErrorHandler = Callable[[BaseException, str], None]
 
 
-@dataclass(frozen=True)
-class Workspace:
-    path: Path
-    branch: str
-    base: str
+def log_subscriber_error(error: BaseException, what: str) -> None:
+    log.error("%s", what, exc_info=error)
 
 
 class RunManager:
@@ -78,25 +74,32 @@ class RunManager:
         *,
         environ: dict[str, str] | None = None,
         model_factory: Callable[..., Any] | None = None,
+        runtime: Runtime | None = None,
+        on_subscriber_error: SubscriberErrorHandler | None = None,
     ):
         self.store = store
         self.environ = dict(os.environ if environ is None else environ)
         self.repo = repo_root(store.root)
-        state = state_dir(store.root)
-        self.secret_names = self._secret_names()
-        secrets = [self.environ.get(name, "") for name in self.secret_names]
-        self.records = RunRecords(
-            (state or store.root / ".kanban-agents") / "runs", Redactor(secrets)
+        self.secret_names = secret_env_names(store.settings)
+        self.records = run_records(store, self.environ)
+        self.model_factory = model_factory
+        self.workspaces = Workspaces(
+            self.repo,
+            lambda: self.store.settings,
+            self.records,
+            self.environ,
+            self.secret_names,
+            runtime,
         )
-        self.model_factory = model_factory or _default_model_factory
+        self.admission = Admission(store)
+        # A subscriber that raises is reported here (default: the log), never printed: the
+        # board app hooks this to show it.
+        self.on_subscriber_error: SubscriberErrorHandler | None = on_subscriber_error
         self.status: dict[str, RunStatus] = {}
         self._tasks: dict[str, asyncio.Task] = {}
-        self._queue: list[str] = []
         self._columns: dict[str, str] = {}
         self._finishing: set[str] = set()
-        self._warned_overlaps: set[frozenset[str]] = set()
         self._sinks: list[Sink] = []
-        self._worktree_lock = threading.Lock()
         # Card file writes go through one thread, so they land in the order they were made.
         self._card_writer = ThreadPoolExecutor(1, thread_name_prefix="card-writes")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -108,12 +111,9 @@ class RunManager:
     def settings(self):
         return self.store.settings
 
-    def _secret_names(self) -> list[str]:
-        names = set(SECRET_ENV_NAMES)
-        names.update(
-            p.api_key_env for p in self.store.settings.agents.values() if p.kind == "openai"
-        )
-        return sorted(names)
+    @property
+    def _queue(self) -> list[str]:
+        return self.admission.queue
 
     # ------------------------------------------------------------------ events out
 
@@ -131,8 +131,17 @@ class RunManager:
         for sink in list(self._sinks):
             try:
                 sink(event)
-            except Exception:  # a broken subscriber must not break the runs
-                traceback.print_exc()
+            except Exception as exc:  # a broken subscriber must not break the runs
+                self._subscriber_failed(exc, sink, event)
+
+    def _subscriber_failed(self, error: Exception, sink: Sink, event: Event) -> None:
+        name = getattr(sink, "__qualname__", None) or repr(sink)
+        what = f"a run event subscriber ({name}) failed on a {event.kind} event of {event.card_id}"
+        handler = self.on_subscriber_error or log_subscriber_error
+        try:
+            handler(error, what)
+        except Exception:  # the reporter itself broke: the log still gets both
+            log.exception("%s; reporting it failed too", what)
 
     # ------------------------------------------------------------------ start / stop
 
@@ -163,7 +172,8 @@ class RunManager:
                     self.request(card.id)
 
     async def stop(self, reason: str = "the board app was closed") -> None:
-        """Stop every run; they end ``interrupted`` and can be resumed later."""
+        """Stop every run; they end ``interrupted`` and can be resumed later. ``reason`` is
+        what their cards and logs say."""
         self.store.remove_listener(self._on_store_change)
         if self._host_watch is not None:
             self._host_watch.cancel()
@@ -172,7 +182,7 @@ class RunManager:
             self._end_queued(card_id, INTERRUPTED, f"{reason} before it started")
         tasks = list(self._tasks.values())
         for task in tasks:
-            task.cancel(reason)
+            task.cancel(_Cancel(CancelCause.HOST_STOPPED, reason))
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.to_thread(self._card_writer.shutdown, wait=True)
         self.records.close_all()
@@ -266,7 +276,7 @@ class RunManager:
         """Queue a run for the card (admission decides when it starts)."""
         if self.is_active(card_id):
             return
-        self._queue.append(card_id)
+        self.admission.add(card_id)
         run = self.records.next_run_number(card_id)
         status = self.status.get(card_id)
         if status is None or status.run != run or status.state != QUEUED:
@@ -274,19 +284,23 @@ class RunManager:
         self._write_card_run_async(card_id, {"state": QUEUED})
         self._pump()
 
-    def cancel(self, card_id: str, reason: str = "cancelled") -> bool:
+    def cancel(
+        self, card_id: str, reason: str = "cancelled", cause: CancelCause = CancelCause.BY_USER
+    ) -> bool:
+        """Stop the card's queued or running run; it ends as ``cause.outcome`` (``cancelled``,
+        or ``interrupted`` for a host that stops) with ``reason`` on its card."""
         if card_id in self._queue:
-            self._end_queued(card_id, CANCELLED, reason)
+            self._end_queued(card_id, cause.outcome, reason)
             return True
         task = self._tasks.get(card_id)
         if task is not None and card_id not in self._finishing:
-            task.cancel(reason)
+            task.cancel(_Cancel(cause, reason))
             return True
         return False
 
-    def _end_queued(self, card_id: str, state: str, reason: str) -> None:
+    def _end_queued(self, card_id: str, state: RunPhase, reason: str) -> None:
         """End a run that never left the queue: in its log, its status and on its card."""
-        self._queue.remove(card_id)
+        self.admission.remove(card_id)
         status = self.status.get(card_id)
         run = status.run if status else self.records.next_run_number(card_id)
         self.emit(RunFinished(card_id, run, state=state, reason=reason))
@@ -344,7 +358,7 @@ class RunManager:
                 self.request(card_id)
             elif before == agent_column and now != agent_column and card_id not in self._finishing:
                 where = f"moved to {now}" if now else "the card file is gone or unreadable"
-                self.cancel(card_id, f"stopped: {where}")
+                self.cancel(card_id, f"stopped: {where}", CancelCause.CARD_LEFT)
         self._pump()
 
     def _sync_status(self, card_id: str) -> None:
@@ -367,37 +381,17 @@ class RunManager:
 
     def _pump(self) -> None:
         """Start queued runs while there is room; tell each waiting card why it waits."""
-        done_column = self.settings.board.done_column
-        agent_column = self.settings.board.agent_column
-        running = len(self._tasks)
         for card_id in list(self._queue):
-            entry = self.store.entry(card_id)
-            if not isinstance(entry, Card) or self.store.status_of(entry) != agent_column:
-                self._queue.remove(card_id)
-                continue
-            cards = self.store.cards
-            waiting = [
-                d
-                for d in entry.depends_on
-                if d not in cards or self.store.status_of(cards[d]) != done_column
-            ]
-            overlaps = self._overlaps(entry)
-            hold = (
-                [other for other, _ in overlaps if other in self._tasks]
-                if self.settings.runs.hold_on_overlap
-                else []
-            )
-            if waiting:
-                self._set_queued_reason(card_id, "waits on " + ", ".join(waiting) + " (not done)")
-            elif hold:
-                self._set_queued_reason(card_id, "files overlap with running " + ", ".join(hold))
-            elif running >= self.settings.runs.concurrency:
-                self._set_queued_reason(
-                    card_id, f"all {self.settings.runs.concurrency} agent slots busy"
-                )
+            decision = self.admission.decide(card_id, self._tasks)
+            for mine, text in decision.notices:
+                status = self.status.get(mine)
+                self.emit(Notice(mine, status.run if status else 0, text=text))
+            if decision.verdict is Verdict.DROP:
+                self.admission.remove(card_id)
+            elif decision.verdict is Verdict.WAIT:
+                self._set_queued_reason(card_id, decision.reason)
             else:
-                self._queue.remove(card_id)
-                running += 1
+                self.admission.remove(card_id)
                 self._tasks[card_id] = asyncio.get_running_loop().create_task(
                     self._run_card(card_id), name=f"run {card_id}"
                 )
@@ -406,29 +400,6 @@ class RunManager:
         status = self.status.get(card_id)
         if status is not None and status.state == QUEUED and status.reason != reason:
             self.emit(StateChanged(card_id, status.run, state=QUEUED, reason=reason))
-
-    def _overlaps(self, card: Card) -> list[tuple[str, list[str]]]:
-        """Active cards whose declared files overlap this card's; both get a notice once."""
-        found = []
-        if not card.files:
-            return found
-        for other_id in [*self._tasks, *self._queue]:
-            other = self.store.entry(other_id)
-            if other_id == card.id or not isinstance(other, Card):
-                continue
-            shared = files_overlap(card.files, other.files)
-            if shared:
-                found.append((other_id, shared))
-                pair = frozenset((card.id, other_id))
-                if pair not in self._warned_overlaps:
-                    self._warned_overlaps.add(pair)
-                    text = "files overlap: {} also touches " + ", ".join(shared)
-                    for mine, theirs in ((card.id, other_id), (other_id, card.id)):
-                        status = self.status.get(mine)
-                        self.emit(
-                            Notice(mine, status.run if status else 0, text=text.format(theirs))
-                        )
-        return found
 
     # ------------------------------------------------------------------ one run
 
@@ -473,9 +444,8 @@ class RunManager:
                 emit(LogLine, text=_leftovers_text(leftovers), stream="info")
             await self._lifecycle(card_id, record, emit)
         except asyncio.CancelledError as cancelled:
-            reason = str(cancelled.args[0]) if cancelled.args else "cancelled"
-            state = INTERRUPTED if "closed" in reason else CANCELLED
-            self._end(record, emit, state, reason)
+            why = _Cancel.of(cancelled)
+            self._end(record, emit, why.cause.outcome, why.reason)
         except (RunError, git.GitError, ConfigError) as exc:
             self._end(record, emit, FAILED, str(exc))
         except Exception as exc:  # a bug: the run fails, the app lives on
@@ -490,21 +460,39 @@ class RunManager:
                 self._loop.call_soon(self._pump)
 
     async def _lifecycle(self, card_id: str, record: RunState, emit: Emitter) -> None:
+        from ..agent.session import AgentSession, check_command, default_model_factory, make_model
+
         self._state(record, emit, PREPARING, "creating the worktree")
         card = self.store.get(card_id)
         profile = self.settings.agent_profile(card.agent)
         record.agent = profile.name
         # Check the agent can start before touching git: a missing key makes no worktree.
-        model = self._make_model(profile, emit) if profile.kind != "command" else None
+        model = None
         if profile.kind == "command":
-            self._check_command(profile)
+            check_command(profile, self.environ)
+        else:
+            factory = self.model_factory or default_model_factory
+            model = make_model(factory, profile, self.environ, emit)
         try:
-            space = await self._prepare(card, record, emit)
+            space = await self.workspaces.prepare(card, record, emit, self._write_card_async)
             self._state(record, emit, RUNNING, f"agent {profile.name}")
+            session = AgentSession(
+                card,
+                space,
+                record,
+                emit,
+                settings=self.settings,
+                records=self.records,
+                runtime=self.workspaces.runtime,
+                env=self.workspaces.command_env(),
+                scrub_env=self.secret_names,
+                set_state=lambda state, reason: self._state(record, emit, state, reason),
+                publish=self.emit,
+            )
             if model is None:
-                summary = await self._work_with_command(card, space, record, emit, profile)
+                summary = await session.work_with_command(profile)
             else:
-                summary = await self._work_with_model(card, space, record, emit, profile, model)
+                summary = await session.work_with_model(profile, model)
         finally:
             if model is not None:
                 await model.aclose()
@@ -547,256 +535,14 @@ class RunManager:
     # ------------------------------------------------------------------ worktree
 
     def worktree_root(self) -> Path:
-        assert self.repo is not None
-        configured = self.settings.worktrees.root
-        if configured:
-            root = Path(configured).expanduser()
-            return root if root.is_absolute() else (self.repo / root).resolve()
-        return self.repo.parent / f"{self.repo.name}-worktrees"
+        return self.workspaces.worktree_root()
 
     def workspace_for(self, card: Card) -> Workspace:
-        if self.repo is None:
-            raise RunError(
-                "the board is not inside a git repository: agents need one for their worktrees"
-            )
-        state = self.records.load_state(card.id)
-        base = (state.base if state and state.base else "") or self.settings.worktrees.base_branch
-        return Workspace(
-            self.worktree_root() / card.id, self.settings.worktrees.branch_prefix + card.id, base
-        )
-
-    async def _prepare(self, card: Card, record: RunState, emit: Emitter) -> Workspace:
-        space = self.workspace_for(card)
-        assert self.repo is not None
-        base = space.base or await asyncio.to_thread(git.current_branch, self.repo) or "HEAD"
-        if base == "HEAD":
-            base = await asyncio.to_thread(git.rev_parse, self.repo, "HEAD")
-        space.path.parent.mkdir(parents=True, exist_ok=True)
-        # Pruning and checking git's worktree list is serialised; checkouts run side by side.
-        info = await asyncio.to_thread(
-            git.ensure_worktree, self.repo, space.path, space.branch, base, self._worktree_lock
-        )
-        space = Workspace(space.path, space.branch, base)
-        record.branch, record.worktree, record.base = space.branch, str(space.path), base
-        verb = "created" if info.created else "reusing"
-        if info.repaired:
-            verb = "finished the interrupted checkout of"
-        emit(
-            LogLine,
-            text=f"{verb} worktree {_relative(space.path, self.repo)} on branch {space.branch} (base {base})",
-            stream="git",
-        )
-        self._write_card_async(
-            card.id, {"branch": space.branch, "worktree": _relative(space.path, self.repo)}
-        )
-        if not record.extra.get("setup_done") or record.extra.get("setup_for") != str(space.path):
-            await self._setup(space, emit)
-            record.extra.update(setup_done=True, setup_for=str(space.path))
-        self.records.save_state(record)
-        return space
-
-    async def _setup(self, space: Workspace, emit: Emitter) -> None:
-        assert self.repo is not None
-        settings = self.settings.worktrees
-        for pattern in settings.copy_files:
-            matches = sorted(self.repo.glob(pattern)) or []
-            if not matches:
-                emit(LogLine, text=f"copy_files: nothing matches {pattern!r}", stream="setup")
-            for source in matches:
-                target = space.path / source.relative_to(self.repo)
-                if source.is_file() and not target.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(source, target)
-                    emit(LogLine, text=f"copied {source.relative_to(self.repo)}", stream="setup")
-        for command in settings.setup:
-            emit(LogLine, text=f"$ {command}", stream="setup")
-            result = await run_command(
-                command,
-                cwd=space.path,
-                timeout=settings.setup_timeout,
-                output_cap=self.settings.runs.output_cap,
-                env=self._command_env(),
-                on_lines=lambda lines: emit(LogLine, text="\n".join(lines), stream="setup"),
-            )
-            if not result.ok:
-                what = "timed out" if result.timed_out else f"exited {result.exit_code}"
-                tail = "\n".join(result.output.strip().splitlines()[-5:])
-                raise RunError(f"setup command {command!r} {what}: {tail}")
-
-    def _command_env(self) -> dict[str, str]:
-        """For commands in a worktree: no API keys; no stale or stray Python bytecode (an edit
-        keeping a file's size within a second would otherwise run the old code, and __pycache__
-        would land in the commit)."""
-        env = {k: v for k, v in self.environ.items() if k not in self.secret_names}
-        env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-        return env
-
-    # ------------------------------------------------------------------ the agent
-
-    def _make_model(self, profile, emit: Emitter):
-        from .agent.model import ModelError
-
-        try:
-            return self.model_factory(profile, self.environ,
-                                      on_retry=lambda text: emit(Notice, text=text, level="warning"))  # fmt: skip
-        except ModelError as exc:
-            raise RunError(exc.message) from None
-
-    def _check_command(self, profile) -> None:
-        executable = profile.command[0] if profile.command else ""
-        path = self.environ.get("PATH", os.environ.get("PATH"))
-        if not executable or (
-            shutil.which(executable, path=path) is None and "/" not in executable
-        ):
-            raise RunError(
-                f"agent command {executable!r} was not found on PATH (profile {profile.name!r}); install it or "
-                f"change [agents.{profile.name}] command in kanban.toml"
-            )
-
-    async def _work_with_model(self, card, space, record, emit, profile, model) -> str:
-        from .agent.loop import Agent, LimitExceeded, Limits
-        from .agent.model import ModelError
-        from .agent.prompt import SYSTEM_PROMPT, card_prompt, review_prompt
-        from .agent.tools import Toolbox
-
-        toolbox = Toolbox(
-            space.path,
-            command_timeout=self.settings.runs.command_timeout,
-            output_cap=self.settings.runs.output_cap,
-            scrub_env=self.secret_names,
-            env=self._command_env(),
-        )
-        messages = _repaired(self.records.load_messages(card.id))
-        feedback = record.extra.pop("pending_feedback", None)
-        if messages:
-            note = (
-                review_prompt(feedback, record.review_round)
-                if feedback
-                else (
-                    "You were interrupted. Your earlier changes are still in the worktree; continue where you left "
-                    "off, then call finish(summary)."
-                )
-            )
-            messages.append({"role": "user", "content": note})
-            emit(
-                LogLine,
-                text="continuing the earlier conversation"
-                + (" with review notes" if feedback else ""),
-            )
-        else:
-            messages = [
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": card_prompt(card, space.path, space.branch)},
-            ]
-        limits = Limits(profile.max_steps, profile.max_tokens, profile.max_wall_seconds)
-        attempts = {"n": 0}
-
-        async def on_finish(summary: str) -> str | None:
-            attempts["n"] += 1
-            result = await self._run_tests(card, space, record, emit, attempts["n"])
-            if result.passed:
-                return None
-            if attempts["n"] >= self.settings.runs.test_attempts:
-                raise RunError(
-                    f"tests still failing after {attempts['n']} attempts: {_last_line(result.output)}"
-                )
-            self._state(
-                record,
-                emit,
-                RUNNING,
-                f"tests failed (attempt {attempts['n']}); the agent continues",
-            )
-            return (
-                f"The acceptance tests failed (attempt {attempts['n']} of {self.settings.runs.test_attempts}). "
-                f"Fix the problem, then call finish again.\n\n{result.output}"
-            )
-
-        agent = Agent(
-            model,
-            toolbox,
-            limits,
-            emit,
-            on_finish,
-            checkpoint=lambda history: self.records.save_messages(card.id, history),
-        )
-        try:
-            return await agent.run(messages)
-        except LimitExceeded as exc:
-            raise RunError(str(exc)) from None
-        except ModelError as exc:
-            raise RunError(exc.message) from None
-        finally:
-            record.steps = agent.steps
-            record.tokens = agent.prompt_tokens + agent.completion_tokens
-            self.records.save_messages(card.id, messages)
-
-    async def _work_with_command(self, card, space, record, emit, profile) -> str:
-        from .agent.command import CommandAgentError, run_command_agent
-        from .agent.prompt import command_prompt
-
-        prompt = command_prompt(card, space.path, space.branch)
-        try:
-            result = await run_command_agent(
-                profile,
-                prompt,
-                space.path,
-                card.id,
-                emit,
-                self.settings.runs.output_cap,
-                prompt_file=self.records.card_dir(card.id) / "prompt.md",
-            )
-        except CommandAgentError as exc:
-            raise RunError(str(exc)) from None
-        if not result.ok:
-            what = (
-                f"timed out after {profile.max_wall_seconds:g}s"
-                if result.timed_out
-                else f"exited {result.exit_code}"
-            )
-            raise RunError(f"agent command {what}: {_last_line(result.output)}")
-        tests = await self._run_tests(card, space, record, emit, 1)
-        if not tests.passed:
-            raise RunError(f"the agent finished but the tests fail: {_last_line(tests.output)}")
-        return f"{profile.name} finished (exit 0). Last output: {_last_line(result.output)}"
-
-    async def _run_tests(
-        self, card: Card, space: Workspace, record: RunState, emit: Emitter, attempt: int
-    ) -> TestsFinished:
-        self._state(record, emit, TESTING, f"running the card's tests (attempt {attempt})")
-        record.attempt = attempt
-        outputs, exit_code, passed = [], 0, True
-        for command in card.tests:
-            emit(LogLine, text=f"$ {command}", stream="info")
-            result = await run_command(
-                command,
-                cwd=space.path,
-                timeout=self.settings.runs.test_timeout,
-                output_cap=self.settings.runs.output_cap,
-                env=self._command_env(),
-            )
-            outputs.append(f"$ {command}\n{result.output}")
-            if not result.ok:
-                passed = False
-                exit_code = result.exit_code if not result.timed_out else None
-                if result.timed_out:
-                    outputs.append(f"[timed out after {self.settings.runs.test_timeout:g}s]")
-                break
-        output = "\n".join(outputs) if outputs else "(no tests: the card names no 'tests:' command)"
-        event = TestsFinished(
-            card.id,
-            record.run,
-            passed=passed,
-            exit_code=exit_code,
-            output=output,
-            command=" && ".join(card.tests),
-            attempt=attempt,
-        )
-        self.emit(event)
-        return event
+        return self.workspaces.workspace_for(card)
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _state(self, record: RunState, emit: Emitter, state: str, reason: str = "") -> None:
+    def _state(self, record: RunState, emit: Emitter, state: RunPhase, reason: str = "") -> None:
         record.state, record.reason = state, reason
         emit(StateChanged, state=state, reason=reason)
         self.records.save_state(record)
@@ -807,7 +553,7 @@ class RunManager:
         self,
         record: RunState,
         emit: Emitter,
-        state: str,
+        state: RunPhase,
         reason: str,
         summary: str = "",
         commit: str | None = None,
@@ -822,7 +568,7 @@ class RunManager:
         self._write_card_run_async(record.card_id, _card_run(record))
 
     @staticmethod
-    def _finish_record(record: RunState, state: str, reason: str) -> None:
+    def _finish_record(record: RunState, state: RunPhase, reason: str) -> None:
         record.state, record.reason, record.finished = state, reason, time.time()
 
     def _write_card_run(self, record: RunState) -> None:
@@ -833,7 +579,7 @@ class RunManager:
         status = self.status.get(card_id)
         if status is not None and "state" in run and len(run) == 1:
             run = {"state": run["state"], "n": status.run}
-        self._write_card_async(card_id, {"run": run})
+        self._write_card_async(card_id, {"run": {**run, "state": str(run["state"])}})
 
     def _write_card_async(self, card_id: str, changes: dict[str, Any]) -> None:
         loop = self._loop
@@ -855,7 +601,7 @@ class RunManager:
 
 
 def _card_run(record: RunState) -> dict[str, Any]:
-    run: dict[str, Any] = {"state": record.state, "n": record.run}
+    run: dict[str, Any] = {"state": str(record.state), "n": record.run}  # plain for YAML
     if record.attempt:
         run["attempt"] = record.attempt
     if record.started:
@@ -893,36 +639,20 @@ def _leftovers_text(ended) -> str:
     )
 
 
-def _relative(path: Path, root: Path) -> str:
-    return os.path.relpath(path, root)
+class _Cancel:
+    """What a run's task is cancelled with: the cause decides the outcome, the reason is shown."""
 
+    def __init__(self, cause: CancelCause, reason: str):
+        self.cause = cause
+        self.reason = reason
 
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:200] if lines else "(no output)"
+    def __str__(self) -> str:
+        return self.reason
 
-
-def _repaired(messages: list[dict] | None) -> list[dict] | None:
-    """A conversation saved mid-step may end with tool calls that never got results."""
-    if not messages:
-        return None
-    answered = {m.get("tool_call_id") for m in messages if m.get("role") == "tool"}
-    repaired = []
-    for message in messages:
-        repaired.append(message)
-        for call in message.get("tool_calls") or ():
-            if call.get("id") not in answered:
-                repaired.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": call.get("id"),
-                        "content": "(interrupted before this call ran)",
-                    }
-                )
-    return repaired
-
-
-def _default_model_factory(profile, environ, on_retry):
-    from .agent.model import OpenAIModel
-
-    return OpenAIModel(profile, environ, on_retry=on_retry)
+    @classmethod
+    def of(cls, cancelled: asyncio.CancelledError) -> _Cancel:
+        """Ours, or one from outside (a task cancelled without a word: the user's cancel)."""
+        why = cancelled.args[0] if cancelled.args else None
+        if isinstance(why, _Cancel):
+            return why
+        return cls(CancelCause.BY_USER, str(why) if why else "cancelled")

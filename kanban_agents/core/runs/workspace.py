@@ -1,0 +1,184 @@
+"""Where a run works: its git worktree (created, or reused and checked), the files copied into
+it, its setup commands, and the ``Runtime`` that runs commands there.
+
+``Runtime`` is the seam for running a run's commands somewhere else than this machine's shell (a
+sandbox, a remote host): today there is one, ``LocalRuntime``, over ``process.run_command``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from .. import git
+from ..card import Card
+from ..events import Emitter, LogLine
+from ..process import CommandResult, run_command
+from ..records import RunRecords, RunState
+from .errors import RunError
+
+
+class Runtime(Protocol):
+    """Runs a command of a run (setup, tests, a command agent) in its workspace."""
+
+    async def run(
+        self,
+        command: str | Sequence[str],
+        *,
+        cwd: Path,
+        timeout: float,
+        output_cap: int,
+        env: Mapping[str, str] | None = None,
+        on_lines: Callable[[list[str]], None] | None = None,
+    ) -> CommandResult: ...
+
+
+class LocalRuntime:
+    """Commands run here, below the reaper, in their own process group (``process.run_command``)."""
+
+    async def run(
+        self,
+        command: str | Sequence[str],
+        *,
+        cwd: Path,
+        timeout: float,
+        output_cap: int,
+        env: Mapping[str, str] | None = None,
+        on_lines: Callable[[list[str]], None] | None = None,
+    ) -> CommandResult:
+        return await run_command(
+            command, cwd=cwd, timeout=timeout, output_cap=output_cap, env=env, on_lines=on_lines
+        )
+
+
+@dataclass(frozen=True)
+class Workspace:
+    path: Path
+    branch: str
+    base: str
+
+
+class Workspaces:
+    """The worktrees of a board's runs: one per card, at ``worktree_root() / card_id`` on the
+    branch ``branch_prefix + card_id``."""
+
+    def __init__(
+        self,
+        repo: Path | None,
+        settings_of: Callable[[], Any],
+        records: RunRecords,
+        environ: Mapping[str, str],
+        secret_names: Sequence[str],
+        runtime: Runtime | None = None,
+    ):
+        self.repo = repo
+        self._settings_of = settings_of  # the store's settings, re-read: the board may reload
+        self.records = records
+        self.environ = environ
+        self.secret_names = list(secret_names)
+        self.runtime: Runtime = runtime or LocalRuntime()
+        # Pruning and checking git's worktree list is serialised; checkouts run side by side.
+        self._worktree_lock = threading.Lock()
+
+    @property
+    def settings(self):
+        return self._settings_of()
+
+    def worktree_root(self) -> Path:
+        assert self.repo is not None
+        configured = self.settings.worktrees.root
+        if configured:
+            root = Path(configured).expanduser()
+            return root if root.is_absolute() else (self.repo / root).resolve()
+        return self.repo.parent / f"{self.repo.name}-worktrees"
+
+    def workspace_for(self, card: Card) -> Workspace:
+        if self.repo is None:
+            raise RunError(
+                "the board is not inside a git repository: agents need one for their worktrees"
+            )
+        state = self.records.load_state(card.id)
+        base = (state.base if state and state.base else "") or self.settings.worktrees.base_branch
+        return Workspace(
+            self.worktree_root() / card.id, self.settings.worktrees.branch_prefix + card.id, base
+        )
+
+    def command_env(self) -> dict[str, str]:
+        """For commands in a worktree: no API keys; no stale or stray Python bytecode (an edit
+        keeping a file's size within a second would otherwise run the old code, and __pycache__
+        would land in the commit)."""
+        env = {k: v for k, v in self.environ.items() if k not in self.secret_names}
+        env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        return env
+
+    async def prepare(
+        self,
+        card: Card,
+        record: RunState,
+        emit: Emitter,
+        write_card: Callable[[str, dict[str, Any]], None],
+    ) -> Workspace:
+        """The card's worktree, ready: created or reused (a checkout a kill cut short is
+        finished), its files copied and setup run once per worktree. ``record`` gets the branch,
+        worktree and base; ``write_card`` puts them on the card."""
+        space = self.workspace_for(card)
+        assert self.repo is not None
+        base = space.base or await asyncio.to_thread(git.current_branch, self.repo) or "HEAD"
+        if base == "HEAD":
+            base = await asyncio.to_thread(git.rev_parse, self.repo, "HEAD")
+        space.path.parent.mkdir(parents=True, exist_ok=True)
+        info = await asyncio.to_thread(
+            git.ensure_worktree, self.repo, space.path, space.branch, base, self._worktree_lock
+        )
+        space = Workspace(space.path, space.branch, base)
+        record.branch, record.worktree, record.base = space.branch, str(space.path), base
+        verb = "created" if info.created else "reusing"
+        if info.repaired:
+            verb = "finished the interrupted checkout of"
+        where = os.path.relpath(space.path, self.repo)
+        emit(
+            LogLine,
+            text=f"{verb} worktree {where} on branch {space.branch} (base {base})",
+            stream="git",
+        )
+        write_card(card.id, {"branch": space.branch, "worktree": where})
+        if not record.extra.get("setup_done") or record.extra.get("setup_for") != str(space.path):
+            await self.setup(space, emit)
+            record.extra.update(setup_done=True, setup_for=str(space.path))
+        self.records.save_state(record)
+        return space
+
+    async def setup(self, space: Workspace, emit: Emitter) -> None:
+        """Copy the configured untracked files in (never over a file there), run setup commands."""
+        assert self.repo is not None
+        settings = self.settings.worktrees
+        for pattern in settings.copy_files:
+            matches = sorted(self.repo.glob(pattern)) or []
+            if not matches:
+                emit(LogLine, text=f"copy_files: nothing matches {pattern!r}", stream="setup")
+            for source in matches:
+                target = space.path / source.relative_to(self.repo)
+                if source.is_file() and not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, target)
+                    emit(LogLine, text=f"copied {source.relative_to(self.repo)}", stream="setup")
+        for command in settings.setup:
+            emit(LogLine, text=f"$ {command}", stream="setup")
+            result = await self.runtime.run(
+                command,
+                cwd=space.path,
+                timeout=settings.setup_timeout,
+                output_cap=self.settings.runs.output_cap,
+                env=self.command_env(),
+                on_lines=lambda lines: emit(LogLine, text="\n".join(lines), stream="setup"),
+            )
+            if not result.ok:
+                what = "timed out" if result.timed_out else f"exited {result.exit_code}"
+                tail = "\n".join(result.output.strip().splitlines()[-5:])
+                raise RunError(f"setup command {command!r} {what}: {tail}")
