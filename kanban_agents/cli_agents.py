@@ -124,7 +124,7 @@ def _run_detached(store, card_id: str) -> int:
 def _follow(store, card_id: str, first_run: int = 1, quiet: bool = False) -> int:
     """Print a run's log as it is written (by whichever process runs it) until it ends. If the
     process running it goes away without ending the run, say so instead of waiting forever."""
-    from .core.events import RunFinished, StateChanged
+    from .core.events import RunFinished
     from .core.log_format import format_event
 
     records = _records(store)
@@ -135,19 +135,14 @@ def _follow(store, card_id: str, first_run: int = 1, quiet: bool = False) -> int
                 f"no run of {card_id} started (is the board app's agent column {store.settings.board.agent_column!r}?)"
             )
         time.sleep(0.1)
-    from .core.host import board_host_pid
+    from .core.records import HostWatch
 
     offset = 0
-    last_alive = time.monotonic()
-    # A queued run holds no lock yet. Its queue lives in the board app (then the app must be
-    # alive) or in a `run` process of its own (nothing to check: keep waiting).
-    queued = True
-    hosted = board_host_pid(store.root) is not None
+    watch = HostWatch(records, store.root, card_id)
     while True:
         events, offset = records.read_from(card_id, run, offset)
         for event in events:
-            if isinstance(event, StateChanged):
-                queued = event.state == "queued"
+            watch.saw(event)
             if not quiet:
                 for line in format_event(event):
                     print(line, flush=True)
@@ -155,11 +150,7 @@ def _follow(store, card_id: str, first_run: int = 1, quiet: bool = False) -> int
                 reason = f" ({event.reason})" if event.reason else ""
                 print(f"{card_id}: {event.state}{reason}", flush=True)
                 return 0 if event.state == "review" else 1
-        if records.lock(card_id).holder() is not None or (
-            queued and (not hosted or board_host_pid(store.root) is not None)
-        ):
-            last_alive = time.monotonic()
-        elif time.monotonic() - last_alive > 3:  # a grace period for a run between its steps
+        if watch.lost():
             print(f"{card_id}: run {run} stopped without an outcome (the process running it "
                   f"is gone); '{PROG} run {card_id}' resumes it", flush=True)  # fmt: skip
             return 1
@@ -168,12 +159,11 @@ def _follow(store, card_id: str, first_run: int = 1, quiet: bool = False) -> int
 
 def _records(store):
     from .core.paths import state_dir
-    from .core.records import RunRecords
+    from .core.records import run_records
 
-    state = state_dir(store.root)
-    if state is None:
+    if state_dir(store.root) is None:
         raise UserError("the board is not inside a git repository: there are no runs")
-    return RunRecords(state / "runs")
+    return run_records(store)
 
 
 @command("status")
