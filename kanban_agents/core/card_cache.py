@@ -11,7 +11,6 @@ The cache lives under the repository's git dir (``kanban-agents/cache/``), or in
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import pickle
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .lint import MEMO, LintFinding
+from .safe_write import write_atomic
 
 # 3: front matter whose aliases expand too far is an error now; a version 2 cache may hold
 # such a card as parsed.
@@ -95,13 +95,10 @@ class CardCache:
             return
         now = time.time_ns()
         trusted = {name: e for name, e in self.entries.items() if e[0][3] < now - RACY_NS}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        data = pickle.dumps((VERSION, trusted), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as handle:
-                pickle.dump((VERSION, trusted), handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
+            write_atomic(self.path, data)
             self.dirty = False
         except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            pass  # a cache that cannot be saved is rebuilt next time

@@ -38,6 +38,7 @@ import hashlib
 import os
 import secrets
 import signal
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -475,13 +476,28 @@ def remove_if_unchanged(
         os.replace(scratch, move_to)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace a file only this program writes (records, caches): temp file + ``os.replace``,
-    so a reader or a crash sees the old or the new content, never half of it."""
+def write_atomic(path: Path, data: bytes, *, keep_mode: bool = False) -> None:
+    """Replace a file that has no other writer to race (records, caches, a file in an agent's
+    own worktree): temp file + ``os.replace``, so a reader or a crash sees the old or the new
+    content, never half of it. Card files go through ``replace_if_unchanged`` instead.
+
+    ``keep_mode``: the new file gets the replaced file's permission bits (an edited script stays
+    executable); otherwise, and for a new file, the umask decides as for any file an editor makes.
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{SCRATCH_SUFFIX}")
+    mode: int | None = None
+    if keep_mode:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            pass
+    # The name is cut so the temp file's name fits NAME_MAX (255) whatever the target's length.
+    tmp = path.with_name(f".{path.name[:100]}.{os.getpid()}.{secrets.token_hex(4)}{SCRATCH_SUFFIX}")
     try:
-        with open(tmp, "xb") as handle:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:

@@ -247,3 +247,42 @@ def test_the_cli_says_what_it_put_back_after_a_crash(repo):
     assert proc.returncode == 0, proc.stderr
     assert "a.md: an edit swapped out by a killed writer was put back" in proc.stderr
     assert path.read_bytes() == theirs
+
+
+# --- write_atomic: the one temp-file-and-rename for files without a compare-and-swap ---------
+
+
+def test_write_atomic_keeps_the_mode_only_when_asked(tmp_path: Path):
+    script = tmp_path / "run.sh"
+    script.write_bytes(b"old\n")
+    script.chmod(0o755)
+    safe_write.write_atomic(script, b"new\n", keep_mode=True)
+    assert script.read_bytes() == b"new\n" and script.stat().st_mode & 0o777 == 0o755
+    safe_write.write_atomic(script, b"newer\n")
+    assert script.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    fresh = tmp_path / "fresh.txt"
+    safe_write.write_atomic(fresh, b"x", keep_mode=True)  # nothing to keep: the umask decides
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.txt", "run.sh"]
+
+
+def test_write_atomic_takes_the_longest_file_name(tmp_path: Path):
+    target = tmp_path / ("n" * 255)  # the temp file's name must still fit in NAME_MAX
+    safe_write.write_atomic(target, b"data")
+    assert target.read_bytes() == b"data" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_write_atomic_failure_leaves_the_old_file_and_no_temp(tmp_path: Path):
+    target = tmp_path / "state.json"
+    target.write_bytes(b"old")
+    (tmp_path / "blocker").mkdir()
+    with pytest.raises(IsADirectoryError):
+        safe_write.write_atomic(tmp_path / "blocker", b"new")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "state.json"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -16,21 +16,19 @@ timed out or cancelled) nothing is left running in the command's process group.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import difflib
 import json
 import math
 import os
 import re
-import secrets
-import stat
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..process import run_command
+from ..safe_write import write_atomic
 
 TOOL_NAMES = ("list_files", "read_file", "write_file", "edit_file", "search", "run", "finish")
 
@@ -357,27 +355,6 @@ def _is_git_part(part: str) -> bool:
     return part.lower() == ".git"  # .GIT is the same directory on a case-insensitive disk
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
-    """Write through a temp file in the same directory and ``os.replace``; keeps the file's mode."""
-    try:
-        mode: int | None = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = None
-    temp = target.with_name(f".{target.name[:100]}.{secrets.token_hex(4)}.tmp")
-    # 0o666 lets the umask decide a new file's mode, as for any file an editor creates.
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if mode is not None:
-                os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
 # --- the toolbox --------------------------------------------------------------------------------
 
 Entries = dict[tuple[str, ...], bool]  # path parts relative to the worktree root -> is a directory
@@ -685,7 +662,7 @@ class Toolbox:
                 raise ToolError(
                     f"cannot create the directories for '{shown}': a file is in the way"
                 ) from None
-            _atomic_write(target, data)
+            write_atomic(target, data, keep_mode=True)
             return existed
 
         existed = await asyncio.to_thread(write)
@@ -727,7 +704,7 @@ class Toolbox:
             )
         index = text.index(old)
         updated = text[:index] + new + text[index + len(old) :]
-        _atomic_write(target, updated.encode("utf-8", errors="surrogateescape"))
+        write_atomic(target, updated.encode("utf-8", errors="surrogateescape"), keep_mode=True)
 
         first = text.count("\n", 0, index) + 1
         removed, added = _count_lines(old), _count_lines(new)
