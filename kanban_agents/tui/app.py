@@ -20,6 +20,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState
 
 from ..config import Settings
 from ..core.board import BoardChange, BoardError, BoardStore, CardConflict
@@ -44,6 +45,7 @@ from ..core.watch import SettingsReloaded, watch_board
 from .board import BoardView, ColumnModel
 from .card import CardView, format_elapsed
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
+from .failures import SUBSCRIBER, UNKNOWN_WORKER, WORKER_FAILURES, FailureReporter
 from .feed import PanelFeed
 from .keys import Scope, bindings, help_sections, palette_commands
 from .panel import SidePanel
@@ -51,6 +53,8 @@ from .planning_actions import PlanningActions
 from .review import ReviewActions
 
 RADAR_RECHECK_TICKS = 5  # seconds between radar checks for a moved base branch
+WATCH_RESTART_DELAYS = (1.0, 5.0, 20.0)  # a failed file watcher restarts after these; then gives up
+WATCH_HEALTHY_SECONDS = 60.0  # a watcher that ran this long before failing starts the count afresh
 
 
 class KanbanApp(ReviewActions, PlanningActions, App):
@@ -88,6 +92,9 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self._ticks = 0
         self._radar_busy = False
         self.feed = PanelFeed(self)
+        self.failures = FailureReporter(store.root, self.notify)
+        self._watch_restarts = 0
+        self._watch_started = 0.0
         self._views: dict[str, tuple[str, tuple, CardView]] = {}
         self._search_text: dict[str, str] = {}
         self._refresh_pending = False
@@ -137,6 +144,8 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self.feed.start()
         if self.runs is not None:
             self.runs.subscribe(self._on_run_event)
+            if hasattr(self.runs, "on_subscriber_error"):
+                self.runs.on_subscriber_error = self._on_subscriber_error
             self.start_agents()
         if self.demo:
             self.notify(
@@ -439,6 +448,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
 
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def watch_files(self) -> None:
+        self._watch_started = time.monotonic()
         async for batch in watch_board(self.store):
             for item in batch:
                 if isinstance(item, SettingsReloaded):
@@ -447,6 +457,54 @@ class KanbanApp(ReviewActions, PlanningActions, App):
                     else:
                         self.notify("kanban.toml reloaded", timeout=2)
                     self.refresh_board()
+
+    # ------------------------------------------------------------------ background failures
+
+    @on(Worker.StateChanged)
+    def _on_worker_state(self, event: Worker.StateChanged) -> None:
+        """Every worker of the app ends here: a failure is shown with the way out, never lost."""
+        worker = event.worker
+        if worker.group == "watch" and self.is_running:
+            if event.state is WorkerState.ERROR:
+                self._watch_failed(worker.error or RuntimeError("the file watcher failed"))
+            elif event.state is WorkerState.SUCCESS:  # awatch ended by itself
+                self._watch_failed(RuntimeError("the file watcher stopped"))
+            return
+        if event.state is not WorkerState.ERROR or worker.error is None:
+            return
+        failure = WORKER_FAILURES.get(worker.group, UNKNOWN_WORKER)
+        self.failures.report(failure, worker.error, where=f"worker {worker.name or worker.group}")
+        if worker.group in ("writes", "runs-start"):
+            self._schedule_refresh()  # undo a move shown ahead of its write; show what runs
+        elif worker.group == "log-history":
+            self.feed.history_failed()
+
+    def _watch_failed(self, error: BaseException) -> None:
+        if time.monotonic() - self._watch_started > WATCH_HEALTHY_SECONDS:
+            self._watch_restarts = 0
+        if self._watch_restarts < len(WATCH_RESTART_DELAYS):
+            delay = WATCH_RESTART_DELAYS[self._watch_restarts]
+            self._watch_restarts += 1
+            self.failures.log(
+                f"file watcher failed; restart {self._watch_restarts} in {delay} s", error
+            )
+            self.set_timer(delay, self.watch_files, name="watch-restart")
+            return
+        self.failures.report(WORKER_FAILURES["watch"], error, where="file watcher")
+
+    def _on_subscriber_error(self, error: BaseException, what: str) -> None:
+        """The run manager's report of a subscriber that raised; from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self.failures.report(SUBSCRIBER, error, where=what)
+        else:
+            loop.call_soon_threadsafe(self.failures.report, SUBSCRIBER, error, what)
 
     # ------------------------------------------------------------------ moving cards
 

@@ -113,6 +113,22 @@ class PanelFeed:
             if event.t > last_t or event.run != run:  # not already in the file when it was read
                 self.on_event(event)
 
+    def history_failed(self) -> None:
+        """The history worker raised (the app reports it): stop waiting for it and show live
+        lines from now on, so they do not pile up unseen."""
+        runs = self.app.runs
+        if not self._loading or self.card_id is None or runs is None:
+            return
+        status = runs.status.get(self.card_id)
+        self._loading, self._ready = False, True
+        self.run = status.run if status else None
+        self.panel.log_reset(
+            Text("The run's earlier log could not be read; new lines follow.", style="dim"), []
+        )
+        pending, self._pending = self._pending, []
+        for event in pending:
+            self.on_event(event)
+
     def _status_line(self, status) -> Text:
         if status is None or status.state is None:
             return Text("")

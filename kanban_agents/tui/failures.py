@@ -1,0 +1,131 @@
+"""Background failures, shown instead of lost.
+
+A worker that raises, or a run-event subscriber that raises, becomes one notification saying what
+stopped and what the user can do about it; the traceback goes to
+``<git dir>/kanban-agents/logs/app.log`` (the UI never shows a traceback). The same failure
+repeating is shown and logged once per ``REPEAT_QUIET_SECONDS``: a subscriber that breaks on every
+log line must not bury the board in notifications.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.paths import state_dir
+
+LOG_MAX_BYTES = 1_000_000  # then app.log becomes app.log.1 and a new one starts
+REPEAT_QUIET_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Failure:
+    title: str  # what stopped
+    way_out: str  # what the user can do
+
+
+# Keyed by worker group: every group the app runs a worker in.
+WORKER_FAILURES: dict[str, Failure] = {
+    "runs-start": Failure(
+        "Agents did not start",
+        "Cards moved to the agent column will not run until you restart the app.",
+    ),
+    "radar": Failure(
+        "Conflict radar failed",
+        "Conflict warnings may be out of date; it tries again on the next change.",
+    ),
+    "writes": Failure(
+        "Move not saved",
+        "The board shows the files as they are on disk; try the move again.",
+    ),
+    "review": Failure("Review action failed", "Check the card, then press the key again."),
+    "tests": Failure("Tests did not run", "Press t to try again."),
+    "planning": Failure("Planning failed", "The card is unchanged; press T or S to try again."),
+    "log-history": Failure("Run log not loaded", "Select another card and back to load it again."),
+    "diff": Failure("Diff not shown", "It is computed again on the agent's next edit."),
+    "diff-watch": Failure(
+        "Diff stopped following the worktree", "Select another card and back to follow it again."
+    ),
+    "watch": Failure(
+        "Live reload is off",
+        "Changes made outside the app will not show until you restart the app.",
+    ),
+}
+UNKNOWN_WORKER = Failure(
+    "A background task failed", "The board goes on; restart the app if something looks stale."
+)
+SUBSCRIBER = Failure(
+    "Agent events not shown",
+    "Cards and the panel may show stale agent states; restart the app.",
+)
+
+
+def app_log_path(board_dir: Path) -> Path | None:
+    """Where the app's tracebacks go, or None outside a git repository."""
+    state = state_dir(board_dir)
+    return state / "logs" / "app.log" if state is not None else None
+
+
+def _shown_path(path: Path) -> Path:
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def describe(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+class FailureReporter:
+    """Turns a failure into a notification and an entry in app.log."""
+
+    def __init__(
+        self,
+        board_dir: Path,
+        notify: Callable[..., object],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.log_path = app_log_path(board_dir)
+        self._notify = notify
+        self._clock = clock
+        self._last_shown: dict[tuple[str, str, str], float] = {}
+
+    def report(self, failure: Failure, error: BaseException, where: str) -> bool:
+        """Log and show ``error``; False when the same failure was shown moments ago."""
+        key = (failure.title, type(error).__name__, str(error))
+        now = self._clock()
+        last = self._last_shown.get(key)
+        if last is not None and now - last < REPEAT_QUIET_SECONDS:
+            return False
+        self._last_shown[key] = now
+        logged = self.log(f"{failure.title} ({where})", error)
+        details = f" Details: {_shown_path(logged)}" if logged is not None else ""
+        self._notify(
+            f"{describe(error)}. {failure.way_out}{details}",
+            title=failure.title,
+            severity="error",
+            timeout=20,
+        )
+        return True
+
+    def log(self, what: str, error: BaseException) -> Path | None:
+        """Append ``error``'s traceback to app.log; the path, or None if there is none."""
+        path = self.log_path
+        if path is None:
+            return None
+        entry = "".join(traceback.format_exception(error))
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() and path.stat().st_size > LOG_MAX_BYTES:
+                os.replace(path, path.with_name(path.name + ".1"))
+            with path.open("a", encoding="utf-8") as log:
+                log.write(f"{stamp} {what}\n{entry}\n")
+        except OSError:
+            return None  # the notification still tells what happened
+        return path
