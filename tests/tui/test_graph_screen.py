@@ -11,7 +11,8 @@ from textual.app import App
 
 from kanban_agents.core.card import Card, parse_card
 from kanban_agents.core.graph import GraphPlan, plan
-from kanban_agents.tui.graph import GraphScreen, GraphStyles, GraphView, graph_lines, render_graph
+from kanban_agents.render.graph import GraphStyles, graph_lines, render_graph
+from kanban_agents.tui.graph import GraphScreen, GraphView
 from tests.helpers import screen_text
 
 STARTED = {"in-progress", "review"}

@@ -1,0 +1,34 @@
+"""How a run state looks: its glyph and word, and its colour in a plain terminal.
+
+The TUI colours the states from its theme (``state--<name>`` component classes); the terminal
+colours below follow the same meaning: waiting in yellow, working in cyan or green, done in
+green or blue, broken in red.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+
+STATE_BADGES = {
+    "queued": ("◷", "queued"),
+    "preparing": ("◌", "preparing"),
+    "running": ("●", "running"),
+    "testing": ("◎", "testing"),
+    "review": ("✔", "review"),
+    "failed": ("✖", "failed"),
+    "cancelled": ("■", "stopped"),
+    "interrupted": ("‖", "interrupted"),
+    "merged": ("✓", "merged"),
+}
+
+STATE_STYLES = {
+    "queued": Style(color="yellow"),
+    "preparing": Style(color="cyan"),
+    "running": Style(color="green", bold=True),
+    "testing": Style(color="cyan", bold=True),
+    "review": Style(color="blue", bold=True),
+    "failed": Style(color="red", bold=True),
+    "cancelled": Style(dim=True),
+    "interrupted": Style(color="yellow", bold=True),
+    "merged": Style(color="green"),
+}
