@@ -39,7 +39,8 @@ GOALS = {1000: 0.3, 10_000: 2.0}
 SPLIT_CHILD = r"""
 import json, os, sys, time
 t0 = time.perf_counter()
-import kanban_agents.cli as cli
+import kanban_agents.cli
+from kanban_agents.cli_board import card_json, error_json
 t1 = time.perf_counter()
 from kanban_agents.core.board import BoardStore
 t2 = time.perf_counter()
@@ -49,8 +50,8 @@ columns = store.columns()
 data = {
     "board": str(store.root),
     "columns": [{"id": c.id, "title": c.title, "wip": c.wip, "count": len(c.cards)} for c in columns],
-    "cards": [cli.card_json(store, card) for c in columns for card in c.cards],
-    "errors": [cli.error_json(e) for e in store.errors],
+    "cards": [card_json(store, card) for c in columns for card in c.cards],
+    "errors": [error_json(e) for e in store.errors],
 }
 t4 = time.perf_counter()
 with open(os.devnull, "w") as out:

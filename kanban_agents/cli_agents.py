@@ -1,4 +1,7 @@
-"""Headless agent commands: ``run``, ``status``, ``log``."""
+"""Headless agent commands: ``run``, ``status``, ``log``.
+
+Their names, flags and help are rows of the command table in ``cli.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +12,16 @@ import subprocess
 import sys
 import time
 
-from .cli import (
+from .cli_board import (
     PROG,
     UserError,
-    command,
     find_card,
     jsonable,
     open_store,
     print_json,
-    register_parser,
 )
 
 
-@command("run")
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -166,7 +166,6 @@ def _records(store):
     return run_records(store)
 
 
-@command("status")
 def cmd_status(args: argparse.Namespace) -> int:
     from .core import git
     from .core.card import Card
@@ -233,7 +232,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("log")
 def cmd_log(args: argparse.Namespace) -> int:
     from .core.log_format import format_event
 
@@ -254,25 +252,3 @@ def cmd_log(args: argparse.Namespace) -> int:
         for line in format_event(event):
             print(line)
     return 0
-
-
-def _add_parsers(add) -> None:
-    p = add("run", "start a card's agent (moves it to the agent column)")
-    p.add_argument("card")
-    p.add_argument(
-        "--wait",
-        "-w",
-        action="store_true",
-        help="run here, stream the log, exit 0 when the card reaches review",
-    )
-    p.add_argument("--quiet", "-q", action="store_true", help="with --wait: print only the outcome")
-    p = add("status", "list agent runs")
-    p.add_argument("--json", action="store_true")
-    p = add("log", "print a card's run log")
-    p.add_argument("card")
-    p.add_argument("--run", type=int, help="run number (default: the latest)")
-    p.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
-    p.add_argument("--json", action="store_true", help="the raw events, one JSON object per line")
-
-
-register_parser(_add_parsers)

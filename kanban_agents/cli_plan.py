@@ -1,4 +1,7 @@
-"""Headless planning commands: ``tighten``, ``split``, ``graph``, ``conflicts``, and ``demo``."""
+"""Headless planning commands: ``tighten``, ``split``, ``graph``, ``conflicts``, and ``demo``.
+
+Their names, flags and help are rows of the command table in ``cli.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from .cli import PROG, UserError, command, find_card, open_store, print_json, register_parser
+from .cli_board import PROG, UserError, find_card, open_store, print_json
 
 
 async def _with_model(store, ask):
@@ -27,7 +30,6 @@ async def _with_model(store, ask):
         await model.aclose()
 
 
-@command("tighten")
 def cmd_tighten(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -60,7 +62,6 @@ def cmd_tighten(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("split")
 def cmd_split(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -99,7 +100,6 @@ def cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("graph")
 def cmd_graph(args: argparse.Namespace) -> int:
     from .core.graph import plan
 
@@ -127,6 +127,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
             }
         )
         return 0
+    if not args.plain:
+        _print_graph_picture(store, result)
+        return 0
     print(f"ready now ({len(result.ready)}): {', '.join(result.ready) or '-'}")
     print(f"critical path ({result.critical_length:g}): {' -> '.join(result.critical_path) or '-'}")
     print(
@@ -140,7 +143,25 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("conflicts")
+def _print_graph_picture(store, result) -> None:
+    """The summary and the boxes-and-lines drawing, in colour at a terminal and plain when piped
+    (Rich decides, and honours NO_COLOR and FORCE_COLOR). Lines are never cut or wrapped here:
+    a picture wider than the terminal is for ``less -RS``."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from .cli_board import card_run_as_seen
+    from .render.graph import render_graph
+
+    cards = store.cards
+    states = {cid: card_run_as_seen(store, card).get("state") for cid, card in cards.items()}
+    columns = {cid: store.status_of(card) for cid, card in cards.items()}
+    lines = render_graph(result, cards, states, columns).split("\n", allow_blank=True)
+    for line in lines:
+        line.rstrip()  # the rows are padded to one width: no trailing blanks in a pipe
+    Console(highlight=False).print(Text("\n").join(lines), soft_wrap=True)
+
+
 def cmd_conflicts(args: argparse.Namespace) -> int:
     from .core.radar import board_radar
 
@@ -176,7 +197,6 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
     return 1 if report.conflicts else 0
 
 
-@command("demo")
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import create_demo_repo, demo_environment, make_demo_dir, start_demo_server
 
@@ -229,35 +249,3 @@ def _demo_headless(board: Path) -> int:
         outcome = Reviewer(store).merge("add-line-count")
         print(f"merged add-line-count into {outcome.base}: {outcome.commit[:10]}")
     return code
-
-
-def _add_parsers(add) -> None:
-    p = add(
-        "tighten", "propose a rewrite of a card as operating instructions (the model writes it)"
-    )
-    p.add_argument("card")
-    p.add_argument("--apply", action="store_true", help="write the proposal to the card file")
-    p = add("split", "propose a split of a large card into smaller independent cards")
-    p.add_argument("card")
-    p.add_argument("--apply", action="store_true", help="create the proposed cards")
-    p.add_argument(
-        "--only", metavar="N,M", help="with --apply: create only these (numbers from the list)"
-    )
-    p = add("graph", "dependency graph: ready cards, critical path, useful parallelism")
-    p.add_argument("--json", action="store_true")
-    p = add(
-        "conflicts",
-        "would the active branches conflict with each other or the base? (exit 1 if so)",
-    )
-    p.add_argument("--json", action="store_true")
-    p = add(
-        "demo",
-        "try the whole flow in a throwaway repository with a scripted demo model (no API key)",
-    )
-    p.add_argument("--dir", help="where to create the demo repository (default: a new temp dir)")
-    p.add_argument(
-        "--no-tui", action="store_true", help="run two cards headless, merge one, and exit"
-    )
-
-
-register_parser(_add_parsers)

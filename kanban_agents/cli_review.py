@@ -1,11 +1,14 @@
-"""Headless review commands: ``diff``, ``merge``, ``send-back``, ``discard``, ``test``."""
+"""Headless review commands: ``diff``, ``merge``, ``send-back``, ``discard``, ``test``.
+
+Their names, flags and help are rows of the command table in ``cli.py``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .cli import UserError, command, find_card, open_store, print_json, register_parser
+from .cli_board import UserError, find_card, hint_agent_host, open_store, print_json
 
 
 def _reviewer(args: argparse.Namespace):
@@ -14,7 +17,6 @@ def _reviewer(args: argparse.Namespace):
     return Reviewer(open_store(args))
 
 
-@command("diff")
 def cmd_diff(args: argparse.Namespace) -> int:
     from .core import git
     from .core.review import ReviewError
@@ -68,7 +70,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("merge")
 def cmd_merge(args: argparse.Namespace) -> int:
     from .core.review import MergeRefused, ReviewError
 
@@ -104,7 +105,6 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("send-back")
 def cmd_send_back(args: argparse.Namespace) -> int:
     from .core import git
     from .core.review import MergeRefused, ReviewError
@@ -131,13 +131,10 @@ def cmd_send_back(args: argparse.Namespace) -> int:
         f"sent {card.id} back to {reviewer.store.status_of(card)} with review notes (round "
         f"{reviewer.records.load_state(card.id).review_round})"
     )
-    from .cli import _hint_agent_host
-
-    _hint_agent_host(reviewer.store, card.id)
+    hint_agent_host(reviewer.store, card.id)
     return 0
 
 
-@command("discard")
 def cmd_discard(args: argparse.Namespace) -> int:
     from .core import git
     from .core.review import ReviewError
@@ -159,7 +156,6 @@ def cmd_discard(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("test")
 def cmd_test(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -182,31 +178,3 @@ def cmd_test(args: argparse.Namespace) -> int:
         else ("tests timed out" if result.timed_out else f"tests failed (exit {result.exit_code})")
     )
     return 0 if result.ok else 1
-
-
-def _add_parsers(add) -> None:
-    p = add("diff", "show a card's diff against its base (uncommitted work included)")
-    p.add_argument("card")
-    p.add_argument("--stat", action="store_true", help="files with +/- counts only")
-    p.add_argument("--json", action="store_true")
-    p = add("merge", "merge a card in review into its base branch (after a conflict dry run)")
-    p.add_argument("card")
-    p.add_argument(
-        "--strategy", choices=("merge", "squash", "rebase"), help="default: review.merge_strategy"
-    )
-    p = add("send-back", "send a card back to its agent with review notes")
-    p.add_argument("card")
-    p.add_argument("-m", "--message", help="the feedback ('-' reads it from stdin)")
-    p.add_argument(
-        "--conflict", action="store_true", help="add the merge conflict with the base as feedback"
-    )
-    p = add(
-        "discard", "delete a card's worktree and branch; the card goes back to the first column"
-    )
-    p.add_argument("card")
-    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
-    p = add("test", "run a card's tests in its worktree now")
-    p.add_argument("card")
-
-
-register_parser(_add_parsers)

@@ -123,13 +123,12 @@ async def test_send_back_twice_with_the_same_notes_adds_them_once(project):
 
 
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
-    from kanban_agents import cli
+    from kanban_agents import cli, cli_board
 
     def broken(args):
         raise KeyError("card-x")
 
-    cli._load_command_modules()
-    monkeypatch.setitem(cli.COMMANDS, "list", broken)
+    monkeypatch.setattr(cli_board, "cmd_list", broken)
     assert cli.main(["list"]) == 1
     err = capsys.readouterr().err
     assert (
