@@ -8,12 +8,11 @@ worktrees, live logs, diffs, review, merge) without an API key. It is not an LLM
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import tempfile
 from pathlib import Path
 
+from .core import git
 from .core.agent.scripted_server import Reply, ScriptedServer, ToolCallSpec
 from .core.init_board import CONFIG_TEMPLATE
 
@@ -135,19 +134,8 @@ def create_demo_repo(directory: Path) -> Path:
     )
     for card_id, text in CARDS.items():
         (board / f"{card_id}.md").write_text(text)
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "kanban-agents demo",
-        "GIT_AUTHOR_EMAIL": "demo@localhost",
-        "GIT_COMMITTER_NAME": "kanban-agents demo",
-        "GIT_COMMITTER_EMAIL": "demo@localhost",
-    }
-    for args in (
-        ["init", "-q", "-b", "main"],
-        ["add", "-A"],
-        ["commit", "-q", "-m", "textstats: word_count"],
-    ):
-        subprocess.run(["git", *args], cwd=directory, check=True, env=env, capture_output=True)
+    git.init_repository(directory, branch="main")
+    git.commit_all(directory, "textstats: word_count")
     return board
 
 

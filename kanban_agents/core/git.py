@@ -210,6 +210,16 @@ def repo_toplevel(path: Path) -> Path:
     return Path(_git(start, "rev-parse", "--show-toplevel").text)
 
 
+def init_repository(directory: Path, branch: str = "main") -> None:
+    """Make ``directory`` (which must exist) a new repository whose first branch is ``branch``."""
+    _git(directory, "init", "--quiet", f"--initial-branch={branch}")
+
+
+def tracked_files(root: Path) -> list[str]:
+    """The paths git tracks in ``root``'s worktree, relative to it, as they are (not quoted)."""
+    return _nul_fields(_git(root, "ls-files", "-z").stdout)
+
+
 def current_branch(root: Path) -> str | None:
     """The branch checked out in ``root``, or None when HEAD is detached."""
     out = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD", ok=(0, 1))

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import git
 from .board import BoardStore
 from .card import Card
 from .frontmatter_edit import set_body, set_keys
@@ -125,11 +125,9 @@ def repo_context(board_dir: Path) -> str:
     if root is None:
         return "(no git repository)"
     try:
-        files = subprocess.run(
-            ["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True, timeout=30
-        ).stdout.splitlines()
-    except (OSError, subprocess.SubprocessError):
-        files = []
+        files = git.tracked_files(root)
+    except git.GitError:
+        files = []  # the model still gets the README; the proposal is only less precise
     shown = "\n".join(files[:MAX_FILES_IN_CONTEXT])
     more = (
         f"\n... and {len(files) - MAX_FILES_IN_CONTEXT} more files"

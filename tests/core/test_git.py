@@ -592,3 +592,42 @@ def test_nothing_to_merge_and_unknown_branches(repo):
         merge_card_branch(repo, "main", "nope", message="m")
     with pytest.raises(ValueError, match="strategy"):
         merge_card_branch(repo, "main", "card-1", strategy="octopus", message="m")
+
+
+def test_init_repository_and_tracked_files(tmp_path):
+    from kanban_agents.core.git import init_repository, tracked_files
+
+    project = tmp_path / "new"
+    project.mkdir()
+    init_repository(project, branch="trunk")
+    assert current_branch(project) == "trunk" and tracked_files(project) == []
+    (project / "café.py").write_text("x = 1\n")  # listed as it is, not quoted as "caf\303\251.py"
+    (project / "a b.txt").write_text("y\n")
+    assert commit_all(project, "first") == rev_parse(project, "HEAD")
+    assert tracked_files(project) == ["a b.txt", "café.py"]
+    with pytest.raises(GitError, match=r"git ls-files failed: .*not a git repository"):
+        tracked_files(tmp_path)
+
+
+def test_git_runs_only_through_core_git():
+    """One way to run git: core/git.py's ``_git``. Anything else is listed here with its reason."""
+    import re
+
+    package = Path(__file__).parents[2] / "kanban_agents"
+    allowed = {
+        # The agent's list_files tool: async, scrubbed environment, a missing git is a fallback.
+        "core/agent/tools.py",
+    }
+    runs_git = re.compile(
+        r"""^\s*(import|from) git\b"""  # GitPython
+        r"""|\[\s*["']git["']"""  # an argv for subprocess: ["git", ...]
+        r"""|create_subprocess_exec\(\s*["']git["']""",
+        re.M,
+    )
+    offenders = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.relative_to(package).as_posix() not in allowed | {"core/git.py"}
+        and runs_git.search(path.read_text())
+    )
+    assert offenders == []

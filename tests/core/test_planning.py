@@ -244,3 +244,12 @@ def test_demo_repo_and_headless_demo(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
     assert "DEMO MODE" in proc.stdout and "merged add-line-count into main" in proc.stdout
     assert "line_count" in (tmp_path / "d2" / "textstats.py").read_text()
+
+
+def test_repo_context_lists_file_names_as_they_are(project):
+    (project / "src" / "café.py").write_text("x = 1\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "accent")
+    context = repo_context(project / "board")
+    assert "src/café.py" in context.splitlines() and "src/auth.py" in context.splitlines()
+    assert repo_context(project.parent / "elsewhere") == "(no git repository)"
