@@ -17,12 +17,13 @@ import os
 import tomllib
 import types
 import typing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import msgspec
-from msgspec import Meta
+if TYPE_CHECKING:
+    from msgspec import Meta
+
 
 CONFIG_FILE = "kanban.toml"
 ENV_PREFIX = "KANBAN_AGENTS_"
@@ -40,6 +41,10 @@ class _EnvironmentError(ConfigError):
 
 
 def _doc(text: str, **constraints: Any) -> Meta:
+    # Annotations are strings until a table is checked (``from __future__ import annotations``),
+    # so msgspec, ~20 ms to import, is only loaded for a board that has settings to check.
+    from msgspec import Meta
+
     return Meta(description=text, **constraints)
 
 
@@ -244,10 +249,10 @@ def _build(raw: dict[str, Any], environ: typing.Mapping[str, str]) -> Settings:
             raise ConfigError(f"[{name}] must be a table")
         table = dict(table)
         labels = {}  # key -> the environment variable its value came from
-        for key, hint in _hints(cls).items():
+        for key in (f.name for f in fields(cls) if f.name != "columns"):
             variable = f"{ENV_PREFIX}{name.upper()}_{key.upper()}"
-            if key != "columns" and variable in environ:
-                table[key] = _from_environment(variable, environ[variable], hint)
+            if variable in environ:
+                table[key] = _from_environment(variable, environ[variable], _hints(cls)[key])
                 labels[key] = variable
         if "columns" in table:
             table["columns"] = _column_tables(table["columns"], f"{name}.columns")
@@ -322,6 +327,10 @@ def _is_string_list(hint: Any) -> bool:
 
 def _convert(cls: type, table: dict[str, Any], where: str, labels: dict[str, str] | None = None):
     """``table`` as a ``cls``, checked by msgspec; a ConfigError naming the first bad key."""
+    if not table:
+        return cls()  # the declared defaults
+    import msgspec
+
     hints = _hints(cls)
     for key in table:
         if key not in hints:
@@ -392,6 +401,8 @@ def _from_environment(variable: str, text: str, hint: Any) -> Any:
             return lowered in _TRUE
         raise _EnvironmentError(f"{variable}={text!r} is not a valid boolean (true or false)")
     if bare in (int, float):
+        import msgspec
+
         try:
             return msgspec.convert(text.strip(), bare, strict=False)
         except msgspec.ValidationError:
