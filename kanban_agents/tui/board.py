@@ -23,7 +23,7 @@ from textual.widgets import Static
 
 from .card import CARD_HEIGHT, CardStyles, CardView, drop_indicator, render_card
 from .keys import Scope, bindings
-from .quiet_scroll import DirectLines, DirectScrollBars, QuietVirtualSize
+from .textual_internals import DirectLines, DirectScrollBars, QuietVirtualSize
 
 STATE_CLASSES = (
     "queued",

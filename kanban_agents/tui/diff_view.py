@@ -21,7 +21,7 @@ from textual.strip import Strip
 
 from ..core.git import DiffFile, WorktreeDiff
 from .card import _CONSOLE
-from .quiet_scroll import QuietVirtualSize
+from .textual_internals import QuietVirtualSize
 
 ADDED = Style(color="green")
 REMOVED = Style(color="red")

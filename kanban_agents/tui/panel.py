@@ -16,7 +16,8 @@ from textual.widgets import Log, Static, TabbedContent, TabPane
 from ..core.card import KNOWN_KEYS, Card, CardError
 from .card import CardView
 from .diff_view import DiffLines, DiffView
-from .quiet_scroll import QuietLog, WrappingLog
+from .textual_internals import QuietLog
+from .wrapping_log import WrappingLog
 
 META_ORDER = tuple(
     k for k in KNOWN_KEYS if k not in ("title", "order")

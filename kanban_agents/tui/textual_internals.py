@@ -1,4 +1,12 @@
-"""Scrolling widgets that repaint cheaply.
+"""Every use of Textual's private internals, fenced in one module: scrolling widgets that
+repaint cheaply.
+
+Nothing else in the app touches a private Textual name. Textual is pinned in pyproject.toml to
+the range these overrides were measured on, and ``RELIED_ON`` below lists each private name and
+signature they depend on; ``tests/tui/test_textual_internals.py`` fails, naming what moved, when
+a Textual upgrade changes any of them. Then re-read the Textual source for that name, adapt the
+override (or drop it if Textual now does the cheap thing itself), re-run ``bench/`` and widen the
+pin.
 
 Textual treats every change of a widget's ``virtual_size`` as a layout change, and a layout pass
 repaints the whole screen: about 40 ms at 160x45 here. A log flushed twenty times a second, or a
@@ -14,15 +22,42 @@ those styles, keeping the app's line filters (``NO_COLOR``, dimming, ANSI themes
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from rich.cells import cell_len, chop_cells
+from rich.cells import cell_len
+from textual.app import App
 from textual.geometry import Region, Size
 from textual.reactive import Reactive
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Log
+
+
+@dataclass(frozen=True)
+class Internal:
+    """A private (or internal) Textual name this module relies on, and how."""
+
+    owner: type
+    name: str
+    parameters: tuple[str, ...] | None  # a method's parameters after self; None: an attribute
+    used_by: str
+
+
+RELIED_ON = (
+    Internal(Widget, "virtual_size", None, "QuietVirtualSize replaces the reactive (layout=False)"),
+    Internal(Widget, "_scroll_update", ("virtual_size",), "QuietVirtualSize updates the scrollbars in place"),
+    Internal(Log, "_update_size", ("updates", "lines"), "QuietLog measures widths without a thread worker"),
+    Internal(Log, "_updates", None, "QuietLog: Log's update counter"),
+    Internal(Log, "_width", None, "QuietLog: Log's widest line"),
+    Internal(Log, "_lines", None, "QuietLog: Log's lines, counted before a write to see pruning"),
+    Internal(Log, "write_lines", ("lines", "scroll_end"), "QuietLog wraps it"),
+    Internal(Widget, "render_lines", ("crop",), "DirectLines and DirectScrollBar replace it"),
+    Internal(Widget, "vertical_scrollbar", None, "DirectScrollBars replaces the property"),
+    Internal(Widget, "_vertical_scrollbar", None, "DirectScrollBars: the scrollbar Widget keeps"),
+    Internal(App, "_start_widget", ("parent", "widget"), "DirectScrollBars starts its scrollbar"),
+)  # fmt: skip
 
 
 class QuietVirtualSize:
@@ -66,60 +101,6 @@ class QuietLog(QuietVirtualSize, Log):
             # which are past the end now: without this the view freezes at max_lines.
             self.refresh()
         return self
-
-
-class WrappingLog(QuietLog):
-    """A QuietLog that wraps long lines at its width instead of cutting them at the edge;
-    continuation rows are indented two cells. When the width changes, what it holds is
-    wrapped again."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._unwrapped: deque[str] = deque(maxlen=self.max_lines)
-        self._wrap_width = 0
-
-    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> WrappingLog:
-        lines = list(lines)
-        self._unwrapped.extend(lines)
-        super().write_lines(wrap_lines(lines, self._wrap_width), scroll_end)
-        return self
-
-    def clear(self) -> WrappingLog:
-        self._unwrapped.clear()
-        super().clear()
-        return self
-
-    def on_resize(self) -> None:
-        # Room is kept for the vertical scrollbar, which comes and goes without a resize.
-        width = self.size.width - self.styles.scrollbar_size_vertical
-        if width == self._wrap_width or width <= 0:
-            return
-        self._wrap_width = width
-        at_end = self.is_vertical_scroll_end or self.max_scroll_y == 0
-        unwrapped = list(self._unwrapped)
-        self.clear()
-        self.write_lines(unwrapped, scroll_end=at_end)
-
-
-def wrap_lines(lines: Iterable[str], width: int) -> list[str]:
-    """``lines`` cut into rows of at most ``width`` cells, after a space where one is near the
-    end of the row; continuation rows are indented by two cells."""
-    if width < 8:
-        return list(lines)
-    rows: list[str] = []
-    for line in lines:
-        room, indent = width, ""
-        while (len(line) if line.isascii() else cell_len(line)) > room:
-            piece = chop_cells(line, room)[0]
-            space = piece.rfind(" ")
-            if space >= room // 2:
-                piece = piece[: space + 1]  # the space stays at the row's end, unseen
-            rows.append(indent + piece)
-            line = line[len(piece) :]
-            room, indent = width - 2, "  "
-        if line or not indent:
-            rows.append(indent + line)
-    return rows
 
 
 def _finish(strips: Iterable[Strip], widget, crop: Region) -> list[Strip]:

@@ -1,0 +1,64 @@
+"""A Log that wraps long lines at its width instead of cutting them at the edge."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from rich.cells import cell_len, chop_cells
+
+from .textual_internals import QuietLog
+
+
+class WrappingLog(QuietLog):
+    """A QuietLog that wraps long lines at its width instead of cutting them at the edge;
+    continuation rows are indented two cells. When the width changes, what it holds is
+    wrapped again."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._unwrapped: deque[str] = deque(maxlen=self.max_lines)
+        self._wrap_width = 0
+
+    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> WrappingLog:
+        lines = list(lines)
+        self._unwrapped.extend(lines)
+        super().write_lines(wrap_lines(lines, self._wrap_width), scroll_end)
+        return self
+
+    def clear(self) -> WrappingLog:
+        self._unwrapped.clear()
+        super().clear()
+        return self
+
+    def on_resize(self) -> None:
+        # Room is kept for the vertical scrollbar, which comes and goes without a resize.
+        width = self.size.width - self.styles.scrollbar_size_vertical
+        if width == self._wrap_width or width <= 0:
+            return
+        self._wrap_width = width
+        at_end = self.is_vertical_scroll_end or self.max_scroll_y == 0
+        unwrapped = list(self._unwrapped)
+        self.clear()
+        self.write_lines(unwrapped, scroll_end=at_end)
+
+
+def wrap_lines(lines: Iterable[str], width: int) -> list[str]:
+    """``lines`` cut into rows of at most ``width`` cells, after a space where one is near the
+    end of the row; continuation rows are indented by two cells."""
+    if width < 8:
+        return list(lines)
+    rows: list[str] = []
+    for line in lines:
+        room, indent = width, ""
+        while (len(line) if line.isascii() else cell_len(line)) > room:
+            piece = chop_cells(line, room)[0]
+            space = piece.rfind(" ")
+            if space >= room // 2:
+                piece = piece[: space + 1]  # the space stays at the row's end, unseen
+            rows.append(indent + piece)
+            line = line[len(piece) :]
+            room, indent = width - 2, "  "
+        if line or not indent:
+            rows.append(indent + line)
+    return rows
