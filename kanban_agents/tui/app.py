@@ -41,6 +41,7 @@ from ..core.lint import lint_card
 from ..core.radar import ConflictRadar, RadarReport, active_branches
 from ..core.review import Reviewer
 from ..core.runs import RunManager
+from ..core.session import BoardSession
 from ..core.watch import SettingsReloaded, watch_board
 from .board import BoardView, ColumnModel
 from .card import CardView, format_elapsed
@@ -86,6 +87,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         )
         self.run_status: dict[str, RunStatus] = self.runs.status if self.runs is not None else {}
         self.reviewer = Reviewer(store)
+        self.session = BoardSession(store, agents=self.runs is not None, runs=self.runs)
         self.radar: ConflictRadar | None = None
         self.radar_report = RadarReport()
         self._radar_timer: Timer | None = None

@@ -19,7 +19,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..core.git import DiffFile, WorktreeDiff
+from ..core.session import DiffFile, WorktreeDiff
 from .card import _CONSOLE
 from .textual_internals import QuietVirtualSize
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.worker import get_current_worker
 
-from ..core import git
 from ..core.events import (
     DiffChanged,
     Event,
@@ -27,6 +25,7 @@ from ..core.events import (
     ToolFinished,
 )
 from ..core.log_format import format_event, format_events
+from ..core.session import ActionFailed
 from .diff_view import render_diff
 
 if TYPE_CHECKING:
@@ -66,9 +65,9 @@ class PanelFeed:
         self._buffer.clear()
         self._pending.clear()
         self._loading = self._ready = False
-        runs = self.app.runs
-        status = runs.status.get(card_id) if runs and card_id else None
-        if card_id is None or runs is None:
+        session = self.app.session
+        status = session.status(card_id)
+        if card_id is None or not session.agents_on:
             self.panel.log_reset(
                 Text("No card selected." if card_id is None else "Agents are off.", style="dim"), []
             )
@@ -92,20 +91,15 @@ class PanelFeed:
         self.refresh_diff(immediate=True)
 
     async def _load_history(self, card_id: str) -> None:
-        runs = self.app.runs
-        assert runs is not None
-        run = runs.records.next_run_number(card_id) - 1
-        keep = (
-            self.app.settings.ui.log_max_lines
-        )  # an event is a line or more: enough to fill the log
-        events = await asyncio.to_thread(
-            lambda: list(runs.records.read_events(card_id, run, last=keep))
-        )
+        session = self.app.session
+        keep = self.app.settings.ui.log_max_lines  # an event is a line or more: enough to fill
+        history = await asyncio.to_thread(session.log, card_id, last=keep)
         if self.card_id != card_id:
             return
+        run, events = history.run, history.events
         self.run = run
         last_t = events[-1].t if events else 0.0
-        status = runs.status.get(card_id)
+        status = session.status(card_id)
         self.panel.log_reset(self._status_line(status), format_events(events))
         self._loading, self._ready = False, True
         pending, self._pending = self._pending, []
@@ -116,10 +110,9 @@ class PanelFeed:
     def history_failed(self) -> None:
         """The history worker raised (the app reports it): stop waiting for it and show live
         lines from now on, so they do not pile up unseen."""
-        runs = self.app.runs
-        if not self._loading or self.card_id is None or runs is None:
+        if not self._loading or self.card_id is None:
             return
-        status = runs.status.get(self.card_id)
+        status = self.app.session.status(self.card_id)
         self._loading, self._ready = False, True
         self.run = status.run if status else None
         self.panel.log_reset(
@@ -174,15 +167,13 @@ class PanelFeed:
         if self._ready and self._buffer:
             lines, self._buffer = self._buffer, []
             self.panel.log_append(lines)
-            runs = self.app.runs
-            if runs is not None and self.card_id:
-                self.panel.log_status(self._status_line(runs.status.get(self.card_id)))
+            if self.card_id:
+                self.panel.log_status(self._status_line(self.app.session.status(self.card_id)))
 
     # ------------------------------------------------------------------ tests
 
     def _show_tests(self, card_id: str) -> None:
-        runs = self.app.runs
-        status = runs.status.get(card_id) if runs else None
+        status = self.app.session.status(card_id)
         tests = status.last_tests if status else None
         if tests is None:
             self.panel.tests_show(
@@ -228,38 +219,26 @@ class PanelFeed:
     async def _compute_diff(self, card_id: str | None) -> None:
         if card_id is None:
             return
-        from ..core.review import ReviewError
-
-        reviewer = self.app.reviewer
+        session = self.app.session
 
         def compute():
-            where = reviewer.card_branch(card_id)
-            if where.worktree is not None:
-                diff = git.worktree_diff(where.worktree, where.base)
-            else:
-                diff = git.branch_diff(where.repo, where.base, where.branch)
-            return where, diff, render_diff(diff)
+            view = session.diff(card_id)
+            return view, render_diff(view.diff)
 
         try:
-            where, _diff, lines = await asyncio.to_thread(compute)
-        except ReviewError as exc:
+            view, lines = await asyncio.to_thread(compute)
+        except ActionFailed as exc:
             if self.card_id == card_id:
-                self.panel.diff_message(Text(str(exc), style="dim"))
-                self._watch(None)
-            return
-        except git.GitError as exc:
-            if self.card_id == card_id:
-                self.panel.diff_message(Text(f"git: {exc}", style="red"))
+                message = str(exc)
+                style = "red" if message.startswith("git:") else "dim"
+                self.panel.diff_message(Text(message, style=style))
+                if style == "dim":
+                    self._watch(None)
             return
         if self.card_id != card_id or get_current_worker().is_cancelled:
             return
-        where_text = f"{where.branch} → {where.base}"
-        if where.worktree is not None:
-            where_text += f"   worktree {os.path.relpath(where.worktree, where.repo)}"
-        self.panel.diff_show(Text(where_text, style="dim"), lines, keep_scroll=True)
-        status = self.app.runs.status.get(card_id) if self.app.runs else None
-        live = status is not None and status.state in ("preparing", "running", "testing")
-        self._watch(where.worktree if live else None)
+        self.panel.diff_show(Text(view.where(), style="dim"), lines, keep_scroll=True)
+        self._watch(view.worktree if view.live else None)
 
     # ------------------------------------------------------------------ worktree watching (command agents)
 
@@ -279,14 +258,7 @@ class PanelFeed:
         )
 
     async def _watch_worktree(self, worktree: Path) -> None:
-        from watchfiles import awatch
-
-        def interesting(_change, path: str) -> bool:
-            return "/.git/" not in path and not path.endswith("/.git")
-
-        async for _changes in awatch(
-            worktree, watch_filter=interesting, step=50, debounce=300, recursive=True
-        ):
+        async for _change in self.app.session.watch_worktree(worktree):
             if self._watching != worktree:
                 return
             self.refresh_diff()

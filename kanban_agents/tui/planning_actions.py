@@ -9,16 +9,8 @@ from dataclasses import replace
 
 from textual import work
 
-from ..core.agent.model import ModelError
-from ..core.board import BoardError
-from ..core.graph import plan
-from ..core.planning import (
-    PlanningError,
-    planning_model,
-    propose_split,
-    propose_tighten,
-    repo_context,
-)
+from ..core.planning import PlanningError
+from ..core.session import BoardError
 
 
 class PlanningActions:
@@ -36,10 +28,8 @@ class PlanningActions:
 
         card = self.store.get(card_id)
         try:
-            proposal = await self._ask_model(
-                lambda model, context: propose_tighten(model, card, context)
-            )
-        except (PlanningError, ModelError) as exc:
+            proposal = await self.session.propose_tighten(card_id)
+        except PlanningError as exc:
             self.notify(str(exc), title="Tighten failed", severity="error", timeout=8)
             return
         decision = await self.push_screen_wait(TightenScreen(card, proposal))
@@ -49,7 +39,7 @@ class PlanningActions:
         if decision.startswith("edit:"):
             proposal = replace(proposal, body=decision[len("edit:") :])
         try:
-            await asyncio.to_thread(proposal.apply, self.store, card)
+            await asyncio.to_thread(self.session.apply_proposal, proposal, card)
         except BoardError as exc:
             self.notify(str(exc), title="Not written", severity="error")
             return
@@ -67,10 +57,8 @@ class PlanningActions:
 
         card = self.store.get(card_id)
         try:
-            proposal = await self._ask_model(
-                lambda model, context: propose_split(model, card, context)
-            )
-        except (PlanningError, ModelError) as exc:
+            proposal = await self.session.propose_split(card_id)
+        except PlanningError as exc:
             self.notify(str(exc), title="Split failed", severity="error", timeout=8)
             return
         accepted = await self.push_screen_wait(SplitScreen(card, proposal))
@@ -78,34 +66,13 @@ class PlanningActions:
             self.notify("No cards created.", timeout=2)
             return
         try:
-            created = await asyncio.to_thread(proposal.apply, self.store, card, accepted)
+            created = await asyncio.to_thread(self.session.apply_proposal, proposal, card, accepted)
         except BoardError as exc:
             self.notify(str(exc), title="Split failed", severity="error")
             return
         self.notify(f"Created {len(created)} cards: {', '.join(c.id for c in created)}", timeout=5)
 
-    async def _ask_model(self, ask):
-        model = planning_model(self.settings)
-        try:
-            context = await asyncio.to_thread(repo_context, self.store.root)
-            return await ask(model, context)
-        finally:
-            await model.aclose()
-
     def action_graph(self) -> None:
         from .graph import GraphScreen
 
-        settings = self.settings
-        cards = self.store.cards
-        graph = plan(
-            cards,
-            self.store.status_of,
-            settings.board.done_column,
-            {settings.board.agent_column, settings.board.review_column},
-        )
-        states = {
-            cid: (self.run_status[cid].state if cid in self.run_status else card.run_state)
-            for cid, card in cards.items()
-        }
-        columns = {cid: self.store.status_of(card) for cid, card in cards.items()}
-        self.push_screen(GraphScreen(graph, cards, states, columns))
+        self.push_screen(GraphScreen(*self.session.graph()))

@@ -1,6 +1,6 @@
 """Agent and review actions of the board: run/resume, cancel, merge, send back, discard, run the
-tests, and a shell or editor in the card's worktree. The work is done by the core (``RunManager``,
-``Reviewer``) off the UI thread; this mixin asks, confirms and reports."""
+tests, and a shell or editor in the card's worktree. The work is done by the session off the UI
+thread; this mixin asks, confirms and reports."""
 
 from __future__ import annotations
 
@@ -12,15 +12,12 @@ import subprocess
 from rich.text import Text
 from textual import work
 
-from ..core import git
-from ..core.board import BoardError
-from ..core.radar import BASE
-from ..core.review import MergeRefused, ReviewError
+from ..core.session import ActionFailed, BoardError, MergeConflict, conflict_feedback
 from .dialogs import ChoiceDialog, TextDialog
 
 
 class ReviewActions:
-    """Mixed into ``KanbanApp``; uses its store, runs, reviewer, board and panel."""
+    """Mixed into ``KanbanApp``; uses its session, board and panel."""
 
     # ------------------------------------------------------------------ agents
 
@@ -33,22 +30,18 @@ class ReviewActions:
         if self.store.status_of(card) != agent_column:
             self.request_move(card, agent_column, None)  # entering the column starts the run
             return
-        if self.runs.is_active(card.id):
-            self.notify(f"{card.id}: its agent is already queued or running.", timeout=3)
-            return
-        self.runs.request(card.id)
-        self.notify(f"{card.id}: agent started again in its worktree.", timeout=3)
+        self.notify(self.session.run(card.id), timeout=3)
 
     def action_cancel_agent(self) -> None:
         """c: stop the card's agent; the worktree and the card stay where they are."""
         card = self._selected_card_or_warn()
         if card is None or not self._agents_on():
             return
-        if not self.runs.cancel(card.id, "cancelled by you"):
+        if not self.session.cancel(card.id, "cancelled by you"):
             self.notify(f"{card.id} has no queued or running agent.", severity="warning", timeout=3)
 
     def _agents_on(self) -> bool:
-        if self.runs is None:
+        if not self.session.agents_on:
             self.notify("Agents are off in this session.", severity="warning")
             return False
         return True
@@ -78,16 +71,15 @@ class ReviewActions:
     @work(group="review", exclusive=True, exit_on_error=False)
     async def _merge_flow(self, card_id: str) -> None:
         try:
-            where = await asyncio.to_thread(self.reviewer.card_branch, card_id)
-            check = await asyncio.to_thread(self.reviewer.check_merge, card_id)
-        except (ReviewError, git.GitError) as exc:
+            where, check = await asyncio.to_thread(self.session.check_merge, card_id)
+        except ActionFailed as exc:
             self.notify(str(exc), title="Cannot merge", severity="error")
             return
         if not check.clean:
             await self._offer_conflict_send_back(card_id, where.base, check.conflicts)
             return
         strategy = self.settings.review.merge_strategy
-        others = [c for c in self.radar_report.for_card(card_id) if c.other != BASE]
+        others = self.session.conflicts_with_cards(card_id)
         radar = "".join(
             f"\nNote: it {c.describe()}; that card will need to merge after it." for c in others
         )
@@ -107,11 +99,11 @@ class ReviewActions:
         if choice != "merge":
             return
         try:
-            outcome = await asyncio.to_thread(self.reviewer.merge, card_id)
-        except MergeRefused as exc:
+            outcome = await asyncio.to_thread(self.session.merge, card_id)
+        except MergeConflict as exc:
             await self._offer_conflict_send_back(card_id, where.base, exc.files)
             return
-        except ReviewError as exc:
+        except ActionFailed as exc:
             self.notify(str(exc), title="Merge refused", severity="error", timeout=10)
             return
         self.notify(
@@ -122,8 +114,6 @@ class ReviewActions:
         self.refresh_board()
 
     async def _offer_conflict_send_back(self, card_id: str, base: str, files: list[str]) -> None:
-        from ..core.review import conflict_feedback
-
         message = Text.assemble(
             (f"Merging into {base} would conflict in:\n", "bold red"),
             "\n".join(f"  {f}" for f in files),
@@ -161,8 +151,8 @@ class ReviewActions:
 
     async def _send_back(self, card_id: str, feedback: str) -> None:
         try:
-            await asyncio.to_thread(self.reviewer.send_back, card_id, feedback)
-        except (ReviewError, BoardError) as exc:
+            await asyncio.to_thread(self.session.send_back, card_id, feedback)
+        except (ActionFailed, BoardError) as exc:
             self.notify(str(exc), title="Send back failed", severity="error")
             return
         self.notify(f"{card_id} went back to its agent with your notes.", timeout=4)
@@ -177,12 +167,9 @@ class ReviewActions:
         async def chosen(choice: str | None) -> None:
             if choice != "discard":
                 return
-            if self.runs is not None and self.runs.is_active(card.id):
-                self.runs.cancel(card.id, "discarded")
-                await self.runs.wait(card.id)
             try:
-                await asyncio.to_thread(self.reviewer.discard, card.id)
-            except (ReviewError, git.GitError, BoardError) as exc:
+                await self.session.discard(card.id)
+            except (ActionFailed, BoardError) as exc:
                 self.notify(str(exc), title="Discard failed", severity="error")
                 return
             self.notify(f"Discarded the work of {card.id}.", timeout=4)
@@ -210,8 +197,8 @@ class ReviewActions:
     async def _tests_flow(self, card_id: str) -> None:
         self.panel.tests_show(Text(f"running the tests of {card_id}…", style="bold"), "")
         try:
-            result = await self.reviewer.run_tests(card_id, on_lines=self.panel.tests_append)
-        except (ReviewError, git.GitError) as exc:
+            result = await self.session.test(card_id, on_lines=self.panel.tests_append)
+        except ActionFailed as exc:
             self.panel.tests_show(Text(str(exc), style="red"), "")
             return
         if result is None:
@@ -243,8 +230,8 @@ class ReviewActions:
         if card is None:
             return
         try:
-            where = self.reviewer.card_branch(card.id)
-        except ReviewError as exc:
+            where = self.session.card_branch(card.id)
+        except ActionFailed as exc:
             self.notify(str(exc), severity="warning")
             return
         if where.worktree is None:

@@ -1,0 +1,651 @@
+"""BoardSession: the one headless front door of a board, for the TUI and every CLI command.
+
+It owns the store, the run manager (agents), the reviewer, the conflict radar and the diffs, and
+offers intents (``move``, ``run``, ``cancel``, ``merge``, ``send_back``, ``discard``, ``test``,
+``diff``, ``log``, ``orphans``...) plus one typed event stream: the runs' events, board changes,
+radar updates and background failures. Views render what it says and send it intents; they never
+reach into git, the run records or the run manager. Events may be delivered on any thread (the
+store's writers, the run manager's loop): a view hands them to its own loop (Textual's
+``post_message`` is thread-safe).
+
+Domain decisions live here, not in a view: which diff a card has (its worktree, or its branch once
+the worktree is gone), when the radar rescans (debounced after changes, and every few seconds while
+branches are compared, since the base branch moves without telling anyone), whether a run is live.
+Heavy parts (runs, review, radar, git) load on first use, so ``list`` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import traceback
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .board import BoardChange, BoardError, BoardStore, CardConflict, CardNotFound
+from .card import Card, CardError
+from .events import ACTIVE_STATES, CancelCause, Event, RunStatus
+from .paths import state_dir
+
+if TYPE_CHECKING:
+    from .git import MergeCheck, WorktreeDiff
+    from .radar import RadarReport
+    from .review import CardBranch, MergeOutcome, Reviewer
+    from .runs import RunManager
+
+log = logging.getLogger(__name__)
+
+RADAR_DEBOUNCE = 1.0  # seconds: one scan a second at most
+RADAR_RECHECK = 5.0  # seconds between looks at a base branch that may have moved
+
+
+# ---------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class BoardChanged:
+    """A card file changed (the app's own write or one seen on disk)."""
+
+    change: BoardChange
+    t: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class RadarUpdated:
+    """The conflict radar found a different set of conflicts."""
+
+    report: RadarReport
+    t: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class BackgroundFailed:
+    """Work nobody waits for failed (a radar scan, an event subscriber, start-up recovery). The
+    traceback is in ``log_file``; ``way_out`` says what the user can do."""
+
+    what: str
+    error: str
+    way_out: str
+    log_file: Path | None = None
+    t: float = field(default_factory=time.time)
+
+
+SessionEvent = Event | BoardChanged | RadarUpdated | BackgroundFailed
+Sink = Callable[[SessionEvent], None]
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+class ActionFailed(Exception):
+    """An intent could not be carried out; the message is one line (git's words for git)."""
+
+
+class MergeConflict(ActionFailed):
+    def __init__(self, message: str, base: str, files: list[str]):
+        super().__init__(message)
+        self.base = base
+        self.files = files
+
+
+class AgentsOff(ActionFailed):
+    def __init__(self) -> None:
+        super().__init__("agents are off in this session")
+
+
+@contextlib.contextmanager
+def _as_action_failed():
+    """Review and git errors become ``ActionFailed`` (board errors pass as they are)."""
+    from .git import GitError
+    from .review import MergeRefused, ReviewError
+
+    try:
+        yield
+    except MergeRefused as exc:
+        raise MergeConflict(str(exc), getattr(exc, "base", ""), list(exc.files)) from exc
+    except ReviewError as exc:
+        raise ActionFailed(str(exc)) from exc
+    except GitError as exc:
+        raise ActionFailed(f"git: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class DiffView:
+    """What the card's work changed, where it lives, and whether an agent is still at it."""
+
+    card_id: str
+    branch: str
+    base: str
+    repo: Path
+    worktree: Path | None
+    diff: WorktreeDiff
+    live: bool
+
+    def where(self) -> str:
+        text = f"{self.branch} → {self.base}"
+        if self.worktree is not None:
+            text += f"   worktree {_relative(self.worktree, self.repo)}"
+        return text
+
+
+@dataclass(frozen=True)
+class RunLog:
+    run: int  # 0 when the card never ran
+    events: list[Event]
+
+
+# ---------------------------------------------------------------------------- the session
+
+
+class BoardSession:
+    def __init__(
+        self,
+        store: BoardStore,
+        *,
+        agents: bool = True,
+        runs: RunManager | None = None,
+    ):
+        self.store = store
+        self._agents = agents or runs is not None
+        self._runs = runs
+        self._reviewer: Reviewer | None = None
+        self._sinks: list[Sink] = []
+        self._radar = None
+        self._radar_report: RadarReport | None = None
+        self._radar_timer: asyncio.TimerHandle | None = None
+        self._radar_task: asyncio.Task | None = None
+        self._radar_ticker: asyncio.Task | None = None
+        self._radar_pending: set[str] | None = None  # branches to rescan; None = all
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
+        self.radar_scans = 0  # how many scans ran (tests and benchmarks look)
+        store.add_listener(self._on_store_change)
+
+    @classmethod
+    def open(cls, board_dir: Path | str, *, agents: bool = True) -> BoardSession:
+        return cls(BoardStore.open(board_dir), agents=agents)
+
+    # ------------------------------------------------------------------ reads
+
+    @property
+    def settings(self):
+        return self.store.settings
+
+    @property
+    def root(self) -> Path:
+        return self.store.root
+
+    @property
+    def agents_on(self) -> bool:
+        return self._agents
+
+    @property
+    def runs(self) -> RunManager:
+        """The run manager (created on first use). Views use the intents, not this."""
+        if not self._agents:
+            raise AgentsOff()
+        if self._runs is None:
+            from .runs import RunManager
+
+            self._runs = RunManager(self.store)
+        return self._runs
+
+    @property
+    def reviewer(self) -> Reviewer:
+        if self._reviewer is None:
+            from .review import Reviewer
+
+            self._reviewer = Reviewer(self.store)
+        return self._reviewer
+
+    @property
+    def repo(self) -> Path | None:
+        return self.runs.repo if self._agents else None
+
+    def status(self, card_id: str | None) -> RunStatus | None:
+        if not self._agents or card_id is None:
+            return None
+        return self.runs.status.get(card_id)
+
+    def statuses(self) -> dict[str, RunStatus]:
+        return self.runs.status if self._agents else {}
+
+    def is_active(self, card_id: str) -> bool:
+        return self._agents and self.runs.is_active(card_id)
+
+    def active_cards(self) -> list[str]:
+        return [cid for cid, s in self.statuses().items() if s.state in ACTIVE_STATES]
+
+    def is_live(self, card_id: str) -> bool:
+        """An agent is working in the card's worktree right now (its files may change)."""
+        status = self.status(card_id)
+        return status is not None and status.state in ("preparing", "running", "testing")
+
+    def conflicts_with_cards(self, card_id: str) -> list:
+        """What the last radar scan found between this card's branch and other cards' branches
+        (conflicts with the base branch left out)."""
+        from .radar import BASE
+
+        return [c for c in self.radar_report.for_card(card_id) if c.other != BASE]
+
+    @property
+    def radar_report(self) -> RadarReport:
+        if self._radar_report is None:
+            from .radar import RadarReport
+
+            self._radar_report = RadarReport()
+        return self._radar_report
+
+    def cleanup_notes(self) -> list[str]:
+        return list(self.store.cleanup_notes)
+
+    # ------------------------------------------------------------------ events
+
+    def subscribe(self, sink: Sink) -> None:
+        self._sinks.append(sink)
+
+    def unsubscribe(self, sink: Sink) -> None:
+        with contextlib.suppress(ValueError):
+            self._sinks.remove(sink)
+
+    def _emit(self, event: SessionEvent) -> None:
+        for sink in list(self._sinks):
+            try:
+                sink(event)
+            except Exception as exc:  # one broken view must not stop the others, nor go unseen
+                if isinstance(event, BackgroundFailed):
+                    log.exception("an event subscriber failed on a failure report")
+                    continue
+                self.report_failure("an event subscriber", exc, "restart the app")
+
+    def report_failure(self, what: str, exc: BaseException, way_out: str) -> BackgroundFailed:
+        """Tell every view that background work failed; the traceback goes to the log file."""
+        path = write_failure_log(self.root, what, exc)
+        failure = BackgroundFailed(what, _one_line(exc), way_out, path)
+        self._emit(failure)
+        return failure
+
+    def _on_store_change(self, change: BoardChange) -> None:
+        self._emit(BoardChanged(change))
+        if self._started:
+            self.schedule_radar()  # a merge or discard, maybe from the CLI, ends a branch
+
+    def _on_run_event(self, event: Event) -> None:
+        self._emit(event)
+        from .events import DiffChanged, RunFinished, ToolFinished
+
+        if isinstance(event, RunFinished | DiffChanged) or (
+            isinstance(event, ToolFinished) and event.name in ("write_file", "edit_file")
+        ):
+            self.schedule_radar()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, *, host: bool = True) -> None:
+        """Start hosting agents (recovery of interrupted runs first) and the radar."""
+        self._loop = asyncio.get_running_loop()
+        if not self._agents:
+            return
+        runs = self.runs
+        runs.subscribe(self._on_run_event)
+        if hasattr(runs, "on_subscriber_error"):
+            runs.on_subscriber_error = lambda exc, what: self.report_failure(
+                what or "an agent event subscriber", exc, "restart the app"
+            )
+        await runs.start(host=host)
+        self._started = True
+        self._radar_ticker = asyncio.ensure_future(self._radar_recheck())
+        self.schedule_radar()
+
+    async def stop(self, reason: str | None = None) -> None:
+        self._started = False
+        for task in (self._radar_ticker, self._radar_task):
+            if task is not None:
+                task.cancel()
+        if self._radar_timer is not None:
+            self._radar_timer.cancel()
+            self._radar_timer = None
+        if self._agents and self._runs is not None:
+            self._runs.unsubscribe(self._on_run_event)
+            if reason is None:
+                await self._runs.stop()
+            else:
+                await self._runs.stop(reason)
+
+    def close(self) -> None:
+        self.store.remove_listener(self._on_store_change)
+
+    # ------------------------------------------------------------------ board intents
+
+    def move(
+        self,
+        card_id: str,
+        column: str,
+        position: int | None = None,
+        *,
+        before_id: str | None = None,
+        expect: Card | None = None,
+    ) -> Card:
+        """Move a card (to ``position``, or before the card ``before_id``). Entering the agent
+        column starts its agent (the run manager sees the change)."""
+        if before_id is not None and position is None:
+            others = [c.id for c in self.store.column_cards(column) if c.id != card_id]
+            position = others.index(before_id) if before_id in others else None
+        return self.store.move(card_id, column, position, expect=expect)
+
+    def create(self, title: str, status: str | None = None, **kwargs: Any) -> Card:
+        return self.store.create(title, status=status, **kwargs)
+
+    def archive(self, card_id: str) -> Path:
+        return self.store.archive(card_id)
+
+    def delete(self, card_id: str) -> None:
+        self.store.delete(card_id)
+
+    def reread(self, path: Path) -> None:
+        """A file was edited outside the store (the user's editor): read it again."""
+        self.store.refresh_path(path)
+
+    # ------------------------------------------------------------------ agent intents
+
+    def run(self, card_id: str) -> str:
+        """Start (or resume) the card's agent: moves it to the agent column if needed. Returns
+        what happened, in a sentence."""
+        if not self._agents:
+            raise AgentsOff()
+        card = self.store.get(card_id)
+        agent_column = self.settings.board.agent_column
+        if self.store.status_of(card) != agent_column:
+            self.move(card_id, agent_column)
+            return f"{card_id}: moved to the agent column; its agent starts."
+        if self.runs.is_active(card_id):
+            return f"{card_id}: its agent is already queued or running."
+        self.runs.request(card_id)
+        return f"{card_id}: agent started again in its worktree."
+
+    def cancel(self, card_id: str, reason: str = "cancelled by you") -> bool:
+        return self.runs.cancel(card_id, reason) if self._agents else False
+
+    async def wait(self, card_id: str) -> RunStatus | None:
+        return await self.runs.wait(card_id)
+
+    def log(self, card_id: str, *, last: int | None = None) -> RunLog:
+        """The events of the card's latest run (its last ``last`` lines' worth)."""
+        records = self.runs.records
+        run = records.next_run_number(card_id) - 1
+        if run < 1:
+            return RunLog(0, [])
+        return RunLog(run, list(records.read_events(card_id, run, last=last)))
+
+    def orphans(self) -> list:
+        """Worktrees the board made whose card is gone."""
+        return self.runs.orphaned_worktrees() if self._agents else []
+
+    # ------------------------------------------------------------------ review intents
+
+    def card_branch(self, card_id: str) -> CardBranch:
+        with _as_action_failed():
+            return self.reviewer.card_branch(card_id)
+
+    def worktree_of(self, card_id: str) -> Path | None:
+        return self.card_branch(card_id).worktree
+
+    def check_merge(self, card_id: str) -> tuple[CardBranch, MergeCheck]:
+        with _as_action_failed():
+            return self.reviewer.card_branch(card_id), self.reviewer.check_merge(card_id)
+
+    def merge(self, card_id: str, strategy: str | None = None) -> MergeOutcome:
+        with _as_action_failed():
+            outcome = self.reviewer.merge(card_id, strategy)
+        self.schedule_radar()
+        return outcome
+
+    def send_back(self, card_id: str, feedback: str) -> Card:
+        with _as_action_failed():
+            return self.reviewer.send_back(card_id, feedback)
+
+    async def discard(self, card_id: str) -> Card:
+        """Stop the card's agent if it runs, then delete its worktree and branch."""
+        if self._agents and self.runs.is_active(card_id):
+            self.runs.cancel(card_id, "discarded", cause=CancelCause.DISCARDED)
+            await self.runs.wait(card_id)
+        with _as_action_failed():
+            card = await asyncio.to_thread(self.reviewer.discard, card_id)
+        self.schedule_radar()
+        return card
+
+    async def test(self, card_id: str, on_lines: Callable[[list[str]], None] | None = None):
+        with _as_action_failed():
+            return await self.reviewer.run_tests(card_id, on_lines=on_lines)
+
+    def diff(self, card_id: str) -> DiffView:
+        """The card's diff: its worktree against the base while the worktree exists, else its
+        branch. Blocking (git): call it off the UI thread."""
+        from . import git
+
+        with _as_action_failed():
+            where = self.reviewer.card_branch(card_id)
+            if where.worktree is not None:
+                diff = git.worktree_diff(where.worktree, where.base)
+            else:
+                diff = git.branch_diff(where.repo, where.base, where.branch)
+        return DiffView(
+            card_id, where.branch, where.base, where.repo, where.worktree, diff,
+            self.is_live(card_id),
+        )  # fmt: skip
+
+    async def watch_worktree(self, worktree: Path) -> AsyncIterator[None]:
+        """Yield whenever files in a card's worktree change (command agents write files without
+        telling us); git's own files are ignored."""
+        from watchfiles import awatch
+
+        def interesting(_change, path: str) -> bool:
+            return "/.git/" not in path and not path.endswith("/.git")
+
+        async for _changes in awatch(
+            worktree, watch_filter=interesting, step=50, debounce=300, recursive=True
+        ):
+            yield None
+
+    # ------------------------------------------------------------------ planning
+
+    async def propose_tighten(self, card_id: str):
+        """Ask the model to rewrite a vague card as operating instructions (nothing written)."""
+        from .planning import propose_tighten
+
+        card = self.store.get(card_id)
+        return await self._ask_model(lambda model, context: propose_tighten(model, card, context))
+
+    async def propose_split(self, card_id: str):
+        """Ask the model to split a large card into smaller ones (nothing written)."""
+        from .planning import propose_split
+
+        card = self.store.get(card_id)
+        return await self._ask_model(lambda model, context: propose_split(model, card, context))
+
+    async def _ask_model(self, ask):
+        from .agent.model import ModelError
+        from .planning import PlanningError, planning_model, repo_context
+
+        try:
+            model = planning_model(self.settings)
+        except ModelError as exc:
+            raise PlanningError(exc.message) from None
+        try:
+            context = await asyncio.to_thread(repo_context, self.root)
+            return await ask(model, context)
+        except ModelError as exc:
+            raise PlanningError(exc.message) from None
+        finally:
+            await model.aclose()
+
+    def apply_proposal(self, proposal, card: Card, accepted: list[int] | None = None):
+        """Write an accepted tighten (the card rewritten) or split (new cards) proposal."""
+        if accepted is None:
+            return proposal.apply(self.store, card)
+        return proposal.apply(self.store, card, accepted)
+
+    def graph(self):
+        """The dependency plan of the board, with each card's run state and column."""
+        from .graph import plan
+
+        settings = self.settings
+        cards = self.store.cards
+        graph = plan(
+            cards,
+            self.store.status_of,
+            settings.board.done_column,
+            {settings.board.agent_column, settings.board.review_column},
+        )
+        statuses = self.statuses()
+        states = {
+            cid: (statuses[cid].state if cid in statuses else card.run_state)
+            for cid, card in cards.items()
+        }
+        columns = {cid: self.store.status_of(card) for cid, card in cards.items()}
+        return graph, cards, states, columns
+
+    # ------------------------------------------------------------------ conflict radar
+
+    def schedule_radar(self, changed: set[str] | None = None) -> None:
+        """Rescan soon (debounced). Safe from any thread."""
+        loop = self._loop
+        if not self._started or loop is None or loop.is_closed() or self.repo is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._arm_radar(changed)
+        else:
+            loop.call_soon_threadsafe(self._arm_radar, changed)
+
+    def _arm_radar(self, changed: set[str] | None) -> None:
+        if changed is None or self._radar_pending is None:
+            self._radar_pending = None
+        else:
+            self._radar_pending |= changed
+        if self._radar_timer is None and self._started:
+            self._radar_timer = asyncio.get_running_loop().call_later(
+                RADAR_DEBOUNCE, self._start_radar
+            )
+
+    def _start_radar(self) -> None:
+        self._radar_timer = None
+        if self._radar_task is not None and not self._radar_task.done():
+            # One scan at a time: look again when this one ends.
+            self._radar_task.add_done_callback(lambda _t: self._arm_radar(self._radar_pending))
+            return
+        changed, self._radar_pending = self._radar_pending, set()
+        self._radar_task = asyncio.ensure_future(self.scan_radar(changed))
+
+    async def scan_radar(self, changed: set[str] | None = None) -> RadarReport:
+        """The cards' branches against each other and against the base branch."""
+        from .radar import ConflictRadar, active_branches
+
+        repo = self.repo
+        if repo is None:
+            return self.radar_report
+        radar = self._radar = self._radar or ConflictRadar(repo)
+        try:
+            report = await asyncio.to_thread(
+                lambda: radar.scan(active_branches(self.store, self.runs.records), changed)
+            )
+        except Exception as exc:
+            self.report_failure("the conflict radar", exc, "it tries again on the next change")
+            return self.radar_report
+        previous = self.radar_report
+        self._radar_report = report
+        self.radar_scans += 1
+        if report.conflicts != previous.conflicts:
+            self._emit(RadarUpdated(report))
+        return report
+
+    async def _radar_recheck(self) -> None:
+        # The base branch moves without telling us (a commit in the main checkout): while
+        # branches are compared, look again every few seconds; unchanged tips cost little.
+        while self._started:
+            await asyncio.sleep(RADAR_RECHECK)
+            busy = self._radar_task is not None and not self._radar_task.done()
+            if self.radar_report.changed and self._radar_timer is None and not busy:
+                self._radar_task = asyncio.ensure_future(self.scan_radar(set()))
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def conflict_feedback(base: str, files: list[str]) -> str:
+    """Review notes that send a card back with its merge conflict."""
+    from .review import conflict_feedback as feedback
+
+    return feedback(base, files)
+
+
+def write_failure_log(board_root: Path, what: str, exc: BaseException) -> Path | None:
+    """Append the traceback of a background failure to ``.git/kanban-agents/logs/app.log``."""
+    state = state_dir(board_root)
+    if state is None:
+        return None
+    path = state / "logs" / "app.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"--- {stamp} {what} failed\n{text}\n")
+    except OSError:
+        return None
+    return path
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    name = type(exc).__name__
+    return f"{name}: {first}" if first else name
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return os.path.relpath(path, root)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def __getattr__(name: str):
+    # View types of a diff, re-exported without loading git for commands that show no diff.
+    if name in ("DiffFile", "WorktreeDiff"):
+        from . import git
+
+        return getattr(git, name)
+    raise AttributeError(name)
+
+
+__all__ = [
+    "ActionFailed",
+    "AgentsOff",
+    "BackgroundFailed",
+    "BoardChanged",
+    "BoardError",
+    "BoardSession",
+    "Card",
+    "CardConflict",
+    "CardError",
+    "CardNotFound",
+    "DiffView",
+    "MergeConflict",
+    "RadarUpdated",
+    "RunLog",
+    "SessionEvent",
+    "conflict_feedback",
+    "write_failure_log",
+]
