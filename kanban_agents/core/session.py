@@ -590,20 +590,31 @@ def conflict_feedback(base: str, files: list[str]) -> str:
     return feedback(base, files)
 
 
-def write_failure_log(board_root: Path, what: str, exc: BaseException) -> Path | None:
-    """Append the traceback of a background failure to ``.git/kanban-agents/logs/app.log``."""
+LOG_MAX_BYTES = 1_000_000  # then app.log becomes app.log.1 and a new one starts
+
+
+def app_log_path(board_root: Path) -> Path | None:
+    """Where tracebacks of background failures go, or None outside a git repository."""
     state = state_dir(board_root)
-    if state is None:
+    return state / "logs" / "app.log" if state is not None else None
+
+
+def write_failure_log(board_root: Path, what: str, exc: BaseException) -> Path | None:
+    """Append the traceback of a background failure to ``.git/kanban-agents/logs/app.log``
+    (the UI shows one line and points here); the path, or None if there is none."""
+    path = app_log_path(board_root)
+    if path is None:
         return None
-    path = state / "logs" / "app.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size > LOG_MAX_BYTES:
+            os.replace(path, path.with_name(path.name + ".1"))
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(f"--- {stamp} {what} failed\n{text}\n")
+            handle.write(f"{stamp} {what}\n{text}\n")
     except OSError:
-        return None
+        return None  # the notification still tells what happened
     return path
 
 
@@ -627,6 +638,11 @@ def __getattr__(name: str):
         from . import git
 
         return getattr(git, name)
+    # The file watcher (watchfiles loads only for a live view).
+    if name in ("watch_board", "SettingsReloaded"):
+        from . import watch
+
+        return getattr(watch, name)
     raise AttributeError(name)
 
 
@@ -646,6 +662,7 @@ __all__ = [
     "RadarUpdated",
     "RunLog",
     "SessionEvent",
+    "app_log_path",
     "conflict_feedback",
     "write_failure_log",
 ]

@@ -1,5 +1,6 @@
 """The Textual app: renders the board and sends intents to the core. No git, no file writes here:
-every change goes through ``BoardStore`` (and, for agents, the run manager)."""
+every change goes through the ``BoardSession``, and everything that happens comes back from it as
+one stream of events, turned into Textual messages (from whatever thread they come)."""
 
 from __future__ import annotations
 
@@ -17,43 +18,42 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from ..config import Settings
-from ..core.board import BoardChange, BoardError, BoardStore, CardConflict
+from ..core.board import BoardError, BoardStore, CardConflict
 from ..core.card import Card, CardError
 from ..core.events import (
-    ACTIVE_STATES,
-    DiffChanged,
-    Event,
     Notice,
     RunFinished,
     RunStatus,
     StateChanged,
     TestsFinished,
-    ToolFinished,
     UsageUpdated,
 )
 from ..core.lint import lint_card
-from ..core.radar import ConflictRadar, RadarReport, active_branches
-from ..core.review import Reviewer
-from ..core.runs import RunManager
-from ..core.session import BoardSession
-from ..core.watch import SettingsReloaded, watch_board
+from ..core.session import (
+    BackgroundFailed,
+    BoardChanged,
+    BoardSession,
+    RadarUpdated,
+    SessionEvent,
+    SettingsReloaded,
+    watch_board,
+)
 from .board import BoardView, ColumnModel
 from .card import CardView, format_elapsed
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
-from .failures import SUBSCRIBER, UNKNOWN_WORKER, WORKER_FAILURES, FailureReporter
+from .failures import UNKNOWN_WORKER, WORKER_FAILURES, FailureReporter
 from .feed import PanelFeed
 from .keys import Scope, bindings, help_sections, palette_commands
 from .panel import SidePanel
 from .planning_actions import PlanningActions
 from .review import ReviewActions
 
-RADAR_RECHECK_TICKS = 5  # seconds between radar checks for a moved base branch
 WATCH_RESTART_DELAYS = (1.0, 5.0, 20.0)  # a failed file watcher restarts after these; then gives up
 WATCH_HEALTHY_SECONDS = 60.0  # a watcher that ran this long before failing starts the count afresh
 
@@ -64,6 +64,19 @@ class KanbanApp(ReviewActions, PlanningActions, App):
 
     BINDINGS = bindings(Scope.APP)
 
+    class SessionEventArrived(Message):
+        """An event of the session (a run's event, a radar update, a background failure)."""
+
+        def __init__(self, event: SessionEvent) -> None:
+            super().__init__()
+            self.event = event
+
+    class BoardChangedArrived(Message):
+        """A card file changed; one pending refresh covers any number of them."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, KanbanApp.BoardChangedArrived)
+
     def __init__(
         self,
         store: BoardStore,
@@ -71,7 +84,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         watch: bool = True,
         clock: Callable[[], float] = time.time,
         show_panel: bool | None = None,
-        runs: RunManager | None = None,
+        runs=None,  # a RunManager the caller configured (tests, the demo); else the session's
         agents: bool = True,
         demo: bool = False,
     ) -> None:
@@ -82,17 +95,8 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self.show_panel_default = show_panel
         self.demo = demo
         self.filter_text = ""
-        self.runs: RunManager | None = (
-            runs if runs is not None else (RunManager(store) if agents else None)
-        )
-        self.run_status: dict[str, RunStatus] = self.runs.status if self.runs is not None else {}
-        self.reviewer = Reviewer(store)
-        self.session = BoardSession(store, agents=self.runs is not None, runs=self.runs)
-        self.radar: ConflictRadar | None = None
-        self.radar_report = RadarReport()
-        self._radar_timer: Timer | None = None
-        self._ticks = 0
-        self._radar_busy = False
+        self.session = BoardSession(store, agents=agents or runs is not None, runs=runs)
+        self.radar_report = self.session.radar_report  # the last RadarUpdated's report
         self.feed = PanelFeed(self)
         self.failures = FailureReporter(store.root, self.notify)
         self._watch_restarts = 0
@@ -115,6 +119,10 @@ class KanbanApp(ReviewActions, PlanningActions, App):
     def settings(self) -> Settings:
         return self.store.settings
 
+    @property
+    def run_status(self) -> dict[str, RunStatus]:
+        return self.session.statuses()
+
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
@@ -135,7 +143,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         if show is None:
             show = self.size.width >= 140
         self.panel.set_class(not show, "-hidden")
-        self.store.add_listener(self._on_store_change)
+        self.session.subscribe(self._on_session_event)
         self.refresh_board()
         self.board.focus()
         for note in self.store.cleanup_notes:
@@ -144,10 +152,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             self.watch_files()
         self.set_interval(1.0, self._tick)
         self.feed.start()
-        if self.runs is not None:
-            self.runs.subscribe(self._on_run_event)
-            if hasattr(self.runs, "on_subscriber_error"):
-                self.runs.on_subscriber_error = self._on_subscriber_error
+        if self.session.agents_on:
             self.start_agents()
         if self.demo:
             self.notify(
@@ -159,12 +164,11 @@ class KanbanApp(ReviewActions, PlanningActions, App):
 
     @work(group="runs-start", exit_on_error=False)
     async def start_agents(self) -> None:
-        assert self.runs is not None
-        await self.runs.start(host=True)
+        await self.session.start(host=True)
         self.refresh_board()
         self.feed.select(None)
         self._show_selected()
-        orphans = await asyncio.to_thread(self.runs.orphaned_worktrees)
+        orphans = await asyncio.to_thread(self.session.orphans)
         if orphans:
             listed = ", ".join(str(w.path) for w in orphans[:3])
             self.notify(
@@ -174,20 +178,13 @@ class KanbanApp(ReviewActions, PlanningActions, App):
                 severity="warning",
                 timeout=10,
             )
-        self.schedule_radar()
 
     def on_unmount(self) -> None:
-        self.store.remove_listener(self._on_store_change)
-        if self.runs is not None:
-            self.runs.unsubscribe(self._on_run_event)
+        self.session.unsubscribe(self._on_session_event)
 
     async def action_request_quit(self) -> None:
         """q: quit; running agents are stopped (they end 'interrupted' and can be resumed with r)."""
-        active = (
-            [cid for cid, s in self.run_status.items() if s.state in ACTIVE_STATES]
-            if self.runs
-            else []
-        )
+        active = self.session.active_cards()
         if active:
             message = (
                 f"{len(active)} agent(s) are queued or running ({', '.join(active[:5])}). Quitting stops "
@@ -205,24 +202,39 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             await self._stop_agents_and_exit()
 
     async def _stop_agents_and_exit(self) -> None:
-        if self.runs is not None:
-            await self.runs.stop()
+        await self.session.stop()
         self.exit()
 
-    # ------------------------------------------------------------------ data in: agent events
+    # ------------------------------------------------------------------ data in: session events
 
-    def _on_run_event(self, event: Event) -> None:
-        """Every event of every run, on the UI loop: feed the panel, refresh badges, notify."""
+    def _on_session_event(self, event: SessionEvent) -> None:
+        """The session's events, from any thread (a store writer, the runs' loop): handed to the
+        app as messages, which Textual delivers on its own loop."""
+        if isinstance(event, BoardChanged):
+            self.post_message(self.BoardChangedArrived())
+        else:
+            self.post_message(self.SessionEventArrived(event))
+
+    @on(BoardChangedArrived)
+    def _board_changed(self, _message: BoardChangedArrived) -> None:
+        self._schedule_refresh()
+
+    @on(SessionEventArrived)
+    def _session_event(self, message: SessionEventArrived) -> None:
+        """Feed the panel, refresh badges, notify."""
+        event = message.event
+        if isinstance(event, RadarUpdated):
+            self.radar_report = event.report
+            self._schedule_refresh()
+            return
+        if isinstance(event, BackgroundFailed):
+            self.failures.show(event.what, event.error, event.way_out, event.log_file)
+            return
         self.feed.on_event(event)
         if isinstance(event, StateChanged | RunFinished | UsageUpdated | Notice | TestsFinished):
             self._schedule_refresh()
         if isinstance(event, RunFinished):
             self._announce(event)
-            self.schedule_radar()
-        elif isinstance(event, DiffChanged) or (
-            isinstance(event, ToolFinished) and event.name in ("write_file", "edit_file")
-        ):
-            self.schedule_radar()
 
     def _announce(self, event: RunFinished) -> None:
         if event.state == "review":
@@ -245,62 +257,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
                 f"{event.card_id}: {event.reason}", title="Agent interrupted", severity="warning"
             )
 
-    # ------------------------------------------------------------------ conflict radar
-
-    def schedule_radar(self) -> None:
-        if self.runs is None or self.runs.repo is None:
-            return
-        # Through call_next: a caller may sit outside the app's context (a store listener on a
-        # writer thread), where a timer would be created dead.
-        self.call_next(self._arm_radar)
-
-    def _arm_radar(self) -> None:
-        if self._radar_timer is None and self.is_running:  # one scan a second at most
-            self._radar_timer = self.set_timer(1.0, self._start_radar, name="radar-debounce")
-
-    def _start_radar(self) -> None:
-        self._radar_timer = None
-        if not self.is_running:
-            return
-        self._radar_busy = True  # now, not when the worker starts: the tick must see it
-        self.run_worker(self._scan_radar, group="radar", exclusive=True, exit_on_error=False)
-
-    async def _scan_radar(self, changed: set[str] | None = None) -> None:
-        """The cards' branches against each other and the base. (Declared ``files`` overlaps
-        reach the cards as run notices, so they are not recomputed here.)"""
-        runs = self.runs
-        assert runs is not None and runs.repo is not None  # schedule_radar checked
-        radar = self.radar = self.radar or ConflictRadar(runs.repo)
-        try:
-            report = await asyncio.to_thread(
-                lambda: radar.scan(active_branches(self.store, runs.records), changed)
-            )
-        finally:
-            self._radar_busy = False
-        changed_conflicts = report.conflicts != self.radar_report.conflicts
-        self.radar_report = report
-        if changed_conflicts:
-            self._schedule_refresh()
-
-    # ------------------------------------------------------------------ data in: store and runs
-
-    def _on_store_change(self, change: BoardChange) -> None:
-        """Called by the store from any thread: coalesce into one refresh on the UI loop."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._store_changed()
-        else:
-            loop.call_soon_threadsafe(self._store_changed)
-
-    def _store_changed(self) -> None:
-        self._schedule_refresh()
-        self.schedule_radar()  # a merge or discard, maybe from the CLI, ends a branch
+    # ------------------------------------------------------------------ board refresh
 
     def _schedule_refresh(self) -> None:
         if not self._refresh_pending:
@@ -417,19 +374,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
 
     def _tick(self) -> None:
         if any(s.state in ("running", "testing") for s in self.run_status.values()):
-            self.refresh_board()
-        # The base branch moves without telling us (a commit or merge in the main checkout):
-        # while branches are compared, look again every few seconds; unchanged tips cost little.
-        self._ticks += 1
-        if (
-            self._ticks % RADAR_RECHECK_TICKS == 0
-            and self.radar_report.changed
-            and self._radar_timer is None
-            and not self._radar_busy
-        ):
-            self._radar_busy = True
-            self.run_worker(partial(self._scan_radar, set()), group="radar", exclusive=True,
-                            exit_on_error=False)  # fmt: skip
+            self.refresh_board()  # elapsed times move on
 
     # ------------------------------------------------------------------ selection -> panel
 
@@ -493,20 +438,6 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             self.set_timer(delay, self.watch_files, name="watch-restart")
             return
         self.failures.report(WORKER_FAILURES["watch"], error, where="file watcher")
-
-    def _on_subscriber_error(self, error: BaseException, what: str) -> None:
-        """The run manager's report of a subscriber that raised; from any thread."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self.failures.report(SUBSCRIBER, error, where=what)
-        else:
-            loop.call_soon_threadsafe(self.failures.report, SUBSCRIBER, error, what)
 
     # ------------------------------------------------------------------ moving cards
 
@@ -607,7 +538,9 @@ class KanbanApp(ReviewActions, PlanningActions, App):
     async def _write_move(self, card: Card, column: str, before_id: str | None) -> None:
         async with self._write_lock:
             try:
-                await asyncio.to_thread(self._move_in_store, card, column, before_id)
+                await asyncio.to_thread(
+                    self.session.move, card.id, column, before_id=before_id, expect=card
+                )
             except CardConflict as exc:
                 reason = str(exc).rstrip(".")
                 self.notify(f"{reason}. Nothing was lost; look again and retry.", title="Card changed on disk",
@@ -618,11 +551,6 @@ class KanbanApp(ReviewActions, PlanningActions, App):
                 self._schedule_refresh()
             # On success the store's change notice refreshes the board: no second refresh here.
 
-    def _move_in_store(self, card: Card, column: str, before_id: str | None) -> None:
-        others = [c.id for c in self.store.column_cards(column) if c.id != card.id]
-        position = others.index(before_id) if before_id in others else None
-        self.store.move(card.id, column, position, expect=card)
-
     # ------------------------------------------------------------------ card actions
 
     def action_new_card(self) -> None:
@@ -630,7 +558,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             if not title:
                 return
             try:
-                card = self.store.create(title, status=self.settings.first_column)
+                card = self.session.create(title, status=self.settings.first_column)
             except BoardError as exc:
                 self.notify(str(exc), title="Could not create the card", severity="error")
                 return
@@ -661,7 +589,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         except Exception as exc:  # SuspendNotSupported in headless runs, a missing editor...
             self.notify(f"Could not open the editor ({editor}): {exc}", severity="error")
             return
-        self.store.refresh_path(entry.path)
+        self.session.reread(entry.path)
         self.refresh_board()
 
     def action_delete_card(self) -> None:
@@ -673,10 +601,10 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         def chosen(choice: str | None) -> None:
             try:
                 if choice == "archive":
-                    target = self.store.archive(card.id)
+                    target = self.session.archive(card.id)
                     self.notify(f"Archived to {target.parent.name}/{target.name}", timeout=3)
                 elif choice == "delete":
-                    self.store.delete(card.id)
+                    self.session.delete(card.id)
                     self.notify(f"Deleted {card.path.name}", timeout=3)
             except BoardError as exc:
                 self.notify(str(exc), severity="error")

@@ -9,16 +9,13 @@ log line must not bury the board in notifications.
 
 from __future__ import annotations
 
-import os
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.paths import state_dir
+from ..core.session import app_log_path, write_failure_log
 
-LOG_MAX_BYTES = 1_000_000  # then app.log becomes app.log.1 and a new one starts
 REPEAT_QUIET_SECONDS = 30.0
 
 
@@ -64,12 +61,6 @@ SUBSCRIBER = Failure(
 )
 
 
-def app_log_path(board_dir: Path) -> Path | None:
-    """Where the app's tracebacks go, or None outside a git repository."""
-    state = state_dir(board_dir)
-    return state / "logs" / "app.log" if state is not None else None
-
-
 def _shown_path(path: Path) -> Path:
     try:
         return path.relative_to(Path.cwd())
@@ -90,6 +81,7 @@ class FailureReporter:
         notify: Callable[..., object],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.board_dir = board_dir
         self.log_path = app_log_path(board_dir)
         self._notify = notify
         self._clock = clock
@@ -115,17 +107,17 @@ class FailureReporter:
 
     def log(self, what: str, error: BaseException) -> Path | None:
         """Append ``error``'s traceback to app.log; the path, or None if there is none."""
-        path = self.log_path
-        if path is None:
-            return None
-        entry = "".join(traceback.format_exception(error))
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists() and path.stat().st_size > LOG_MAX_BYTES:
-                os.replace(path, path.with_name(path.name + ".1"))
-            with path.open("a", encoding="utf-8") as log:
-                log.write(f"{stamp} {what}\n{entry}\n")
-        except OSError:
-            return None  # the notification still tells what happened
-        return path
+        return write_failure_log(self.board_dir, what, error)
+
+    def show(self, what: str, error: str, way_out: str, logged: Path | None) -> bool:
+        """Show a failure the session reported (already logged); quiet when it repeats."""
+        key = (what, error, "")
+        now = self._clock()
+        last = self._last_shown.get(key)
+        if last is not None and now - last < REPEAT_QUIET_SECONDS:
+            return False
+        self._last_shown[key] = now
+        details = f" Details: {_shown_path(logged)}" if logged is not None else ""
+        self._notify(f"{error}. {way_out.rstrip('.')}.{details}", title=f"{what} failed".capitalize(),
+                     severity="error", timeout=20)  # fmt: skip
+        return True

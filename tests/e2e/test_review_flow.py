@@ -72,7 +72,7 @@ async def drag_to_in_progress(pilot) -> None:
 
 async def run_to_review(pilot, app: KanbanApp) -> None:
     await drag_to_in_progress(pilot)
-    await until(pilot, lambda: app.runs.status.get("sub") and app.runs.status["sub"].state == "review",
+    await until(pilot, lambda: app.session.runs.status.get("sub") and app.session.runs.status["sub"].state == "review",
                 what="card in review")  # fmt: skip
     await until(pilot, lambda: app.store.get("sub").status == "review", what="card file in review")
 
@@ -138,7 +138,7 @@ async def test_conflict_is_shown_and_sent_back_with_the_conflict(project):
             assert "git merge main" in server.requests[2]["messages"][-1]["content"]
             card = app.store.get("sub")
             assert card.status == "in-progress" and "## Review notes" in card.body
-            app.runs.cancel("sub")
+            app.session.runs.cancel("sub")
             await pilot.pause(0.2)
 
 
@@ -172,7 +172,7 @@ async def test_send_back_round_reaches_the_model(project):
             await pilot.press(*"Add a docstring to sub.")
             await pilot.press("ctrl+s")
             await until(pilot, lambda: len(server.requests) >= 3, what="second round")
-            await until(pilot, lambda: app.runs.status["sub"].state == "review" and app.runs.status["sub"].run == 2,
+            await until(pilot, lambda: app.session.runs.status["sub"].state == "review" and app.session.runs.status["sub"].run == 2,
                         what="back in review")  # fmt: skip
             messages = server.requests[2]["messages"]
     assert "Add a docstring to sub." in messages[-1]["content"]

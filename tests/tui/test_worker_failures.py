@@ -123,12 +123,12 @@ async def test_a_broken_event_subscriber_is_reported(repo_board, make_test_app):
         raise ValueError("subscriber bug")
 
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        assert app.runs is not None
-        if not hasattr(app.runs, "on_subscriber_error"):
+        assert app.session.agents_on
+        if not hasattr(app.session.runs, "on_subscriber_error"):
             pytest.skip("the run manager reports no subscriber errors yet")
-        app.runs.subscribe(broken)
-        app.runs.emit(Notice("export-csv", 1, "hello"), record=False)
+        app.session.runs.subscribe(broken)
+        app.session.runs.emit(Notice("export-csv", 1, "hello"), record=False)
         assert await eventually(pilot, lambda: "subscriber bug" in notifications(app))
         assert "restart the app" in notifications(app)
-        await app.runs.stop()
+        await app.session.runs.stop()
     assert "ValueError: subscriber bug" in app_log(repo_board.parent).read_text()
