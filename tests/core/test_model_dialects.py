@@ -28,6 +28,7 @@ from kanban_agents.core.log_format import format_event
 from tests.scripted_server import (
     NULL_CONTENT_ERROR,
     Dialect,
+    DropStream,
     EndStream,
     Garbage,
     HttpError,
@@ -204,9 +205,7 @@ async def test_an_error_that_says_the_request_is_invalid_is_not_retried(serve):
             await client.complete()
 
     assert len(server.requests) == 1
-    assert caught.value.message == (
-        "model server answered 500: 7 validation errors for CreateChatCompletionRequest"
-    )
+    assert caught.value.message == "model server answered 500: 7 validation errors"
     assert "Input should be a valid string" in caught.value.detail
     assert client.notices == []
 
@@ -254,6 +253,20 @@ async def test_a_server_that_cannot_stream_tool_calls_is_asked_without_streaming
     assert [r["stream"] for r in server.requests] == [True, False, False, True]
     assert all(r.get("tool_choice") == "auto" for r in server.requests[:3])
     assert len(client.notices) == 1 and "cannot stream tool calls" in client.notices[0]
+
+
+async def test_the_streamed_try_does_not_use_up_the_retry_budget(serve):
+    """Seen with llama-cpp-python: the streamed try takes as long as a whole answer, then the
+    request without streaming meets the connection the server closed, and is tried again."""
+    slow = read_call()
+    slow.delay = 0.8
+    answers = iter([slow, DropStream(Reply(), 0), read_call()])
+    server = serve(lambda request: next(answers), dialect="llama-cpp-python")
+    async with Client(server, retry_budget=0.5) as client:
+        turn = await client.complete(tools=TOOLS)
+
+    assert [c.name for c in turn.tool_calls] == ["read_file"]
+    assert [r["stream"] for r in server.requests] == [True, False, False]
 
 
 async def test_without_usage_the_counts_are_marked_estimated(serve):

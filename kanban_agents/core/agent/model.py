@@ -138,6 +138,7 @@ class OpenAIModel:
         self._usage_supported = True  # stream_options.include_usage
         self._tool_choice_supported = True
         self._streams_tool_calls = True  # False: requests with tools are sent without streaming
+        self._attempt_started = time.monotonic()
         self._client = AsyncOpenAI(
             api_key=api_key, base_url=self.base_url, max_retries=0, timeout=profile.request_timeout
         )
@@ -162,13 +163,15 @@ class OpenAIModel:
         """One assistant turn; retried with backoff while the failure is transient and the
         retry budget (``retry_budget`` seconds without progress) lasts."""
         await self.resolve_name()
-        failing_since = time.monotonic()
+        failing_since: float | None = None  # the start of the first failed attempt
         for attempt in range(1, len(self.retry_delays) + 2):
             try:
                 return await self._request(messages, tools, on_text)
             except ModelError as exc:
                 if not exc.retryable:
                     raise
+                if failing_since is None:
+                    failing_since = self._attempt_started
                 if exc.received_data:
                     failing_since = time.monotonic()  # it was answering: a fresh budget
                 if attempt > len(self.retry_delays):
@@ -194,6 +197,7 @@ class OpenAIModel:
         self, messages: list[dict], tools: list[dict], on_text: Callable[[str], None]
     ) -> ModelTurn:
         """One attempt: streamed, unless this server cannot stream tool calls."""
+        self._attempt_started = time.monotonic()
         if tools and not self._streams_tool_calls:
             return await self._complete_whole(messages, tools, on_text)
         try:
@@ -204,6 +208,7 @@ class OpenAIModel:
                 f"the model server cannot stream tool calls ({exc.message}); asking it without "
                 "streaming from now on"
             )
+            self._attempt_started = time.monotonic()  # the streamed try taught, not failed
             return await self._complete_whole(messages, tools, on_text)
 
     def _options(self, messages: list[dict], tools: list[dict], *, stream: bool) -> dict[str, Any]:
@@ -627,9 +632,7 @@ def one_line(text: str, limit: int = REASON_CHARS) -> str:
     whole text belongs in the log)."""
     lines = [" ".join(line.split()) for line in str(text).splitlines()]
     lines = [line for line in lines if line and not line.startswith("Traceback (most recent")]
-    line = lines[0] if lines else ""
-    if line.endswith(":") and len(lines) > 1:
-        line = f"{line} {lines[1]}"
+    line = lines[0].rstrip(":") if lines else ""  # "7 validation errors:" and its list
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

@@ -105,10 +105,14 @@ class Garbage:
 Turn = Reply | HttpError | DropStream | EndStream | Garbage
 Responder = Callable[[dict], Turn]
 
-NULL_CONTENT_ERROR = (  # what llama-cpp-python's request validation says (shortened)
-    "7 validation errors for CreateChatCompletionRequest\n"
-    "messages.1.ChatCompletionRequestAssistantMessage.content\n"
-    "  Input should be a valid string [type=string_type, input_value=None, input_type=NoneType]"
+NULL_CONTENT_ERROR = (  # llama-cpp-python 0.3.36's answer, as seen (2 of its 7 lines)
+    "7 validation errors:\n"
+    "  {'type': 'literal_error', 'loc': ('body', 'messages', 1, "
+    "'ChatCompletionRequestSystemMessage', 'role'), 'msg': \"Input should be 'system'\", "
+    "'input': 'assistant', 'ctx': {'expected': \"'system'\"}}\n"
+    "  {'type': 'string_type', 'loc': ('body', 'messages', 1, "
+    "'ChatCompletionRequestAssistantMessage', 'content', 'str'), "
+    "'msg': 'Input should be a valid string', 'input': None}"
 )
 VLLM_NO_TOOL_PARSER = (
     '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
@@ -532,7 +536,10 @@ class _Handler(BaseHTTPRequestHandler):
                 prompt_tokens=reply.prompt_tokens,
                 delay=reply.delay,
             )
-        elif (
+        if owner._pause(reply.delay):
+            self._drop_connection()
+            return
+        if (
             streamed
             and not dialect.streams_tool_calls
             and reply.tool_calls
@@ -541,9 +548,6 @@ class _Handler(BaseHTTPRequestHandler):
             owner._put_back(turn)  # it failed inside: the same answer is still to come
             self._start_stream()
             self._end_stream()
-            return
-        if owner._pause(reply.delay):
-            self._drop_connection()
             return
         completion = owner._completion_for(reply, body)
         if isinstance(turn, DropStream):
