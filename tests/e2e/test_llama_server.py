@@ -44,6 +44,7 @@ CHAT_FORMAT = "chatml-function-calling"
 STARTUP_SECONDS = 120
 
 pytestmark = [
+    pytest.mark.slow,  # about 3 minutes: a 270M model on 2 CPU cores
     pytest.mark.skipif(
         importlib.util.find_spec("llama_cpp") is None,
         reason="llama-cpp-python is not installed (pip install 'llama-cpp-python[server]'; "
