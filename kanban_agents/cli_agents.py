@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from .cli_board import (
     PROG,
@@ -22,90 +21,67 @@ from .cli_board import (
 )
 
 
+def open_session(args: argparse.Namespace, *, agents: bool = True):
+    from .core.session import BoardSession
+
+    return BoardSession(open_store(args), agents=agents)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .core.host import board_host_pid
-
-    store = open_store(args)
+    session = open_session(args)
+    store = session.store
     card = find_card(store, args.card)
-    host = board_host_pid(store.root)
+    host = _action(session.board_host)
     if host is not None and host != os.getpid():
         agent_column = store.settings.board.agent_column
-        first_run = _records(store).next_run_number(card.id)
+        first_run = _action(session.next_run, card.id)
         if store.status_of(card) != agent_column:
-            store.move(card.id, agent_column)
+            session.move(card.id, agent_column)
         print(f"moved {card.id} to {agent_column}; the board app (pid {host}) runs its agent")
-        return _follow(store, card.id, first_run, quiet=args.quiet) if args.wait else 0
+        return _follow(session, card.id, first_run, quiet=args.quiet) if args.wait else 0
     if not args.wait:
-        return _run_detached(store, card.id)
-    return asyncio.run(_run_here(store, card.id, quiet=args.quiet))
+        return _run_detached(session, card.id)
+    return asyncio.run(_run_here(session, card.id, quiet=args.quiet))
 
 
-async def _run_here(store, card_id: str, quiet: bool) -> int:
-    from .core.records import RedactingStream
-    from .core.runs import RunManager
+async def _run_here(session, card_id: str, quiet: bool) -> int:
+    from .core.log_format import format_event
 
-    runs = RunManager(store)
     # What this process prints is redacted like its records: a detached run's output is a file
     # (background.log), and an error may quote a key.
     printed = sys.stdout, sys.stderr
-    sys.stdout = RedactingStream(sys.stdout, runs.records.redactor)
-    sys.stderr = RedactingStream(sys.stderr, runs.records.redactor)
+    sys.stdout, sys.stderr = _action(
+        lambda: (session.redacted(sys.stdout), session.redacted(sys.stderr))
+    )
+
+    def show(event) -> None:
+        if not quiet:
+            for line in format_event(event):
+                print(line, flush=True)
+
     try:
-        return await _run_with(runs, store, card_id, quiet)
+        status = await session.run_here(card_id, show)
+        state = status.state if status else None
+        reason = f" ({status.reason})" if status and status.reason else ""
+        print(f"{card_id}: {state}{reason}", flush=True)
+        return 0 if state == "review" else 1
     finally:
         sys.stdout, sys.stderr = printed
 
 
-async def _run_with(runs, store, card_id: str, quiet: bool) -> int:
-    import asyncio
-
-    from .core.log_format import format_event
-
-    def show(event) -> None:
-        if event.card_id == card_id and not quiet:
-            for line in format_event(event):
-                print(line, flush=True)
-
-    runs.subscribe(show)
-    await runs.start(auto_start=False)
-    agent_column = store.settings.board.agent_column
-    if store.status_of(store.get(card_id)) != agent_column:
-        await asyncio.to_thread(store.move, card_id, agent_column)  # the move itself starts the run
-    else:
-        runs.request(card_id)
-    try:
-        status = await runs.wait(card_id)
-    finally:
-        await runs.stop("interrupted from the command line")
-    state = status.state if status else None
-    print(
-        f"{card_id}: {state}" + (f" ({status.reason})" if status and status.reason else ""),
-        flush=True,
-    )
-    return 0 if state == "review" else 1
-
-
-def _run_detached(store, card_id: str) -> int:
+def _run_detached(session, card_id: str) -> int:
     """Start the run in a background process that outlives this command."""
-    from .core.paths import state_dir
-
-    state = state_dir(store.root)
-    if state is None:
-        raise UserError(
-            "the board is not inside a git repository: agents need one for their worktrees"
-        )
-    log_dir = state / "runs" / card_id
-    log_dir.mkdir(parents=True, exist_ok=True)
-    output = open(log_dir / "background.log", "ab")  # noqa: SIM115 - handed to the child
+    log_path = _action(session.background_log, card_id)
+    output = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "kanban_agents",
             "--board",
-            str(store.root),
+            str(session.root),
             "run",
             card_id,
             "--wait",
@@ -121,28 +97,15 @@ def _run_detached(store, card_id: str) -> int:
     return 0
 
 
-def _follow(store, card_id: str, first_run: int = 1, quiet: bool = False) -> int:
+def _follow(session, card_id: str, first_run: int = 1, quiet: bool = False) -> int:
     """Print a run's log as it is written (by whichever process runs it) until it ends. If the
     process running it goes away without ending the run, say so instead of waiting forever."""
     from .core.events import RunFinished
     from .core.log_format import format_event
+    from .core.session import RunLost
 
-    records = _records(store)
-    deadline = time.monotonic() + 15
-    while (run := records.next_run_number(card_id) - 1) < first_run:
-        if time.monotonic() > deadline:
-            raise UserError(
-                f"no run of {card_id} started (is the board app's agent column {store.settings.board.agent_column!r}?)"
-            )
-        time.sleep(0.1)
-    from .core.records import HostWatch
-
-    offset = 0
-    watch = HostWatch(records, store.root, card_id)
-    while True:
-        events, offset = records.read_from(card_id, run, offset)
-        for event in events:
-            watch.saw(event)
+    try:
+        for event in session.follow(card_id, first_run):
             if not quiet:
                 for line in format_event(event):
                     print(line, flush=True)
@@ -150,32 +113,36 @@ def _follow(store, card_id: str, first_run: int = 1, quiet: bool = False) -> int
                 reason = f" ({event.reason})" if event.reason else ""
                 print(f"{card_id}: {event.state}{reason}", flush=True)
                 return 0 if event.state == "review" else 1
-        if watch.lost():
-            print(f"{card_id}: run {run} stopped without an outcome (the process running it "
-                  f"is gone); '{PROG} run {card_id}' resumes it", flush=True)  # fmt: skip
-            return 1
-        time.sleep(0.2)
+    except RunLost as lost:
+        print(f"{card_id}: run {lost.run} stopped without an outcome (the process running it "
+              f"is gone); '{PROG} run {card_id}' resumes it", flush=True)  # fmt: skip
+        return 1
+    except _action_errors() as exc:
+        raise UserError(str(exc)) from None
+    return 1
 
 
-def _records(store):
-    from .core.paths import state_dir
-    from .core.records import run_records
+def _action_errors():
+    from .core.session import ActionFailed
 
-    if state_dir(store.root) is None:
-        raise UserError("the board is not inside a git repository: there are no runs")
-    return run_records(store)
+    return ActionFailed
+
+
+def _action(call, *args):
+    """Run a session call; its ``ActionFailed`` becomes the one-line ``UserError``."""
+    try:
+        return call(*args)
+    except _action_errors() as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .core import git
     from .core.card import Card
-    from .core.paths import repo_root
 
-    store = open_store(args)
-    records = _records(store)
+    session = open_session(args)
+    store = session.store
     rows = []
-    for state in map(records.as_seen, records.all_states()):
-        holder = records.lock(state.card_id).holder()
+    for state, holder in _action(session.run_states):
         entry = store.entry(state.card_id)
         rows.append(
             {
@@ -197,21 +164,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "finished": state.finished,
             }
         )
-    orphans = []
-    repo = repo_root(store.root)
-    if repo is not None:
-        prefix = store.settings.worktrees.branch_prefix
-        try:
-            worktrees = git.list_worktrees(repo)
-        except git.GitError:
-            worktrees = []
-        orphans = [
-            {"path": str(w.path), "branch": w.branch}
-            for w in worktrees
-            if w.branch
-            and w.branch.startswith(prefix)
-            and w.branch[len(prefix) :] not in store.cards
-        ]
+    try:
+        orphans = [{"path": str(w.path), "branch": w.branch} for w in session.orphans()]
+    except _action_errors():  # git failing to list worktrees must not hide the runs
+        orphans = []
     if args.json:
         print_json(jsonable({"runs": rows, "orphaned_worktrees": orphans}))
         return 0
@@ -222,7 +178,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         live = f" pid {row['pid']}" if row["live"] else ""
         tokens = f"  {row['tokens']} tok" if row["tokens"] else ""
         reason = f"  {row['reason']}" if row["reason"] else ""
-        print(f"{row['card']:<{width}}  run {row['run']}  {row['state']:<11}{live}{tokens}{reason}")
+        state = row["state"] or "(not started)"  # a record with no state yet: a queued card
+        print(f"{row['card']:<{width}}  run {row['run']}  {state:<11}{live}{tokens}{reason}")
     if orphans:
         print(
             f"\norphaned worktrees (their card is gone; remove with 'git worktree remove'): {len(orphans)}"
@@ -235,20 +192,18 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_log(args: argparse.Namespace) -> int:
     from .core.log_format import format_event
 
-    store = open_store(args)
-    card = find_card(store, args.card)
+    session = open_session(args)
+    card = find_card(session.store, args.card)
     if args.follow:
-        return _follow(store, card.id)
-    records = _records(store)
-    run = args.run or records.next_run_number(card.id) - 1
-    if run < 1:
+        return _follow(session, card.id)
+    history = _action(session.run_log, card.id, args.run)
+    if history.run < 1:
         raise UserError(f"{card.id} has no runs yet")
-    events = list(records.read_events(card.id, run))
     if args.json:
-        for event in events:
+        for event in history.events:
             print(json.dumps(event.as_dict(), ensure_ascii=False))
         return 0
-    for event in events:
+    for event in history.events:
         for line in format_event(event):
             print(line)
     return 0

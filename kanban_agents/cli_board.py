@@ -133,22 +133,12 @@ def card_json(store, card) -> dict[str, Any]:
     }
 
 
-# records.HOSTED_STATES, spelled out: `list` reads the run records only for the cards in them.
-_HOSTED_STATES = ("preparing", "running", "testing")
-
-
 def card_run_as_seen(store, card) -> dict[str, Any]:
-    """The card's ``run:`` front matter, except that a run whose process is gone (killed, say)
-    reads ``interrupted`` (``RunRecords.card_run_as_seen``, as ``status`` and the board see it)."""
-    if card.run_state not in _HOSTED_STATES:
-        return card.run
-    from .core.paths import state_dir
-    from .core.records import RunRecords
+    """The card's ``run:`` front matter as the board sees it (a run whose process is gone reads
+    ``interrupted``)."""
+    from .core.session import run_as_seen
 
-    state = state_dir(store.root)
-    if state is None:
-        return card.run
-    return RunRecords(state / "runs").card_run_as_seen(card.id, card.run)
+    return run_as_seen(store, card)
 
 
 def error_json(error) -> dict[str, Any]:
@@ -263,9 +253,9 @@ def cmd_move(args: argparse.Namespace) -> int:
 
 
 def hint_agent_host(store, card_id: str) -> None:
-    from .core.host import board_host_pid
+    from .core.session import board_host
 
-    pid = board_host_pid(store.root)
+    pid = board_host(store.root)
     if pid is not None:
         print(f"the board app (pid {pid}) will start its agent")
     else:

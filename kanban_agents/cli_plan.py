@@ -14,32 +14,30 @@ from pathlib import Path
 from .cli_board import PROG, UserError, find_card, open_store, print_json
 
 
-async def _with_model(store, ask):
-    from .core.agent.model import ModelError
-    from .core.planning import PlanningError, planning_model
+def _session(args: argparse.Namespace, *, agents: bool = False):
+    from .core.session import BoardSession
+
+    return BoardSession(open_store(args), agents=agents)
+
+
+def _propose(ask):
+    """Ask the model through the session; a planning or model error is one line."""
+    import asyncio
+
+    from .core.planning import PlanningError
 
     try:
-        model = planning_model(store.settings)
-    except ModelError as exc:
-        raise UserError(exc.message) from None
-    try:
-        return await ask(model)
+        return asyncio.run(ask())
     except PlanningError as exc:
         raise UserError(str(exc)) from None
-    finally:
-        await model.aclose()
 
 
 def cmd_tighten(args: argparse.Namespace) -> int:
-    import asyncio
-
     from .core.board import BoardError
-    from .core.planning import propose_tighten, repo_context
 
-    store = open_store(args)
-    card = find_card(store, args.card)
-    context = repo_context(store.root)
-    proposal = asyncio.run(_with_model(store, lambda model: propose_tighten(model, card, context)))
+    session = _session(args)
+    card = find_card(session.store, args.card)
+    proposal = _propose(lambda: session.propose_tighten(card.id))
     new_text = proposal.new_text(card)
     sys.stdout.writelines(
         difflib.unified_diff(
@@ -55,7 +53,7 @@ def cmd_tighten(args: argparse.Namespace) -> int:
         )
         return 0
     try:
-        proposal.apply(store, card)
+        session.apply_proposal(proposal, card)
     except BoardError as exc:
         raise UserError(str(exc)) from None
     print(f"\nwrote {card.path}", file=sys.stderr)
@@ -63,15 +61,11 @@ def cmd_tighten(args: argparse.Namespace) -> int:
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    import asyncio
-
     from .core.board import BoardError
-    from .core.planning import propose_split, repo_context
 
-    store = open_store(args)
-    card = find_card(store, args.card)
-    context = repo_context(store.root)
-    proposal = asyncio.run(_with_model(store, lambda model: propose_split(model, card, context)))
+    session = _session(args)
+    card = find_card(session.store, args.card)
+    proposal = _propose(lambda: session.propose_split(card.id))
     for number, part in enumerate(proposal.cards, 1):
         deps = f"  (after: {', '.join(part.depends_on)})" if part.depends_on else ""
         print(
@@ -92,7 +86,7 @@ def cmd_split(args: argparse.Namespace) -> int:
         if any(not 0 <= n < len(proposal.cards) for n in accepted):
             raise UserError(f"--only: numbers run from 1 to {len(proposal.cards)}")
     try:
-        created = proposal.apply(store, card, accepted)
+        created = session.apply_proposal(proposal, card, accepted)
     except BoardError as exc:
         raise UserError(str(exc)) from None
     for new in created:
@@ -101,16 +95,8 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from .core.graph import plan
-
-    store = open_store(args)
-    settings = store.settings
-    result = plan(
-        store.cards,
-        store.status_of,
-        settings.board.done_column,
-        {settings.board.agent_column, settings.board.review_column},
-    )
+    session = _session(args)
+    result, cards, states, columns = session.graph()
     if args.json:
         print_json(
             {
@@ -128,7 +114,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
         )
         return 0
     if not args.plain:
-        _print_graph_picture(store, result)
+        _print_graph_picture(result, cards, states, columns)
         return 0
     print(f"ready now ({len(result.ready)}): {', '.join(result.ready) or '-'}")
     print(f"critical path ({result.critical_length:g}): {' -> '.join(result.critical_path) or '-'}")
@@ -143,19 +129,15 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_graph_picture(store, result) -> None:
+def _print_graph_picture(result, cards, states, columns) -> None:
     """The summary and the boxes-and-lines drawing, in colour at a terminal and plain when piped
     (Rich decides, and honours NO_COLOR and FORCE_COLOR). Lines are never cut or wrapped here:
     a picture wider than the terminal is for ``less -RS``."""
     from rich.console import Console
     from rich.text import Text
 
-    from .cli_board import card_run_as_seen
     from .render.graph import render_graph
 
-    cards = store.cards
-    states = {cid: card_run_as_seen(store, card).get("state") for cid, card in cards.items()}
-    columns = {cid: store.status_of(card) for cid, card in cards.items()}
     lines = render_graph(result, cards, states, columns).split("\n", allow_blank=True)
     for line in lines:
         line.rstrip()  # the rows are padded to one width: no trailing blanks in a pipe
@@ -163,10 +145,12 @@ def _print_graph_picture(store, result) -> None:
 
 
 def cmd_conflicts(args: argparse.Namespace) -> int:
-    from .core.radar import board_radar
+    from .core.session import ActionFailed
 
-    store = open_store(args)
-    report, overlaps = board_radar(store)
+    try:
+        report, overlaps = _session(args).conflict_report()
+    except ActionFailed as exc:
+        raise UserError(str(exc)) from None
     if args.json:
         print_json(
             {
@@ -223,29 +207,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _demo_headless(board: Path) -> int:
     import asyncio
 
-    from .core.board import BoardStore
+    from .core.events import Event
     from .core.log_format import format_event
-    from .core.review import Reviewer
-    from .core.runs import RunManager
+    from .core.session import BoardSession
 
-    store = BoardStore.open(board)
+    session = BoardSession.open(board)
+
+    def show(event) -> None:
+        if isinstance(event, Event):
+            for line in format_event(event):
+                print(f"[{event.card_id}] {line}", flush=True)
 
     async def go() -> int:
-        runs = RunManager(store)
-        runs.subscribe(
-            lambda event: [
-                print(f"[{event.card_id}] {line}", flush=True) for line in format_event(event)
-            ]
-        )
-        await runs.start(auto_start=False)
+        session.subscribe(show)
+        await session.start(host=False)
         for card_id in ("add-line-count", "add-char-count"):
-            await asyncio.to_thread(store.move, card_id, store.settings.board.agent_column)
-        results = [await runs.wait(c) for c in ("add-line-count", "add-char-count")]
-        await runs.stop()
+            await asyncio.to_thread(session.move, card_id, session.settings.board.agent_column)
+        results = [await session.wait(c) for c in ("add-line-count", "add-char-count")]
+        await session.stop()
         return 0 if all(r is not None and r.state == "review" for r in results) else 1
 
     code = asyncio.run(go())
     if code == 0:
-        outcome = Reviewer(store).merge("add-line-count")
+        outcome = session.merge("add-line-count")
         print(f"merged add-line-count into {outcome.base}: {outcome.commit[:10]}")
     return code

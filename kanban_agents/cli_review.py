@@ -11,25 +11,24 @@ import sys
 from .cli_board import UserError, find_card, hint_agent_host, open_store, print_json
 
 
-def _reviewer(args: argparse.Namespace):
-    from .core.review import Reviewer
+def _session(args: argparse.Namespace):
+    from .core.session import BoardSession
 
-    return Reviewer(open_store(args))
+    return BoardSession(open_store(args))
+
+
+def _failed():
+    from .core.session import ActionFailed
+
+    return ActionFailed
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .core import git
-    from .core.review import ReviewError
-
-    reviewer = _reviewer(args)
-    card_id = find_card(reviewer.store, args.card).id
+    session = _session(args)
+    card_id = find_card(session.store, args.card).id
     try:
-        where = reviewer.card_branch(card_id)
-        if where.worktree is not None:
-            diff = git.worktree_diff(where.worktree, where.base)
-        else:
-            diff = git.branch_diff(where.repo, where.base, where.branch)
-    except (ReviewError, git.GitError) as exc:
+        diff = session.diff(card_id).diff
+    except _failed() as exc:
         raise UserError(str(exc)) from None
     if args.json:
         print_json(
@@ -71,20 +70,20 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from .core.review import MergeRefused, ReviewError
+    from .core.session import MergeConflict
 
-    reviewer = _reviewer(args)
-    card_id = find_card(reviewer.store, args.card).id
+    session = _session(args)
+    card_id = find_card(session.store, args.card).id
     try:
-        outcome = reviewer.merge(card_id, strategy=args.strategy)
-    except MergeRefused as exc:
+        outcome = session.merge(card_id, strategy=args.strategy)
+    except MergeConflict as exc:
         print(f"kanban-agents: {exc}", file=sys.stderr)
         print(
             f"send it back with the conflict as feedback: kanban-agents send-back {card_id} --conflict",
             file=sys.stderr,
         )
         return 1
-    except ReviewError as exc:
+    except _failed() as exc:
         raise UserError(str(exc)) from None
     if outcome.already_merged:
         into = f" into {outcome.base}" if outcome.base else ""
@@ -106,41 +105,37 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_send_back(args: argparse.Namespace) -> int:
-    from .core import git
-    from .core.review import MergeRefused, ReviewError
+    from .core.session import conflict_feedback
 
-    reviewer = _reviewer(args)
-    card_id = find_card(reviewer.store, args.card).id
+    session = _session(args)
+    card_id = find_card(session.store, args.card).id
     feedback = args.message or ""
     try:
         if args.conflict:
-            check = reviewer.check_merge(card_id)
+            where, check = session.check_merge(card_id)
             if check.clean:
                 raise UserError(f"{card_id} merges cleanly: there is no conflict to send back")
-            from .core.review import conflict_feedback
-
             feedback = (feedback + "\n\n" if feedback else "") + conflict_feedback(
-                reviewer.card_branch(card_id).base, check.conflicts
+                where.base, check.conflicts
             )
         if args.message == "-":
             feedback = sys.stdin.read()
-        card = reviewer.send_back(card_id, feedback)
-    except (ReviewError, MergeRefused, git.GitError) as exc:
+        card = session.send_back(card_id, feedback)
+    except _failed() as exc:
         raise UserError(str(exc)) from None
     print(
-        f"sent {card.id} back to {reviewer.store.status_of(card)} with review notes (round "
-        f"{reviewer.records.load_state(card.id).review_round})"
+        f"sent {card.id} back to {session.store.status_of(card)} with review notes (round "
+        f"{session.review_round(card.id)})"
     )
-    hint_agent_host(reviewer.store, card.id)
+    hint_agent_host(session.store, card.id)
     return 0
 
 
 def cmd_discard(args: argparse.Namespace) -> int:
-    from .core import git
-    from .core.review import ReviewError
+    import asyncio
 
-    reviewer = _reviewer(args)
-    card_id = find_card(reviewer.store, args.card).id
+    session = _session(args)
+    card_id = find_card(session.store, args.card).id
     if not args.yes and sys.stdin.isatty():
         answer = input(
             f"discard the work of {card_id} (its worktree and branch are deleted)? [y/N] "
@@ -149,25 +144,21 @@ def cmd_discard(args: argparse.Namespace) -> int:
             print("nothing changed")
             return 1
     try:
-        card = reviewer.discard(card_id)
-    except (ReviewError, git.GitError) as exc:
+        card = asyncio.run(session.discard(card_id))
+    except _failed() as exc:
         raise UserError(str(exc)) from None
-    print(f"discarded the work of {card.id}; the card is back in {reviewer.store.status_of(card)}")
+    print(f"discarded the work of {card.id}; the card is back in {session.store.status_of(card)}")
     return 0
 
 
 def cmd_test(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .core.review import ReviewError
-
-    reviewer = _reviewer(args)
-    card_id = find_card(reviewer.store, args.card).id
+    session = _session(args)
+    card_id = find_card(session.store, args.card).id
     try:
-        result = asyncio.run(
-            reviewer.run_tests(card_id, on_lines=lambda lines: print(*lines, sep="\n"))
-        )
-    except ReviewError as exc:
+        result = asyncio.run(session.test(card_id, on_lines=lambda lines: print(*lines, sep="\n")))
+    except _failed() as exc:
         raise UserError(str(exc)) from None
     if result is None:
         print(f"{card_id} names no tests ('tests:' in its front matter)")

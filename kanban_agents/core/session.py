@@ -11,12 +11,11 @@ store's writers, the run manager's loop): a view hands them to its own loop (Tex
 Domain decisions live here, not in a view: which diff a card has (its worktree, or its branch once
 the worktree is gone), when the radar rescans (debounced after changes, and every few seconds while
 branches are compared, since the base branch moves without telling anyone), whether a run is live.
-Heavy parts (runs, review, radar, git) load on first use, so ``list`` stays fast.
+Heavy parts (runs, review, radar, git, even asyncio) load on first use, so ``list`` stays fast.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -33,6 +32,8 @@ from .events import ACTIVE_STATES, CancelCause, Event, RunStatus
 from .paths import state_dir
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .git import MergeCheck, WorktreeDiff
     from .radar import RadarReport
     from .review import CardBranch, MergeOutcome, Reviewer
@@ -91,6 +92,17 @@ class MergeConflict(ActionFailed):
         super().__init__(message)
         self.base = base
         self.files = files
+
+
+class RunLost(ActionFailed):
+    """The process running a followed run went away without ending it."""
+
+    def __init__(self, card_id: str, run: int):
+        super().__init__(
+            f"run {run} of {card_id} stopped without an outcome (the process running it is gone)"
+        )
+        self.card_id = card_id
+        self.run = run
 
 
 class AgentsOff(ActionFailed):
@@ -291,6 +303,8 @@ class BoardSession:
 
     async def start(self, *, host: bool = True) -> None:
         """Start hosting agents (recovery of interrupted runs first) and the radar."""
+        import asyncio
+
         self._loop = asyncio.get_running_loop()
         if not self._agents:
             return
@@ -387,7 +401,123 @@ class BoardSession:
 
     def orphans(self) -> list:
         """Worktrees the board made whose card is gone."""
-        return self.runs.orphaned_worktrees() if self._agents else []
+        if not self._agents:
+            return []
+        with _as_action_failed():
+            return self.runs.orphaned_worktrees()
+
+    # ------------------------------------------------------------------ runs, seen from any process
+
+    def _records(self):
+        """The run records (under the repository's git dir): the host's own, or a reader's."""
+        if state_dir(self.root) is None:
+            raise ActionFailed(
+                "the board is not inside a git repository: agents need one for their worktrees"
+            )
+        if self._runs is not None:
+            return self._runs.records
+        from .records import run_records
+
+        return run_records(self.store)
+
+    @property
+    def redactor(self):
+        """What hides API keys in everything this process prints or writes."""
+        return self._records().redactor
+
+    def redacted(self, stream):
+        """``stream`` with the API keys this session knows replaced (for what a run prints)."""
+        from .records import RedactingStream
+
+        return RedactingStream(stream, self.redactor)
+
+    def board_host(self) -> int | None:
+        """The pid of a board app hosting this board's agents, if one runs."""
+        return board_host(self.root)
+
+    def next_run(self, card_id: str) -> int:
+        return self._records().next_run_number(card_id)
+
+    def run_log(self, card_id: str, run: int | None = None) -> RunLog:
+        """All events of one run of the card (default: its latest)."""
+        records = self._records()
+        run = run or records.next_run_number(card_id) - 1
+        if run < 1:
+            return RunLog(0, [])
+        return RunLog(run, list(records.read_events(card_id, run)))
+
+    def run_states(self) -> list[tuple[Any, int | None]]:
+        """Every card's last run as it stands (a run whose process is gone reads interrupted),
+        with the pid of the process running it now, if any."""
+        records = self._records()
+        return [
+            (state, records.lock(state.card_id).holder())
+            for state in map(records.as_seen, records.all_states())
+        ]
+
+    def card_run_as_seen(self, card: Card) -> dict[str, Any]:
+        """The card's ``run`` front matter, corrected when its process is gone."""
+        return run_as_seen(self.store, card)
+
+    def background_log(self, card_id: str) -> Path:
+        """Where a run started in the background writes what it prints."""
+        directory = self._records().root / card_id
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory / "background.log"
+
+    def follow(self, card_id: str, first_run: int = 1, *, start_timeout: float = 15.0):
+        """The events of the card's run numbered ``first_run`` or later, as whichever process runs
+        it writes them, until its ``RunFinished``. Raises ``RunLost`` when that process goes away
+        without ending the run, ``ActionFailed`` when no run starts within ``start_timeout``."""
+        from .events import RunFinished
+        from .records import HostWatch
+
+        records = self._records()
+        deadline = time.monotonic() + start_timeout
+        while (run := records.next_run_number(card_id) - 1) < first_run:
+            if time.monotonic() > deadline:
+                column = self.settings.board.agent_column
+                raise ActionFailed(
+                    f"no run of {card_id} started (is the board app's agent column {column!r}?)"
+                )
+            time.sleep(0.1)
+        offset = 0
+        watch = HostWatch(records, self.root, card_id)
+        while True:
+            events, offset = records.read_from(card_id, run, offset)
+            for event in events:
+                watch.saw(event)
+                yield event
+                if isinstance(event, RunFinished):
+                    return
+            if watch.lost():
+                raise RunLost(card_id, run)
+            time.sleep(0.2)
+
+    async def run_here(self, card_id: str, on_event: Callable[[Event], None] | None = None):
+        """Host the card's run in this process until it ends (``run --wait``): the card enters
+        the agent column (or its run is requested again), the agent works, the run's final
+        status is returned. Stopping early (Ctrl-C) leaves it interrupted and resumable."""
+        import asyncio
+
+        runs = self.runs
+
+        def relay(event: Event) -> None:
+            if on_event is not None and event.card_id == card_id:
+                on_event(event)
+
+        runs.subscribe(relay)
+        await runs.start(auto_start=False)
+        try:
+            agent_column = self.settings.board.agent_column
+            if self.store.status_of(self.store.get(card_id)) != agent_column:
+                await asyncio.to_thread(self.move, card_id, agent_column)  # the move starts it
+            else:
+                runs.request(card_id)
+            return await runs.wait(card_id)
+        finally:
+            await runs.stop("interrupted from the command line")
+            runs.unsubscribe(relay)
 
     # ------------------------------------------------------------------ review intents
 
@@ -408,12 +538,19 @@ class BoardSession:
         self.schedule_radar()
         return outcome
 
+    def review_round(self, card_id: str) -> int:
+        """How many times the card was sent back to its agent."""
+        state = self._records().load_state(card_id)
+        return state.review_round if state is not None else 0
+
     def send_back(self, card_id: str, feedback: str) -> Card:
         with _as_action_failed():
             return self.reviewer.send_back(card_id, feedback)
 
     async def discard(self, card_id: str) -> Card:
         """Stop the card's agent if it runs, then delete its worktree and branch."""
+        import asyncio
+
         if self._agents and self.runs.is_active(card_id):
             self.runs.cancel(card_id, "discarded", cause=CancelCause.DISCARDED)
             await self.runs.wait(card_id)
@@ -472,6 +609,8 @@ class BoardSession:
         return await self._ask_model(lambda model, context: propose_split(model, card, context))
 
     async def _ask_model(self, ask):
+        import asyncio
+
         from .agent.model import ModelError
         from .planning import PlanningError, planning_model, repo_context
 
@@ -493,6 +632,14 @@ class BoardSession:
             return proposal.apply(self.store, card)
         return proposal.apply(self.store, card, accepted)
 
+    def conflict_report(self):
+        """The radar's scan of the cards' branches now, and the cards whose declared ``files``
+        overlap: (RadarReport, [(card, other, files)])."""
+        from .radar import board_radar
+
+        with _as_action_failed():
+            return board_radar(self.store)
+
     def graph(self):
         """The dependency plan of the board, with each card's run state and column."""
         from .graph import plan
@@ -505,9 +652,13 @@ class BoardSession:
             settings.board.done_column,
             {settings.board.agent_column, settings.board.review_column},
         )
-        statuses = self.statuses()
+        statuses = self.statuses() if self._started else {}
         states = {
-            cid: (statuses[cid].state if cid in statuses else card.run_state)
+            cid: (
+                statuses[cid].state
+                if cid in statuses
+                else run_as_seen(self.store, card).get("state")
+            )
             for cid, card in cards.items()
         }
         columns = {cid: self.store.status_of(card) for cid, card in cards.items()}
@@ -517,6 +668,8 @@ class BoardSession:
 
     def schedule_radar(self, changed: set[str] | None = None) -> None:
         """Rescan soon (debounced). Safe from any thread."""
+        import asyncio
+
         loop = self._loop
         if not self._started or loop is None or loop.is_closed() or self.repo is None:
             return
@@ -530,6 +683,8 @@ class BoardSession:
             loop.call_soon_threadsafe(self._arm_radar, changed)
 
     def _arm_radar(self, changed: set[str] | None) -> None:
+        import asyncio
+
         if changed is None or self._radar_pending is None:
             self._radar_pending = None
         else:
@@ -540,6 +695,8 @@ class BoardSession:
             )
 
     def _start_radar(self) -> None:
+        import asyncio
+
         self._radar_timer = None
         if self._radar_task is not None and not self._radar_task.done():
             # One scan at a time: look again when this one ends.
@@ -550,6 +707,8 @@ class BoardSession:
 
     async def scan_radar(self, changed: set[str] | None = None) -> RadarReport:
         """The cards' branches against each other and against the base branch."""
+        import asyncio
+
         from .radar import ConflictRadar, active_branches
 
         repo = self.repo
@@ -571,6 +730,8 @@ class BoardSession:
         return report
 
     async def _radar_recheck(self) -> None:
+        import asyncio
+
         # The base branch moves without telling us (a commit in the main checkout): while
         # branches are compared, look again every few seconds; unchanged tips cost little.
         while self._started:
@@ -581,6 +742,30 @@ class BoardSession:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+# records.HOSTED_STATES, spelled out: a card in none of them needs no look at the run records
+# (``list`` of a big board stays a read of the card files).
+_HOSTED_STATES = ("preparing", "running", "testing")
+
+
+def run_as_seen(store: BoardStore, card: Card) -> dict[str, Any]:
+    """The card's ``run:`` front matter, except that a run whose process is gone (killed, say)
+    reads ``interrupted``, as ``status`` and the board see it."""
+    if card.run_state not in _HOSTED_STATES:
+        return card.run
+    state = state_dir(store.root)
+    if state is None:
+        return card.run
+    from .records import RunRecords
+
+    return RunRecords(state / "runs").card_run_as_seen(card.id, card.run)
+
+
+def board_host(board_root: Path) -> int | None:
+    """The pid of the board app hosting this board's agents, if one runs."""
+    from .host import board_host_pid
+
+    return board_host_pid(board_root)
 
 
 def conflict_feedback(base: str, files: list[str]) -> str:
@@ -661,6 +846,7 @@ __all__ = [
     "MergeConflict",
     "RadarUpdated",
     "RunLog",
+    "RunLost",
     "SessionEvent",
     "app_log_path",
     "conflict_feedback",

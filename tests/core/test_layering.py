@@ -66,6 +66,25 @@ def test_tui_reaches_the_core_only_through_the_session_and_view_types():
     )
 
 
+# A CLI command is a face too: it parses, calls the session and prints.
+CLI_MAY_IMPORT = TUI_MAY_IMPORT | {"core.init_board", "core", "tui.app", "demo", "cli", "cli_board"}
+
+
+def test_cli_commands_go_through_the_session():
+    offenders = {}
+    for path in sorted(PACKAGE.glob("cli*.py")):
+        bad = sorted(
+            m
+            for m in core_imports(path)
+            if not any(m == a or m.startswith(a + ".") for a in CLI_MAY_IMPORT)
+        )
+        if bad:
+            offenders[path.name] = bad
+    assert not offenders, "CLI commands must go through core.session; these reach past it: " + str(
+        offenders
+    )
+
+
 def test_the_checker_sees_a_forbidden_import(tmp_path):
     fake = tmp_path / "tui" / "probe.py"
     fake.parent.mkdir()
