@@ -267,6 +267,7 @@ async def test_the_streamed_try_does_not_use_up_the_retry_budget(serve):
 
     assert [c.name for c in turn.tool_calls] == ["read_file"]
     assert [r["stream"] for r in server.requests] == [True, False, False]
+    assert len(client.notices) == 1  # the closed connection is not worth a warning
 
 
 async def test_without_usage_the_counts_are_marked_estimated(serve):

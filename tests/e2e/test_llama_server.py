@@ -158,6 +158,7 @@ async def test_the_built_in_agent_runs_a_card_on_a_real_llama_server(project, ll
     assert all(call.name in TOOL_NAMES for call in calls), [c.name for c in calls]
     # The server cannot stream a tool call it chose: it was asked without streaming instead.
     assert any("cannot stream tool calls" in text for text in notices), notices
+    assert not any("connection" in text for text in notices), notices
     # A clear end with a one-line reason; the server gave no usage in its streams, but in its
     # whole answers it does.
     assert finished.state in FINAL_STATES

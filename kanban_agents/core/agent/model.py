@@ -209,7 +209,14 @@ class OpenAIModel:
                 "streaming from now on"
             )
             self._attempt_started = time.monotonic()  # the streamed try taught, not failed
-            return await self._complete_whole(messages, tools, on_text)
+            try:
+                return await self._complete_whole(messages, tools, on_text)
+            except ModelError as error:
+                if not error.retryable or error.status is not None or error.received_data:
+                    raise
+                # llama-cpp-python closes the connection its failed stream came on, and the
+                # pool may hand that one out again: one quiet try on a fresh connection.
+                return await self._complete_whole(messages, tools, on_text)
 
     def _options(self, messages: list[dict], tools: list[dict], *, stream: bool) -> dict[str, Any]:
         options: dict[str, Any] = {
