@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,6 @@ KNOWN_KEYS = (
     "merged",
 )
 _FENCE = re.compile(r"^---[ \t]*\r?$")
-_SLUG_STRIP = re.compile(r"[^a-z0-9]+")
 
 
 def digest_of(data: bytes) -> str:
@@ -374,10 +374,22 @@ def parse_card(path: Path, data: bytes) -> Card:
 
 
 def slugify(title: str, max_length: int = 48) -> str:
-    slug = _SLUG_STRIP.sub("-", title.lower()).strip("-")
+    """A card id from its title: lower-case letters and digits of any script, words joined by
+    '-' (NFC, so 'é' typed either way is one id). An id is a file name and part of a git branch
+    name; letters, digits and combining marks are safe in both, while every character git or a
+    file system treats specially ('.', '/', '~', '^', ':', spaces, emoji ...) becomes a '-'."""
+    kept = [ch if _slug_char(ch) else "-" for ch in unicodedata.normalize("NFC", title.lower())]
+    slug = "-".join(part for part in "".join(kept).split("-") if part)
     if len(slug) > max_length:
         slug = slug[:max_length].rsplit("-", 1)[0] or slug[:max_length]
-    return slug or "card"
+    return slug.strip("-") or "card"
+
+
+def _slug_char(ch: str) -> bool:
+    # L: letters, N: digits, M: the vowel signs and accents that are part of a word (Devanagari)
+    if ch.isascii():
+        return ch.isalnum()
+    return unicodedata.category(ch)[0] in "LNM"
 
 
 def _key_line(text: str, span: FrontMatterSpan, key: str) -> int | None:

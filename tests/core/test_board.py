@@ -107,7 +107,27 @@ def test_create_makes_unique_slug(store, board_dir):
 def test_create_with_quotes_and_unicode_title(store):
     card = store.create('Übersetzung: "quotes" & #hash')
     assert card.title == 'Übersetzung: "quotes" & #hash'
-    assert card.id == "bersetzung-quotes-hash"
+    assert card.id == "übersetzung-quotes-hash"
+
+
+@pytest.mark.parametrize(
+    "title, card_id",
+    [
+        ("ロケット打ち上げ", "ロケット打ち上げ"),
+        ("Crème brûlée à la carte", "crème-brûlée-à-la-carte"),
+        ("🚀🔥", "card"),  # nothing readable to keep
+        ("नमस्ते दुनिया", "नमस्ते-दुनिया"),  # combining vowel signs stay in their word
+        ("..lock ~^:?*[\\ @{x}.lock", "lock-x-lock"),
+    ],
+)
+def test_card_ids_keep_non_ascii_titles_readable(store, board_dir, title, card_id):
+    card = store.create(title)
+    assert card.id == card_id and (board_dir / f"{card_id}.md").is_file()
+    # the id is the agent's branch name: git must accept it
+    git_check = subprocess.run(
+        ["git", "check-ref-format", f"refs/heads/kanban/{card.id}"], capture_output=True
+    )
+    assert git_check.returncode == 0, card.id
 
 
 def test_conflict_when_file_changed_since_read(store, board_dir):
