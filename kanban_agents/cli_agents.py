@@ -162,6 +162,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "base": state.base,
                 "started": state.started,
                 "finished": state.finished,
+                "sandbox": state.extra.get("sandbox"),
             }
         )
     try:
@@ -179,7 +180,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         tokens = f"  {row['tokens']} tok" if row["tokens"] else ""
         reason = f"  {row['reason']}" if row["reason"] else ""
         state = row["state"] or "(not started)"  # a record with no state yet: a queued card
-        print(f"{row['card']:<{width}}  run {row['run']}  {state:<11}{live}{tokens}{reason}")
+        run = f"run {row['run']}  " if row["run"] else ""
+        print(f"{row['card']:<{width}}  {run}{state:<11}{live}{tokens}{reason}")
     if orphans:
         print(
             f"\norphaned worktrees (their card is gone; remove with 'git worktree remove'): {len(orphans)}"

@@ -308,3 +308,21 @@ def test_background_log_holds_no_api_key(project):
     ).read_text()
     assert "I will not print" in background  # the run's output is there ...
     assert key not in background  # ... without the key
+
+
+def test_status_shows_a_run_record_with_no_state_yet(project):
+    """Issue 17, defect 1: a queued card sent back with `b` has a record (its review round) but
+    no run state yet; `status` crashed formatting None."""
+    from kanban_agents.core.records import run_records
+
+    records = run_records(BoardStore.open(project / "board"))
+    records.update_state("sub", lambda state: setattr(state, "review_round", 1))
+    with ScriptedServer([]) as server:
+        text = kanban(project, server, "status")
+        as_json = kanban(project, server, "status", "--json")
+    assert text.returncode == 0, text.stderr
+    assert " ".join(text.stdout.split()) == "sub (not started)", text.stdout
+    assert as_json.returncode == 0, as_json.stderr
+    [row] = json.loads(as_json.stdout)["runs"]
+    assert row["card"] == "sub" and row["state"] is None and row["run"] == 0
+    assert row["live"] is False and row["column"] == "todo"
