@@ -157,6 +157,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "agent": state.agent,
                 "steps": state.steps,
                 "tokens": state.tokens,
+                "tokens_estimated": state.tokens_estimated,
                 "branch": state.branch,
                 "worktree": state.worktree,
                 "base": state.base,
@@ -177,7 +178,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     width = max((len(r["card"]) for r in rows), default=4)
     for row in rows:
         live = f" pid {row['pid']}" if row["live"] else ""
-        tokens = f"  {row['tokens']} tok" if row["tokens"] else ""
+        estimate = "~" if row["tokens_estimated"] else ""  # the server reported no usage
+        tokens = f"  {estimate}{row['tokens']} tok" if row["tokens"] else ""
         reason = f"  {row['reason']}" if row["reason"] else ""
         state = row["state"] or "(not started)"  # a record with no state yet: a queued card
         run = f"run {row['run']}  " if row["run"] else ""

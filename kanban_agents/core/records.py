@@ -69,6 +69,7 @@ class RunState:
     started: float | None = None
     finished: float | None = None
     tokens: int = 0
+    tokens_estimated: bool = False  # the server reported no usage: ``tokens`` is our estimate
     steps: int = 0
     pid: int | None = None
     branch: str = ""

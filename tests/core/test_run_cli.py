@@ -326,3 +326,35 @@ def test_status_shows_a_run_record_with_no_state_yet(project):
     [row] = json.loads(as_json.stdout)["runs"]
     assert row["card"] == "sub" and row["state"] is None and row["run"] == 0
     assert row["live"] is False and row["column"] == "todo"
+
+
+def test_status_marks_estimated_token_counts(project):
+    """A server that reports no usage: the counts are our estimate, and `status` says so (~)."""
+    from kanban_agents.core.agent.scripted_server import Dialect
+
+    with ScriptedServer(
+        [edit_sub(), finish("Added sub.")], dialect=Dialect(streams_usage=False)
+    ) as server:
+        assert kanban(project, server, "run", "sub", "--wait", "-q").returncode == 0
+        status = kanban(project, server, "status")
+        data = json.loads(kanban(project, server, "status", "--json").stdout)
+    assert status.returncode == 0 and " ~" in status.stdout and "tok" in status.stdout
+    row = data["runs"][0]
+    assert row["tokens"] > 0 and row["tokens_estimated"] is True
+
+
+def test_run_on_a_done_card_refuses_without_force(project):
+    """Issue 17, defect 3: running an agent on a merged card starts a new branch from the base;
+    the CLI asks for --force instead of doing it at once."""
+    card = project / "board" / "sub.md"
+    card.write_text(card.read_text().replace("status: todo", "status: done"))
+    with ScriptedServer([edit_sub(), finish()]) as server:
+        refused = kanban(project, server, "run", "sub", "--wait")
+        assert refused.returncode == 1 and refused.stdout == ""
+        [line] = refused.stderr.splitlines()
+        assert "sub is done" in line and "--force" in line
+        assert "status: done" in card.read_text()  # nothing moved, no branch made
+        assert "kanban/sub" not in git(project, "branch", "--list")
+        forced = kanban(project, server, "run", "sub", "--wait", "--force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert BoardStore.open(project / "board").get("sub").status == "review"

@@ -146,6 +146,7 @@ class AgentSession:
         finally:
             self.record.steps = agent.steps
             self.record.tokens = agent.prompt_tokens + agent.completion_tokens
+            self.record.tokens_estimated = agent.usage_estimated
             self.records.save_messages(self.card.id, messages)
 
     def tests_stop_or_retry(self):

@@ -562,6 +562,7 @@ class RunManager:
         status = self.status.get(record.card_id)
         if status is not None:
             record.tokens = record.tokens or status.tokens
+            record.tokens_estimated = record.tokens_estimated or status.tokens_estimated
             record.steps = record.steps or status.steps
         self.records.save_state(record)
         emit(RunFinished, state=state, reason=reason, summary=summary, commit=commit)
@@ -610,6 +611,8 @@ def _card_run(record: RunState) -> dict[str, Any]:
         run["finished"] = _iso(record.finished)
     if record.tokens:
         run["tokens"] = record.tokens
+        if record.tokens_estimated:
+            run["tokens_estimated"] = True
     return run
 
 
@@ -630,6 +633,7 @@ def _status_from_record(record: RunState) -> RunStatus:
         summary=record.summary,
     )
     status.prompt_tokens = record.tokens
+    status.tokens_estimated = record.tokens_estimated
     return status
 
 
