@@ -70,6 +70,8 @@ COMMANDS: tuple[Command, ...] = (
         arg("--wait", "-w", action="store_true",
             help="run here, stream the log, exit 0 when the card reaches review"),
         arg("--quiet", "-q", action="store_true", help="with --wait: print only the outcome"),
+        arg("--force", action="store_true",
+            help="run a card that is done (merged) again, on a new branch from the base"),
     )),
     Command("status", "list agent runs", "cli_agents:cmd_status", (JSON,)),
     Command("log", "print a card's run log", "cli_agents:cmd_log", (

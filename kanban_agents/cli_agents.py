@@ -33,6 +33,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     session = open_session(args)
     store = session.store
     card = find_card(store, args.card)
+    warning = _action(session.rerun_warning, card.id)
+    if warning and not args.force:
+        raise UserError(f"{warning}: add --force to run it anyway")
     host = _action(session.board_host)
     if host is not None and host != os.getpid():
         agent_column = store.settings.board.agent_column
@@ -42,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"moved {card.id} to {agent_column}; the board app (pid {host}) runs its agent")
         return _follow(session, card.id, first_run, quiet=args.quiet) if args.wait else 0
     if not args.wait:
-        return _run_detached(session, card.id)
+        return _run_detached(session, card.id, force=args.force)
     return asyncio.run(_run_here(session, card.id, quiet=args.quiet))
 
 
@@ -71,7 +74,7 @@ async def _run_here(session, card_id: str, quiet: bool) -> int:
         sys.stdout, sys.stderr = printed
 
 
-def _run_detached(session, card_id: str) -> int:
+def _run_detached(session, card_id: str, *, force: bool = False) -> int:
     """Start the run in a background process that outlives this command."""
     log_path = _action(session.background_log, card_id)
     output = open(log_path, "ab")  # noqa: SIM115 - handed to the child
@@ -85,6 +88,7 @@ def _run_detached(session, card_id: str) -> int:
             "run",
             card_id,
             "--wait",
+            *(["--force"] if force else []),  # asked once, here
         ],
         stdout=output,
         stderr=subprocess.STDOUT,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .board import BoardChange, BoardError, BoardStore, CardConflict, CardNotFound
 from .card import Card, CardError
-from .events import ACTIVE_STATES, CancelCause, Event, RunStatus
+from .events import ACTIVE_STATES, MERGED, CancelCause, Event, RunStatus
 from .paths import state_dir
 
 if TYPE_CHECKING:
@@ -384,6 +384,24 @@ class BoardSession:
             return f"{card_id}: its agent is already queued or running."
         self.runs.request(card_id)
         return f"{card_id}: agent started again in its worktree."
+
+    def rerun_warning(self, card_id: str) -> str | None:
+        """Why running the card's agent needs the user's say-so, or None: the card is done (its
+        work merged, usually), so a run starts over on a new branch from the base. Views ask
+        first: the TUI a confirmation, the CLI --force."""
+        card = self.store.get(card_id)
+        done_column = self.settings.board.done_column
+        if self.store.status_of(card) != done_column:
+            return None
+        try:
+            state = self._records().load_state(card_id)
+        except ActionFailed:  # no git repository: the column says enough
+            state = None
+        merged = " and merged" if state is not None and state.state == MERGED else ""
+        return (
+            f"{card_id} is done (in {done_column}{merged}); running its agent again starts a "
+            "new branch from the base"
+        )
 
     def cancel(self, card_id: str, reason: str = "cancelled by you") -> bool:
         return self.runs.cancel(card_id, reason) if self._agents else False
