@@ -83,6 +83,12 @@ Sink = Callable[[SessionEvent], None]
 # ---------------------------------------------------------------------------- errors
 
 
+NOT_IN_GIT_REPO = (
+    "the board is not inside a git repository, and agents work in git worktrees: run 'git init' "
+    "and make a first commit there, then open the board again"
+)
+
+
 class ActionFailed(Exception):
     """An intent could not be carried out; the message is one line (git's words for git)."""
 
@@ -232,6 +238,16 @@ class BoardSession:
 
     def is_active(self, card_id: str) -> bool:
         return self._agents and self.runs.is_active(card_id)
+
+    @property
+    def in_git_repo(self) -> bool:
+        return state_dir(self.root) is not None
+
+    @property
+    def git_warning(self) -> str | None:
+        """What a view says at start when agents cannot run here (no git repository around the
+        board), before a first run fails with some later error; None when all is well."""
+        return NOT_IN_GIT_REPO if self._agents and not self.in_git_repo else None
 
     def active_cards(self) -> list[str]:
         return [cid for cid, s in self.statuses().items() if s.state in ACTIVE_STATES]
@@ -429,9 +445,7 @@ class BoardSession:
     def _records(self):
         """The run records (under the repository's git dir): the host's own, or a reader's."""
         if state_dir(self.root) is None:
-            raise ActionFailed(
-                "the board is not inside a git repository: agents need one for their worktrees"
-            )
+            raise ActionFailed(NOT_IN_GIT_REPO)
         if self._runs is not None:
             return self._runs.records
         from .records import run_records

@@ -171,6 +171,8 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         orphans = await asyncio.to_thread(self.session.orphans)
         if orphans:
             listed = ", ".join(str(w.path) for w in orphans[:3])
+        if warning := self.session.git_warning:
+            self.notify(warning, title="No git repository", severity="warning", timeout=20)
             self.notify(
                 f"{len(orphans)} worktree(s) whose card is gone: {listed}. They are kept; see "
                 "'kanban-agents status'.",

@@ -255,3 +255,13 @@ def test_every_command_has_a_handler():
 
     for spec in cli_module.COMMANDS:
         assert callable(cli_module.handler(spec)), spec.name
+
+
+def test_run_outside_a_git_repository_says_so_in_one_line(tmp_path):
+    """Agents need a git repository: `run` says that and what to do, not a later error."""
+    cli(tmp_path, "init")
+    cli(tmp_path, "new", "Try it")
+    for args in (("run", "try-it"), ("run", "try-it", "--wait")):
+        proc = cli(tmp_path, *args, check_rc=1)
+        [line] = proc.stderr.splitlines()
+        assert "not inside a git repository" in line and "git init" in line, line
