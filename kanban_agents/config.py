@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 CONFIG_FILE = "kanban.toml"
 ENV_PREFIX = "KANBAN_AGENTS_"
+# The user's own settings, for every board: what is personal (the theme the app remembers).
+USER_CONFIG_FILE = Path("kanban-agents") / "config.toml"
+USER_SECTIONS = ("ui",)
+
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -222,20 +226,90 @@ def load_settings(board_dir: Path, environ: dict[str, str] | None = None) -> Set
     """Read ``board_dir/kanban.toml`` (if any), then apply ``KANBAN_AGENTS_*`` overrides."""
     environ = os.environ if environ is None else environ
     path = board_dir / CONFIG_FILE
-    raw: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}") from None
+    raw = _read_toml(path)
+    user = _user_defaults(user_config_path(environ))
+    for name, table in user.items():  # the user's choices, under what the board says
+        board_table = raw.get(name, {})
+        if isinstance(board_table, dict):
+            raw[name] = {**table, **board_table}
     try:
         return _build(raw, environ)
     except _EnvironmentError:
         raise
     except ConfigError as exc:
         raise ConfigError(f"{path.name}: {exc}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+
+
+def user_config_path(environ: typing.Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/kanban-agents/config.toml`` (default ``~/.config``)."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_CONFIG_HOME") or str(
+        Path(environ.get("HOME") or Path.home()) / ".config"
+    )
+    return Path(base) / USER_CONFIG_FILE
+
+
+def _user_defaults(path: Path) -> dict[str, dict[str, Any]]:
+    """The user's file, checked on its own so a mistake there names that file."""
+    raw = _read_toml(path)
+    other = set(raw) - set(USER_SECTIONS)
+    if other:
+        raise ConfigError(
+            f"{path}: only [{'], ['.join(USER_SECTIONS)}] belong here; "
+            f"[{'], ['.join(sorted(other))}] go in a board's {CONFIG_FILE}"
+        )
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{name}] must be a table")
+        try:
+            _convert(SECTIONS[name], table, name)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    return raw
+
+
+def remember_user_setting(
+    section: str, key: str, value: str, environ: typing.Mapping[str, str] | None = None
+) -> Path:
+    """Write ``section.key = value`` into the user's config file, keeping the rest of it (its
+    other lines and comments): the app remembers a choice (the theme) this way."""
+    import json
+
+    path = user_config_path(environ)
+    line = f"{key} = {json.dumps(value, ensure_ascii=False)}"  # a TOML basic string
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    header = next((i for i, text in enumerate(lines) if text.strip() == f"[{section}]"), None)
+    if header is None:
+        lines += ([""] if lines else []) + [f"[{section}]", line]
+    else:
+        end = next(
+            (i for i in range(header + 1, len(lines)) if lines[i].lstrip().startswith("[")),
+            len(lines),
+        )
+        at = next(
+            (i for i in range(header + 1, end) if lines[i].split("=", 1)[0].strip() == key),
+            None,
+        )
+        if at is None:
+            lines.insert(header + 1, line)
+        else:
+            lines[at] = line
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    scratch.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(scratch, path)  # never a half-written file
+    return path
 
 
 def _build(raw: dict[str, Any], environ: typing.Mapping[str, str]) -> Settings:

@@ -60,7 +60,7 @@ delete_branch = true
 remove_worktree = true
 
 [ui]
-theme = "textual-dark"
+# theme = "textual-dark"       # unset: the theme you last chose (kept in ~/.config/kanban-agents)
 log_max_lines = 50000
 editor = ""                    # empty: $VISUAL, then $EDITOR, then vi
 """

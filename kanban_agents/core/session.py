@@ -185,6 +185,7 @@ class BoardSession:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
         self.radar_scans = 0  # how many scans ran (tests and benchmarks look)
+        self._theme = store.settings.ui.theme  # the last one chosen (remember_theme)
         store.add_listener(self._on_store_change)
 
     @classmethod
@@ -274,6 +275,19 @@ class BoardSession:
 
     def cleanup_notes(self) -> list[str]:
         return list(self.store.cleanup_notes)
+
+    def remember_theme(self, theme: str) -> None:
+        """The user chose a theme: keep it for every board (the user's config file), unless it
+        is the one the settings already give (the app setting it at start)."""
+        if theme == self._theme:
+            return
+        self._theme = theme
+        from ..config import remember_user_setting
+
+        try:
+            remember_user_setting("ui", "theme", theme)
+        except OSError as exc:  # a read-only home: the theme still applies, for now
+            log.warning("could not save the theme: %s", exc)
 
     # ------------------------------------------------------------------ events
 

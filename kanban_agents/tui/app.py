@@ -154,6 +154,8 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self.feed.start()
         if self.session.agents_on:
             self.start_agents()
+        if warning := self.session.git_warning:
+            self.notify(warning, title="No git repository", severity="warning", timeout=20)
         if self.demo:
             self.notify(
                 "DEMO MODE: a scripted demo model (not a real LLM) plays the agents. Select a card and "
@@ -161,6 +163,9 @@ class KanbanApp(ReviewActions, PlanningActions, App):
                 title="kanban-agents demo",
                 timeout=12,
             )
+
+    def watch_theme(self, theme: str) -> None:
+        self.session.remember_theme(theme)  # kept for the next start, on every board
 
     @work(group="runs-start", exit_on_error=False)
     async def start_agents(self) -> None:
@@ -171,8 +176,6 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         orphans = await asyncio.to_thread(self.session.orphans)
         if orphans:
             listed = ", ".join(str(w.path) for w in orphans[:3])
-        if warning := self.session.git_warning:
-            self.notify(warning, title="No git repository", severity="warning", timeout=20)
             self.notify(
                 f"{len(orphans)} worktree(s) whose card is gone: {listed}. They are kept; see "
                 "'kanban-agents status'.",

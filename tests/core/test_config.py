@@ -155,3 +155,35 @@ def test_every_key_is_declared_with_a_doc_and_in_the_readme(board_dir):
             else:
                 continue  # tuples and unset values are described in words
             assert f"`{shown}`" in rows[key], f"README default of {key}: {rows[key]!r}, not {shown}"
+
+
+def test_the_users_theme_is_a_default_under_the_board(board_dir, tmp_path):
+    """Issue 17: the chosen theme persists, in the user's config file (XDG); a board's own
+    kanban.toml still decides for that board."""
+    from kanban_agents.config import remember_user_setting, user_config_path
+
+    environ = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path / "home")}
+    path = user_config_path(environ)
+    assert path == tmp_path / "xdg" / "kanban-agents" / "config.toml"
+    assert load_settings(board_dir, environ).ui.theme == "textual-dark"
+    remember_user_setting("ui", "theme", "nord", environ)
+    assert path.read_text() == '[ui]\ntheme = "nord"\n'
+    assert load_settings(board_dir, environ).ui.theme == "nord"
+    # changed again: the one line is rewritten, the rest of the file kept
+    path.write_text('# mine\n[ui]\neditor = "nano"\ntheme = "nord"  # was dark\n')
+    remember_user_setting("ui", "theme", "gruvbox", environ)
+    assert path.read_text() == '# mine\n[ui]\neditor = "nano"\ntheme = "gruvbox"\n'
+    settings = load_settings(board_dir, environ)
+    assert settings.ui.theme == "gruvbox" and settings.ui.editor == "nano"
+    # without XDG_CONFIG_HOME: ~/.config
+    assert user_config_path({"HOME": "/h"}).as_posix() == "/h/.config/kanban-agents/config.toml"
+    # a board that sets its theme keeps it
+    (board_dir / "kanban.toml").write_text('[ui]\ntheme = "textual-light"\n')
+    assert load_settings(board_dir, environ).ui.theme == "textual-light"
+    # a mistake in the user's file names that file; boards' sections do not belong there
+    path.write_text("[ui]\ntheme = 3\n")
+    with pytest.raises(ConfigError, match=r"config\.toml: ui\.theme must be a string"):
+        load_settings(board_dir, environ)
+    path.write_text("[runs]\nconcurrency = 9\n")
+    with pytest.raises(ConfigError, match=r"config\.toml: only \[ui\]"):
+        load_settings(board_dir, environ)
