@@ -210,6 +210,8 @@ def main() -> int:
     }
     if os.environ.get("STRESS_KEEP"):
         print(f"work dir: {work}", file=sys.stderr)
+        lost = [m for m in missing if m not in kept_lines]
+        print(f"lost markers: {lost[:40]}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     else:

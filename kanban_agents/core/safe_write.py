@@ -541,7 +541,9 @@ def clean_scratch(places: Places, board: Path, *, now: float | None = None) -> C
             removed += 1
             continue
         try:
-            theirs = scratch.read_bytes()
+            # A writer that opened the card before the killed writer's swap may still be
+            # writing into this file: wait until nobody has it open.
+            theirs = _settled_bytes(scratch)
         except FileNotFoundError:
             continue
         if name.old != "give" and digest_of(theirs)[:_DIGEST_CHARS] in (name.old, name.new):
