@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from .cli_board import PROG, UserError, find_board_dir
+from .cli_board import PROG, UserError, find_board_dir, serving_demo_model
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,8 @@ def run_tui(board_dir: str | None) -> int:
         raise UserError(
             "the board TUI is not built yet; use the subcommands (see --help)"
         ) from None
-    return run_app(directory)
+    with serving_demo_model(directory) as demo:
+        return run_app(directory, demo=demo)
 
 
 if __name__ == "__main__":

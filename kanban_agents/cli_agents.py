@@ -18,6 +18,7 @@ from .cli_board import (
     jsonable,
     open_store,
     print_json,
+    serving_demo_model,
 )
 
 
@@ -46,7 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _follow(session, card.id, first_run, quiet=args.quiet) if args.wait else 0
     if not args.wait:
         return _run_detached(session, card.id, force=args.force)
-    return asyncio.run(_run_here(session, card.id, quiet=args.quiet))
+    with serving_demo_model(session.root):  # a demo board's model, served by the run's host
+        return asyncio.run(_run_here(session, card.id, quiet=args.quiet))
 
 
 async def _run_here(session, card_id: str, quiet: bool) -> int:

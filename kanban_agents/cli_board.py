@@ -8,9 +8,11 @@ are imported inside the functions that need them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -325,3 +327,23 @@ def cmd_lint(args: argparse.Namespace) -> int:
         )
     has_errors = bool(store.errors) or any(f.severity == "error" for _, fs in report for f in fs)
     return 1 if has_errors else 0
+
+
+@contextlib.contextmanager
+def serving_demo_model(directory: Path) -> Iterator[bool]:
+    """A board made by ``demo`` runs on the scripted demo model: this process serves it while
+    the board is open (its kanban.toml says so, ``kind = "demo"``). Yields whether it does."""
+    from .config import load_settings
+
+    settings = load_settings(directory)
+    if not settings.uses_demo_model:
+        yield False
+        return
+    from .demo import serve_demo_model
+
+    server = serve_demo_model(settings)
+    try:
+        yield True
+    finally:
+        if server is not None:
+            server.stop()

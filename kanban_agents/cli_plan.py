@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from .cli_board import PROG, UserError, find_card, open_store, print_json
+from .cli_board import PROG, UserError, find_card, open_store, print_json, serving_demo_model
 
 
 def _session(args: argparse.Namespace, *, agents: bool = False):
@@ -20,14 +20,15 @@ def _session(args: argparse.Namespace, *, agents: bool = False):
     return BoardSession(open_store(args), agents=agents)
 
 
-def _propose(ask):
+def _propose(session, ask):
     """Ask the model through the session; a planning or model error is one line."""
     import asyncio
 
     from .core.planning import PlanningError
 
     try:
-        return asyncio.run(ask())
+        with serving_demo_model(session.root):  # a demo board plans with the demo model
+            return asyncio.run(ask())
     except PlanningError as exc:
         raise UserError(str(exc)) from None
 
@@ -37,7 +38,7 @@ def cmd_tighten(args: argparse.Namespace) -> int:
 
     session = _session(args)
     card = find_card(session.store, args.card)
-    proposal = _propose(lambda: session.propose_tighten(card.id))
+    proposal = _propose(session, lambda: session.propose_tighten(card.id))
     new_text = proposal.new_text(card)
     sys.stdout.writelines(
         difflib.unified_diff(
@@ -65,7 +66,7 @@ def cmd_split(args: argparse.Namespace) -> int:
 
     session = _session(args)
     card = find_card(session.store, args.card)
-    proposal = _propose(lambda: session.propose_split(card.id))
+    proposal = _propose(session, lambda: session.propose_split(card.id))
     for number, part in enumerate(proposal.cards, 1):
         deps = f"  (after: {', '.join(part.depends_on)})" if part.depends_on else ""
         print(

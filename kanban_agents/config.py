@@ -65,8 +65,11 @@ class AgentProfile:
 
     name: Annotated[str, _doc("the profile's name, the card's `agent:`")]
     kind: Annotated[
-        Literal["openai", "command"],
-        _doc("`openai` (built-in agent) or `command` (set automatically with `command`)"),
+        Literal["openai", "command", "demo"],
+        _doc(
+            "`openai` (built-in agent), `command` (set automatically with `command`) or `demo` "
+            "(the built-in agent on the scripted demo model, which kanban-agents starts itself)"
+        ),
     ] = "openai"
     # built-in agent
     model: (
@@ -203,6 +206,11 @@ class Settings:
     @property
     def first_column(self) -> str:
         return self.board.columns[0].id
+
+    @property
+    def uses_demo_model(self) -> bool:
+        """A profile runs on the scripted demo model (a board made by ``kanban-agents demo``)."""
+        return any(profile.kind == "demo" for profile in self.agents.values())
 
     def agent_profile(self, name: str | None = None) -> AgentProfile:
         name = name or self.default_agent

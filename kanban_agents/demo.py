@@ -8,6 +8,7 @@ worktrees, live logs, diffs, review, merge) without an API key. It is not an LLM
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -120,6 +121,18 @@ Can you improve the code and maybe make it cleaner? Also check if anything break
 }
 
 
+# The demo board says it runs on the demo model, so reopened later from any shell it still does:
+# `kanban-agents` starts the scripted server itself for a board whose profile is `kind = "demo"`.
+_DEFAULT_AGENT = 'default = "builtin"            # profile used when a card has no `agent:` key\n'
+DEMO_CONFIG = CONFIG_TEMPLATE.replace("concurrency = 3", "concurrency = 2").replace(
+    _DEFAULT_AGENT,
+    'default = "demo"               # the scripted demo model (not a real LLM); "builtin" for yours\n'
+    "\n"
+    "[agents.demo]                  # kanban-agents starts the demo model itself, no API key\n"
+    'kind = "demo"\n',
+)
+
+
 def create_demo_repo(directory: Path) -> Path:
     """A git repository with the textstats project and its board; returns the board dir."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -129,9 +142,7 @@ def create_demo_repo(directory: Path) -> Path:
     (directory / ".gitignore").write_text("__pycache__/\n")
     board = directory / "board"
     board.mkdir(exist_ok=True)
-    (board / "kanban.toml").write_text(
-        CONFIG_TEMPLATE.replace("concurrency = 3", "concurrency = 2")
-    )
+    (board / "kanban.toml").write_text(DEMO_CONFIG)
     for card_id, text in CARDS.items():
         (board / f"{card_id}.md").write_text(text)
     git.init_repository(directory, branch="main")
@@ -395,6 +406,17 @@ def demo_environment(server: ScriptedServer) -> dict[str, str]:
         "OPENAI_BASE_URL": server.base_url,
         "OPENAI_API_KEY": "demo-key-not-secret",
     }
+
+
+def serve_demo_model(settings) -> ScriptedServer | None:
+    """For a board with a ``kind = "demo"`` profile: start the scripted demo model and point the
+    built-in agent of this process at it (what ``kanban-agents demo`` did when it made the
+    board). None when the board uses no demo profile."""
+    if not settings.uses_demo_model:
+        return None
+    server = start_demo_server()
+    os.environ.update(demo_environment(server))
+    return server
 
 
 def make_demo_dir(directory: str | None) -> Path:

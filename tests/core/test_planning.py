@@ -253,3 +253,19 @@ def test_repo_context_lists_file_names_as_they_are(project):
     context = repo_context(project / "board")
     assert "src/café.py" in context.splitlines() and "src/auth.py" in context.splitlines()
     assert repo_context(project.parent / "elsewhere") == "(no git repository)"
+
+
+def test_a_demo_repository_reopened_later_still_runs_on_the_demo_model(tmp_path):
+    """Issue 17: the demo writes its model into kanban.toml, so `kanban-agents run` from a fresh
+    shell (no OPENAI_* variables, no demo process around) still runs the scripted demo model."""
+    board = create_demo_repo(tmp_path / "demo")
+    settings = BoardStore.open(board).settings
+    assert settings.default_agent == "demo" and settings.agent_profile().kind == "demo"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "kanban_agents", "--board", str(board), "run", "add-line-count",
+         "--wait", "--quiet"],
+        capture_output=True, text=True, timeout=180, env=environ,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert proc.stdout.strip().endswith("add-line-count: review (tests passed)")
