@@ -140,17 +140,29 @@ class _Output:
         return self.stdout.decode("utf-8", "replace").strip()
 
 
+# Every git command of ours runs with no hooks and no fsmonitor: an agent working unconfined can
+# write hooks into the shared git dir or set ``core.fsmonitor`` in its config, and our commands
+# (a commit of its work, the merge in the user's checkout) must not run what it planted there.
+# ``/dev/null`` as the hooks directory is one where no hook can ever be, nor be written.
+_NO_HOOKS = ("-c", f"core.hooksPath={os.devnull}")
+_NO_FSMONITOR = ("-c", "core.fsmonitor=false")
+
+
 def _git(
     cwd: Path,
     *args: str,
     env: Mapping[str, str] | None = None,
     ok: Iterable[int] = (0,),
+    run_hooks: bool = False,
 ) -> _Output:
-    """Run ``git -C cwd args``; raise GitError unless the exit status is in ``ok``."""
+    """Run ``git -C cwd args``; raise GitError unless the exit status is in ``ok``.
+
+    Hooks run only with ``run_hooks`` (the user asked for them: ``[review] run_hooks``)."""
     from git.cmd import Git  # GitPython costs ~0.1 s to import: only when git is really needed
     from git.exc import GitCommandError
 
-    command = [Git.GIT_PYTHON_GIT_EXECUTABLE or "git", "-C", str(cwd), *args]
+    guards = _NO_FSMONITOR if run_hooks else (*_NO_HOOKS, *_NO_FSMONITOR)
+    command = [Git.GIT_PYTHON_GIT_EXECUTABLE or "git", "-C", str(cwd), *guards, *args]
     run_env = {"GIT_TERMINAL_PROMPT": "0", **(env or {})}
     try:
         status, stdout, stderr = Git(str(cwd)).execute(
@@ -458,13 +470,20 @@ def delete_branch(root: Path, branch: str) -> None:
 # --- reading and recording a worktree's state --------------------------------------------
 
 
-def commit_all(worktree: Path, message: str, *, allow_mass_deletion: bool = False) -> str | None:
+def commit_all(
+    worktree: Path, message: str, *, allow_mass_deletion: bool = False, branch: str | None = None
+) -> str | None:
     """Commit everything in ``worktree`` (untracked files too); None when nothing changed.
 
     Refuses (``GitError``, nothing committed) a commit that would delete more than half of the
     files tracked at HEAD, unless ``allow_mass_deletion``: that is what an agent working in a
     worktree whose checkout went missing commits, and merged it would empty the base.
+
+    With ``branch`` (a card's worktree), ``verify_card_worktree`` runs first, before anything is
+    staged: a worktree whose ``.git`` file was pointed elsewhere is refused.
     """
+    if branch is not None:
+        verify_card_worktree(worktree, branch)
     _git(worktree, "add", "-A")
     if _git(worktree, "diff", "--cached", "--quiet", "--no-ext-diff", ok=(0, 1)).status == 0:
         return None
@@ -473,6 +492,39 @@ def commit_all(worktree: Path, message: str, *, allow_mass_deletion: bool = Fals
     # --no-verify: this records an agent's work as it is; hooks belong to the review and merge.
     _git(worktree, *identity_args(worktree), "commit", "--quiet", "--no-verify", "-m", message)
     return rev_parse(worktree, "HEAD")
+
+
+def verify_card_worktree(worktree: Path, branch: str) -> None:
+    """``GitError`` unless ``worktree`` is still a linked worktree of its repository with
+    ``branch`` checked out.
+
+    Git finds a worktree's repository through its ``.git`` file, which anything running in the
+    worktree can rewrite: pointed at the main git dir, "the worktree" is the main checkout's
+    index and HEAD, and a commit there lands on the user's branch. A genuine linked worktree has
+    its git dir at ``<common dir>/worktrees/<name>``, whose ``gitdir`` file points back at the
+    worktree's own ``.git``.
+    """
+    worktree = Path(worktree)
+    out = _git(worktree, "rev-parse", "--absolute-git-dir", "--git-common-dir").text.splitlines()
+    git_dir = Path(out[0]).resolve()
+    common = (worktree / out[1]).resolve() if len(out) > 1 else git_dir
+    try:
+        back: Path | None = Path((git_dir / "gitdir").read_text(encoding="utf-8").strip())
+    except OSError:
+        back = None
+    expected = (worktree / ".git").resolve()
+    if git_dir.parent != common / "worktrees" or back is None or back.resolve() != expected:
+        raise GitError(
+            f"refusing to commit in {worktree}: it is not the card's worktree any more (its git "
+            f"dir is {git_dir}, not its own under {common / 'worktrees'}); was its .git file "
+            "rewritten? Nothing was committed"
+        )
+    head = _git(worktree, "symbolic-ref", "--quiet", "HEAD", ok=(0, 1)).text
+    if head != f"refs/heads/{branch}":
+        raise GitError(
+            f"refusing to commit in {worktree}: HEAD is {head or 'detached'}, not the card's "
+            f"branch refs/heads/{branch}. Nothing was committed"
+        )
 
 
 def _refuse_mass_deletion(worktree: Path) -> None:
@@ -691,6 +743,57 @@ def snapshot_commit(worktree: Path) -> str:
     return _git(worktree, *identity, "commit-tree", tree, *parents, "-m", "snapshot").text
 
 
+# --- what a run must not change outside its worktree --------------------------------------
+
+
+def ref_snapshot(root: Path) -> dict[str, str]:
+    """Every branch and tag of ``root``'s repository with the object it names, and ``HEAD`` of
+    ``root``'s checkout (``ref: <name>`` when it is on a branch)."""
+    out = _git(root, "for-each-ref", "--format=%(refname)%00%(objectname)", "refs/heads",
+               "refs/tags")  # fmt: skip
+    refs = {}
+    for line in out.stdout.decode("utf-8", "surrogateescape").splitlines():
+        name, _, value = line.partition("\0")
+        refs[name] = value
+    branch = _git(root, "symbolic-ref", "--quiet", "HEAD", ok=(0, 1))
+    refs["HEAD"] = f"ref: {branch.text}" if branch.status == 0 else (_head(root) or "")
+    return refs
+
+
+def control_files(worktree: Path) -> dict[str, str]:
+    """A digest of each file that makes git run something or decides what it does: the shared
+    ``config``, ``hooks/`` and ``info/``, and the worktree's own ``config.worktree``. Keys are
+    paths as a user finds them (``.git/hooks/post-merge``)."""
+    import hashlib
+
+    out = _git(worktree, "rev-parse", "--absolute-git-dir", "--git-common-dir").text.splitlines()
+    git_dir = Path(out[0]).resolve()
+    common = (Path(worktree) / out[1]).resolve() if len(out) > 1 else git_dir
+    places = [common / "config", common / "hooks", common / "info"]
+    if git_dir != common:
+        places.append(git_dir / "config.worktree")
+    digests: dict[str, str] = {}
+    for place in places:
+        files = sorted(p for p in place.rglob("*") if not p.is_dir()) if place.is_dir() else [place]
+        for path in files:
+            try:
+                mode = path.lstat().st_mode
+                data = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+            except OSError:
+                continue
+            shown = os.path.join(common.name, os.path.relpath(path, common))
+            digests[shown] = f"{mode:o} {hashlib.sha256(data).hexdigest()}"
+    return digests
+
+
+def control_file_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """What changed between two ``control_files`` digests, one line per file."""
+    changes = [f"added {p}" for p in after if p not in before]
+    changes += [f"changed {p}" for p in after if p in before and after[p] != before[p]]
+    changes += [f"removed {p}" for p in before if p not in after]
+    return sorted(changes, key=lambda line: line.split(" ", 1)[1])
+
+
 # --- merging -----------------------------------------------------------------------------
 
 
@@ -728,6 +831,7 @@ def merge_card_branch(
     worktree: Path | None = None,
     allow_mass_deletion: bool = False,
     on_commit: Callable[[str, str], None] | None = None,
+    run_hooks: bool = False,
 ) -> MergeResult:
     """Merge a card's ``branch`` into the ``base`` branch: the review gate's final step.
 
@@ -740,6 +844,9 @@ def merge_card_branch(
 
     ``on_commit(new, old)`` is called once the new base commit exists and before the base moves
     to it, so a caller can record it: interrupted after that, the base has it or is unchanged.
+
+    ``run_hooks``: the user's hooks run for the step that moves the base (``post-merge`` in the
+    base checkout, ``reference-transaction``); otherwise no hook runs (``[review] run_hooks``).
     """
     if strategy not in MERGE_STRATEGIES:
         raise ValueError(f"unknown merge strategy {strategy!r}; use one of {MERGE_STRATEGIES}")
@@ -792,10 +899,11 @@ def merge_card_branch(
     if on_commit is not None:
         on_commit(new, old)
     if base_checkout is not None:
-        _git(base_checkout, "merge", "--ff-only", "--quiet", "--no-autostash", new)
+        _git(base_checkout, "merge", "--ff-only", "--quiet", "--no-autostash", new,
+             run_hooks=run_hooks)  # fmt: skip
     else:
         reason = f"kanban-agents: {strategy} {branch}"
-        _git(root, "update-ref", "-m", reason, f"refs/heads/{base}", new, old)
+        _git(root, "update-ref", "-m", reason, f"refs/heads/{base}", new, old, run_hooks=run_hooks)
     return MergeResult(commit=new, strategy=strategy, base=base, previous=old)
 
 
