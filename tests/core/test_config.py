@@ -71,7 +71,7 @@ def test_bad_env_value(board_dir):
         ("runs = 5\n", "kanban.toml: [runs] must be a table"),
         ("agents = 5\n", "kanban.toml: [agents] must be a table"),
         ('[review]\nmerge_strategy = "octopus"\n', "kanban.toml: review.merge_strategy must be one of merge, squash, rebase"),
-        ('[agents.x]\nkind = "shell"\n', "kanban.toml: agents.x.kind must be one of openai, command"),
+        ('[agents.x]\nkind = "shell"\n', "kanban.toml: agents.x.kind must be one of openai, command, demo"),
         ('[agents.x]\ntemperature = "hot"\n', "kanban.toml: agents.x.temperature must be a number"),
         ('[board]\ncolumns = [{id = "a", wip = 0}]\n', "kanban.toml: board.columns[0].wip must be at least 1"),
         ('[board]\ncolumns = ["a", {id = "b", wip = "2"}]\n', "kanban.toml: board.columns[1].wip must be an integer"),
