@@ -142,6 +142,9 @@ class BoardSettings:
     review_column: Annotated[str, _doc("where a card goes when its tests pass")] = "review"
     done_column: Annotated[str, _doc("where merged cards go; satisfies depends_on")] = "done"
     archive_dir: Annotated[str, _doc("where Archive moves card files")] = ".archive"
+    auto_commit: Annotated[
+        bool, _doc("commit the card-file changes kanban-agents makes (only those files)")
+    ] = False
 
 
 @dataclass(frozen=True)

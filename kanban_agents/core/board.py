@@ -8,6 +8,7 @@ same instant; the store reloads it and raises ``CardConflict`` instead of clobbe
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import threading
@@ -43,6 +44,7 @@ from .safe_write import (
     replace_if_unchanged,
 )
 
+log = logging.getLogger(__name__)
 ORDER_STEP = 1000
 _OLD_TEMP = re.compile(r"\A\..+\.md\.(\d+)\.[0-9a-f]{8}\.tmp\Z")
 
@@ -85,6 +87,22 @@ class Column:
     @property
     def over_wip(self) -> bool:
         return self.wip is not None and len(self.cards) > self.wip
+
+
+# Front-matter keys the app keeps up to date while an agent works: not worth a commit each.
+_BOOKKEEPING_KEYS = frozenset({"run", "branch", "worktree"})
+
+
+def _what_changed(card: Card, changes: dict[str, Any]) -> str | None:
+    """A commit message's words for an update (None: bookkeeping only)."""
+    status = changes.get("status")
+    if isinstance(status, str) and status != card.status:
+        merged = changes.get("merged")
+        return f"merged as {merged}, moved to {status}" if merged else f"moved to {status}"
+    keys = set(changes) - _BOOKKEEPING_KEYS
+    if not keys:
+        return None
+    return "reordered" if keys == {"order"} else "set " + ", ".join(sorted(keys))
 
 
 class BoardStore:
@@ -345,6 +363,7 @@ class BoardStore:
             entry = self._parse(path, data)
             self._store_entry(entry)
             self._changed(entry.id, "added")
+            self._commit_own_write(entry.id, "new card", path)
         if isinstance(entry, CardError):
             raise BoardError(entry.describe())
         return entry
@@ -369,20 +388,26 @@ class BoardStore:
                 text = set_keys(card.text, changes)
             except (FrontMatterEditError, CardParseError) as exc:
                 raise BoardError(f"{card_id}: cannot edit front matter: {exc}") from None
-            return self._write_card(card, text)
+            entry = self._write_card(card, text)
+            self._commit_own_write(card_id, _what_changed(card, changes), card.path)
+            return entry
 
     def update_body(self, card_id: str, body: str, *, expect: Card | None = None) -> Card:
         """Replace the body; the front matter stays byte-for-byte."""
         with self._lock:
             card = self._expected(card_id, expect)
-            return self._write_card(card, set_body(card.text, body))
+            entry = self._write_card(card, set_body(card.text, body))
+            self._commit_own_write(card_id, "text edited", card.path)
+            return entry
 
     def rewrite(self, card_id: str, text: str, *, expect: Card | None = None) -> Card:
         """Replace the whole file with ``text`` (built from the card's own text by the caller,
         e.g. with ``set_keys`` and ``set_body``, so untouched lines stay as they were)."""
         with self._lock:
             card = self._expected(card_id, expect)
-            return self._write_card(card, text)
+            entry = self._write_card(card, text)
+            self._commit_own_write(card_id, "rewritten", card.path)
+            return entry
 
     def update_retrying(self, card_id: str, changes: dict[str, Any], attempts: int = 3) -> Card:
         """For the app's own bookkeeping keys (``run``, ``branch``...): a concurrent edit of other
@@ -454,6 +479,7 @@ class BoardStore:
                 remove_if_unchanged(card.path, card.digest, self.places, move_to=target)
             self._cards.pop(card_id, None)
             self._changed(card_id, "deleted")
+            self._commit_own_write(card_id, "archived", card.path, target)
             return target
 
     def delete(self, card_id: str) -> None:
@@ -463,6 +489,24 @@ class BoardStore:
                 remove_if_unchanged(card.path, card.digest, self.places)
             self._cards.pop(card_id, None)
             self._changed(card_id, "deleted")
+            self._commit_own_write(card_id, "deleted", card.path)
+
+    def _commit_own_write(self, card_id: str, what: str | None, *paths: Path) -> None:
+        """``[board] auto_commit``: commit the card file(s) this store just wrote, saying
+        ``what`` changed (None: bookkeeping, which rides along with the card's next commit).
+        A failed commit fails nothing: the file is written, left uncommitted, and logged."""
+        if what is None or not self.settings.board.auto_commit:
+            return
+        from . import git
+        from .paths import repo_root
+
+        root = repo_root(self.root)
+        if root is None:
+            return
+        try:
+            git.commit_paths(root, paths, f"Card {card_id}: {what}")
+        except (git.GitError, OSError) as exc:
+            log.warning("auto_commit of %s failed: %s", card_id, exc)
 
     def _check_column(self, column: str) -> None:
         if column not in self.settings.column_ids:

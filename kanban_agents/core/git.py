@@ -494,6 +494,31 @@ def commit_all(
     return rev_parse(worktree, "HEAD")
 
 
+_COMMIT_PATHS_LOCK = threading.Lock()  # one index: this process's card commits wait in turn
+
+
+def commit_paths(root: Path, paths: Sequence[Path], message: str) -> str | None:
+    """Commit exactly ``paths`` as they are on disk (new, changed or gone), nothing else: what
+    the user has staged stays staged and uncommitted. None when they have no change to commit.
+    For ``[board] auto_commit``: the card files the app wrote."""
+    names = [os.path.relpath(path, root) for path in paths]
+    with _COMMIT_PATHS_LOCK:
+        known = _git(root, "ls-files", "-z", "--", *names).stdout.split(b"\0")
+        names = [n for n in names if (root / n).exists() or os.fsencode(n) in known]
+        if not names:
+            return None
+        # --only: a commit of these paths alone, from a temporary index; the real index keeps
+        # the user's staged changes. Adding first is what lets --only take a new file.
+        _git(root, "add", "--all", "--", *names)
+        if _git(root, "diff", "--cached", "--quiet", "--no-ext-diff", "HEAD", "--", *names,
+                ok=(0, 1)).status == 0:  # fmt: skip
+            return None
+        # --no-verify: a bookkeeping commit of the board, not the user's work to check
+        _git(root, *identity_args(root), "commit", "--quiet", "--no-verify", "-m", message,
+             "--only", "--", *names)  # fmt: skip
+        return rev_parse(root, "HEAD")
+
+
 def verify_card_worktree(worktree: Path, branch: str) -> None:
     """``GitError`` unless ``worktree`` is still a linked worktree of its repository with
     ``branch`` checked out.
