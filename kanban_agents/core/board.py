@@ -114,6 +114,7 @@ class BoardStore:
         self._lock = threading.RLock()
         self._listeners: list[Callable[[BoardChange], None]] = []
         self.version = 0  # bumped on every change, so views can tell they are stale
+        self._outside_changes: dict[str, int] = {}  # per card: changes read from disk, not written
         self._places: Places | None = None
         self.cleanup_notes: list[str] = []  # what load() found left behind by a killed writer
 
@@ -125,6 +126,16 @@ class BoardStore:
     def remove_listener(self, listener: Callable[[BoardChange], None]) -> None:
         with contextlib.suppress(ValueError):
             self._listeners.remove(listener)
+
+    def outside_changes(self, card_id: str) -> int:
+        """How many changes to the card were read from disk (an editor, git, another process)
+        rather than written by this store. A view compares it before and after to know whether
+        what changed under the user was the app's own bookkeeping or someone else's edit."""
+        return self._outside_changes.get(card_id, 0)
+
+    def _changed_outside(self, card_id: str, kind: str) -> BoardChange:
+        self._outside_changes[card_id] = self._outside_changes.get(card_id, 0) + 1
+        return self._changed(card_id, kind)
 
     def _changed(self, card_id: str, kind: str) -> BoardChange:
         self.version += 1
@@ -588,33 +599,35 @@ class BoardStore:
             return None
         card_id = card_id_for(path)
         link = False
-        try:
-            with open(path, "rb", opener=_no_follow) as handle:
-                data: bytes | None = handle.read()
-        except FileNotFoundError:
-            data = None
-        except OSError:
-            if not path.is_symlink():
-                return None
-            data, link = b"", True
+        # Read under the lock: a read started before the store's own write and compared after
+        # it would take the older file for someone else's change (and undo the write in memory).
         with self._lock:
+            try:
+                with open(path, "rb", opener=_no_follow) as handle:
+                    data: bytes | None = handle.read()
+            except FileNotFoundError:
+                data = None
+            except OSError:
+                if not path.is_symlink():
+                    return None
+                data, link = b"", True
             known = self._cards.get(card_id) or self._errors.get(card_id)
             if data is None:
                 if known is None:
                     return None
                 self._cards.pop(card_id, None)
                 self._errors.pop(card_id, None)
-                return self._changed(card_id, "deleted")
+                return self._changed_outside(card_id, "deleted")
             if link:
                 if isinstance(known, CardError) and known.message == _LINK_MESSAGE:
                     return None
                 self._store_entry(_link_error(path))
-                return self._changed(card_id, "modified" if known is not None else "added")
+                return self._changed_outside(card_id, "modified" if known is not None else "added")
             if known is not None and known.digest == digest_of(data):
                 return None
             self._store_entry(self._parse(path, data))
             self._mark_duplicates()
-            return self._changed(card_id, "modified" if known is not None else "added")
+            return self._changed_outside(card_id, "modified" if known is not None else "added")
 
     def reload_settings(self) -> None:
         self.settings = load_settings(self.root)

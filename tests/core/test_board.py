@@ -150,6 +150,21 @@ def test_conflict_with_stale_expectation(store):
         store.move("a", "done", expect=stale)
 
 
+def test_outside_changes_count_edits_read_from_disk_not_own_writes(store, board_dir):
+    store.update("a", {"priority": "P1"})
+    store.move("a", "done")
+    assert store.outside_changes("a") == 0  # the store's own writes
+    path = board_dir / "a.md"
+    assert store.refresh_path(path) is None  # its own write seen again by a watcher
+    assert store.outside_changes("a") == 0
+    path.write_text(path.read_text().replace("Do A.", "Do A, edited elsewhere."))
+    store.refresh_path(path)
+    assert store.outside_changes("a") == 1
+    path.unlink()
+    store.refresh_path(path)
+    assert store.outside_changes("a") == 2
+
+
 def test_conflict_when_deleted_on_disk(store, board_dir):
     (board_dir / "a.md").unlink()
     with pytest.raises(CardConflict):
