@@ -100,6 +100,13 @@ class AgentProfile:
     description: Annotated[str, _doc("a note about the profile, for whoever reads kanban.toml")] = (
         ""
     )
+    sandbox: Annotated[
+        bool, _doc("a command agent runs inside the [sandbox] (when one is in use)")
+    ] = True
+    sandbox_paths: Annotated[
+        tuple[str, ...],
+        _doc("paths (globs, ~) a command agent may write inside the sandbox: its config dirs"),
+    ] = ()
 
 
 DEFAULT_COLUMNS = (
@@ -116,18 +123,21 @@ EXAMPLE_COMMAND_PROFILES = (
         kind="command",
         command=("codex", "exec", "--full-auto", "{prompt}"),
         description="OpenAI Codex CLI, non-interactive",
+        sandbox_paths=("~/.codex",),
     ),
     AgentProfile(
         name="claude",
         kind="command",
         command=("claude", "-p", "{prompt}", "--permission-mode", "acceptEdits"),
         description="Claude Code in print mode, allowed to edit files",
+        sandbox_paths=("~/.claude", "~/.claude.json"),
     ),
     AgentProfile(
         name="aider",
         kind="command",
         command=("aider", "--yes-always", "--no-auto-commits", "--message-file", "{prompt_file}"),
         description="aider with the card as its message, no commits of its own",
+        sandbox_paths=("~/.aider*",),
     ),
 )
 
@@ -183,6 +193,24 @@ class ReviewSettings:
 
 
 @dataclass(frozen=True)
+class SandboxSettings:
+    mode: Annotated[
+        Literal["auto", "bwrap", "off"],
+        _doc("auto: bwrap when a start-up probe works, else off; bwrap: fail runs without it"),
+    ] = "auto"
+    network: Annotated[
+        Literal["on", "off"], _doc("off: agent commands get no network (their own namespace)")
+    ] = "on"
+    read_write: Annotated[
+        tuple[str, ...], _doc("extra paths (~ allowed) commands may write, e.g. ~/.cache/pip")
+    ] = ()
+    read_only: Annotated[tuple[str, ...], _doc("paths under $HOME commands may read")] = ()
+    hide: Annotated[tuple[str, ...], _doc("paths commands see empty")] = ()
+    max_memory_mb: Annotated[int, _doc("address-space limit per command; 0: none", ge=0)] = 0
+    max_processes: Annotated[int, _doc("process limit per command; 0: none", ge=0)] = 0
+
+
+@dataclass(frozen=True)
 class UISettings:
     theme: Annotated[str, _doc("any Textual theme")] = "textual-dark"
     log_max_lines: Annotated[int, _doc("scrollback of the Log and Tests tabs")] = 50_000
@@ -195,6 +223,7 @@ class Settings:
     worktrees: WorktreeSettings = field(default_factory=WorktreeSettings)
     runs: RunSettings = field(default_factory=RunSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     ui: UISettings = field(default_factory=UISettings)
     default_agent: str = "builtin"
     agents: dict[str, AgentProfile] = field(default_factory=dict)
@@ -229,6 +258,7 @@ SECTIONS = {
     "worktrees": WorktreeSettings,
     "runs": RunSettings,
     "review": ReviewSettings,
+    "sandbox": SandboxSettings,
     "ui": UISettings,
 }
 

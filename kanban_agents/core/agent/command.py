@@ -44,11 +44,15 @@ async def run_command_agent(
     emit: Emitter,
     output_cap: int,
     prompt_file: Path,
+    runtime=None,
 ) -> CommandResult:
     """Run the agent command to completion (or until cancelled: its process group is killed).
 
     ``prompt_file`` is written with the prompt: it lives with the run's records, outside the
     worktree (so it never shows in the diff) and outside /tmp (so a killed app leaves no litter).
+
+    ``runtime``: a workspace ``Runtime`` to start it in (the sandbox, with the profile's
+    ``sandbox_paths`` writable: the CLI's config dirs); None: unconfined, here.
     """
     if not profile.command:
         raise CommandAgentError(f"agent profile {profile.name!r} has no command")
@@ -68,10 +72,12 @@ async def run_command_agent(
     )
     shown = " ".join(a if len(a) < 60 else a[:57] + "..." for a in argv)
     emit(LogLine, text=f"$ {shown}", stream="info")
-    return await run_command(
-        argv,
+    options = dict(
         cwd=worktree,
         timeout=profile.max_wall_seconds,
         output_cap=output_cap,
         on_lines=lambda lines: emit(LogLine, text="\n".join(lines), stream="stdout"),
     )
+    if runtime is None:
+        return await run_command(argv, **options)
+    return await runtime.run(argv, read_write=profile.sandbox_paths, **options)

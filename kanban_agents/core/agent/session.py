@@ -126,6 +126,7 @@ class AgentSession:
             output_cap=runs.output_cap,
             scrub_env=self.scrub_env,
             env=dict(self.env),
+            runtime=self.runtime,
         )
         messages = self.conversation()
         limits = Limits(profile.max_steps, profile.max_tokens, profile.max_wall_seconds)
@@ -180,6 +181,14 @@ class AgentSession:
         from .prompt import command_prompt
 
         prompt = command_prompt(self.card, self.space.path, self.space.branch)
+        runtime = self.runtime if profile.sandbox else None
+        if not profile.sandbox:
+            self.emit(
+                Notice,
+                text=f"profile {profile.name!r} has sandbox = false: the agent command runs "
+                "UNCONFINED, with your rights, files, environment and network",
+                level="warning",
+            )
         try:
             result = await run_command_agent(
                 profile,
@@ -189,6 +198,7 @@ class AgentSession:
                 self.emit,
                 self.settings.runs.output_cap,
                 prompt_file=self.records.card_dir(self.card.id) / "prompt.md",
+                runtime=runtime,
             )
         except CommandAgentError as exc:
             raise RunError(str(exc)) from None

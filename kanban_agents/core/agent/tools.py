@@ -8,7 +8,8 @@ only for bugs and for cancellation.
 
 The jail stops the file tools from reaching outside the worktree by mistake, through ``..``,
 absolute paths or symlinks, and keeps them out of ``.git``. It is not a sandbox: ``run`` executes
-any shell command in the worktree. What ``run`` does promise is that the variables named in
+any shell command in the worktree, through the ``runtime`` it is given (the sandbox of
+``core/sandbox.py`` confines it to the worktree; without one it runs with the user's rights). What ``run`` does promise is that the variables named in
 ``scrub_env`` (the API keys) never reach the command, and that when the call returns (finished,
 timed out or cancelled) nothing is left running in the command's process group.
 """
@@ -24,6 +25,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -372,6 +374,7 @@ class Toolbox:
         scrub_env: Iterable[str] = ("OPENAI_API_KEY",),
         max_read_lines: int = 2000,
         env: dict[str, str] | None = None,
+        runtime: Any = None,
     ):
         if command_timeout <= 0 or output_cap <= 0 or max_read_lines <= 0:
             raise ValueError("command_timeout, output_cap and max_read_lines must be positive")
@@ -382,6 +385,8 @@ class Toolbox:
         self.scrub_env = frozenset([scrub_env] if isinstance(scrub_env, str) else scrub_env)
         self.max_read_lines = max_read_lines
         self.env = env  # the base environment for `run` (default: this process's)
+        # How `run` starts commands: a workspace ``Runtime`` (the sandbox); None: unconfined.
+        self.runtime = runtime
         self._git_root_confirmed = False
         self._handlers: dict[str, Callable[..., Awaitable[ToolResult]]] = {
             "list_files": self._list_files,
@@ -861,7 +866,8 @@ class Toolbox:
             timeout = longest
         base = os.environ if self.env is None else self.env
         env = {key: value for key, value in base.items() if key not in self.scrub_env}
-        result = await run_command(
+        start = run_command if self.runtime is None else self.runtime.run
+        result = await start(
             command, cwd=self.root, timeout=timeout, output_cap=self.output_cap, env=env
         )
         short = _one_line(command, 60)

@@ -1,8 +1,10 @@
 """Where a run works: its git worktree (created, or reused and checked), the files copied into
 it, its setup commands, and the ``Runtime`` that runs commands there.
 
-``Runtime`` is the seam for running a run's commands somewhere else than this machine's shell (a
-sandbox, a remote host): today there is one, ``LocalRuntime``, over ``process.run_command``.
+``Runtime`` is the seam for running a run's commands somewhere else than this machine's shell:
+``LocalRuntime`` (over ``process.run_command``) and ``SandboxRuntime`` (``core/sandbox.py``: the
+same, inside bwrap, confined to the worktree). ``[sandbox] mode`` chooses; a run that is not
+confined says so (a notice, the first line of its log, ``status --json``'s ``sandbox``).
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ from typing import Any, Protocol
 
 from .. import git
 from ..card import Card
-from ..events import Emitter, LogLine
+from ..events import Emitter, LogLine, Notice
 from ..process import CommandResult, run_command
 from ..records import RunRecords, RunState
+from ..sandbox import SandboxRuntime, SandboxUnavailable, choose
 from .errors import RunError
 
 
 class Runtime(Protocol):
-    """Runs a command of a run (setup, tests, a command agent) in its workspace."""
+    """Runs a command of a run (the agent's ``run`` tool, setup, tests, a command agent) in its
+    workspace ``cwd`` (the worktree's root). ``read_write``: extra paths the command may write
+    where the runtime confines it (a command agent's config dirs)."""
 
     async def run(
         self,
@@ -36,6 +41,7 @@ class Runtime(Protocol):
         output_cap: int,
         env: Mapping[str, str] | None = None,
         on_lines: Callable[[list[str]], None] | None = None,
+        read_write: Sequence[str] = (),
     ) -> CommandResult: ...
 
 
@@ -51,6 +57,7 @@ class LocalRuntime:
         output_cap: int,
         env: Mapping[str, str] | None = None,
         on_lines: Callable[[list[str]], None] | None = None,
+        read_write: Sequence[str] = (),
     ) -> CommandResult:
         return await run_command(
             command, cwd=cwd, timeout=timeout, output_cap=output_cap, env=env, on_lines=on_lines
@@ -82,13 +89,44 @@ class Workspaces:
         self.records = records
         self.environ = environ
         self.secret_names = list(secret_names)
-        self.runtime: Runtime = runtime or LocalRuntime()
+        self._given_runtime = runtime  # tests and embedders may bring their own
+        self._local = LocalRuntime()
+        self._sandboxed = SandboxRuntime(lambda: self.settings.sandbox)
         # Pruning and checking git's worktree list is serialised; checkouts run side by side.
         self._worktree_lock = threading.Lock()
 
     @property
     def settings(self):
         return self._settings_of()
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime of the board's ``[sandbox]`` settings (unconfined when none can start
+        in ``auto`` mode; ``confinement`` raises where ``mode = "bwrap"`` cannot start)."""
+        return self.confinement()[0]
+
+    def confinement(self) -> tuple[Runtime, bool, str]:
+        """(runtime, confined, what to tell the user); RunError when bwrap is demanded and
+        cannot start (the probe's error and the fix)."""
+        if self._given_runtime is not None:
+            confined = isinstance(self._given_runtime, SandboxRuntime)
+            return self._given_runtime, confined, "" if confined else "commands run unconfined"
+        try:
+            confined, message = choose(self.settings.sandbox)
+        except SandboxUnavailable as exc:
+            raise RunError(str(exc)) from None
+        return (self._sandboxed if confined else self._local), confined, message
+
+    def announce_confinement(self, record: RunState, emit: Emitter) -> Runtime:
+        """Before any work: the run's runtime, recorded (``record.extra['sandbox']``) and, when
+        commands are not confined, said loudly (a warning notice, on the card and in the log)."""
+        runtime, confined, message = self.confinement()
+        record.extra["sandbox"] = "bwrap" if confined else "off"
+        if confined:
+            emit(LogLine, text=message, stream="info")
+        else:
+            emit(Notice, text=message, level="warning")
+        return runtime
 
     def worktree_root(self) -> Path:
         assert self.repo is not None
@@ -129,6 +167,7 @@ class Workspaces:
         worktree and base; ``write_card`` puts them on the card."""
         space = self.workspace_for(card)
         assert self.repo is not None
+        self.announce_confinement(record, emit)
         base = space.base or await asyncio.to_thread(git.current_branch, self.repo) or "HEAD"
         if base == "HEAD":
             base = await asyncio.to_thread(git.rev_parse, self.repo, "HEAD")
