@@ -10,7 +10,9 @@ import os
 import shlex
 import subprocess
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -56,6 +58,20 @@ from .review import ReviewActions
 
 WATCH_RESTART_DELAYS = (1.0, 5.0, 20.0)  # a failed file watcher restarts after these; then gives up
 WATCH_HEALTHY_SECONDS = 60.0  # a watcher that ran this long before failing starts the count afresh
+
+
+@dataclass(frozen=True)
+class PendingMove:
+    """A move shown on the board and waiting for its write. ``seen`` is the card as the user saw
+    it when asking, ``outside_changes`` the store's count of changes read from disk for it then:
+    the write is refused only if someone else changed the card since, never for the app's own
+    writes (an earlier move typed ahead, the run state the run manager records)."""
+
+    card_id: str
+    column: str
+    before_id: str | None
+    seen: Card
+    outside_changes: int
 
 
 class KanbanApp(ReviewActions, PlanningActions, App):
@@ -105,7 +121,8 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self._search_text: dict[str, str] = {}
         self._refresh_pending = False
         self._topbar_text: Text | None = None
-        self._write_lock = asyncio.Lock()
+        self._pending_moves: deque[PendingMove] = deque()  # shown, not yet written; in order
+        self._removing: set[str] = set()  # cards the user archives or deletes here
         self._loop: asyncio.AbstractEventLoop | None = None
         self.board = BoardView(self.build_columns(), id="board")
         self.panel = SidePanel(log_max_lines=store.settings.ui.log_max_lines, id="panel")
@@ -273,9 +290,31 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self._refresh_pending = False
         if not self.is_running:  # a late callback while the app shuts down: nothing to draw
             return
-        self.board.set_columns(self.build_columns())
+        selected = self.board.selected_card_id
+        if selected is not None and self.store.entry(selected) is None:
+            self._selected_card_removed(selected)
+        models = self.build_columns()
+        for move in self._pending_moves:  # moves typed ahead stay where the user put them
+            models = _with_move(models, move.card_id, move.column, move.before_id)
+        self.board.set_columns(models)
         self._update_topbar()
         self._show_selected()
+
+    def _selected_card_removed(self, card_id: str) -> None:
+        """The selected card's file is gone. Removed here (d): the board selects a neighbour, as
+        the user expects. Removed outside: nothing is selected, so no key acts on a card the user
+        never chose."""
+        if card_id in self._removing:
+            self._removing.discard(card_id)
+            return
+        self.board.clear_selection()
+        self.notify(
+            f"{card_id} was removed on disk (renamed, deleted or archived elsewhere). Nothing is "
+            "selected: choose a card with the arrow keys or a click.",
+            title="Selected card removed",
+            severity="warning",
+            timeout=8,
+        )
 
     def build_columns(self) -> list[ColumnModel]:
         settings = self.settings
@@ -469,7 +508,8 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         if card is None:
             return
         ids = self.settings.column_ids
-        index = ids.index(self.store.status_of(card)) + delta
+        shown = self.board.column_of(card.id)  # where the user sees it, moves typed ahead included
+        index = ids.index(shown or self.store.status_of(card)) + delta
         if 0 <= index < len(ids):
             self.request_move(card, ids[index], None)
 
@@ -500,61 +540,59 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             self.request_move(entry, message.column, message.before_id)
 
     def request_move(self, card: Card, column: str, before_id: str | None) -> None:
-        """Show the move at once, then write it off the UI thread; a conflict reverts it. The
-        write starts after the next frame, so its refresh never delays the frame showing the move."""
+        """Show the move at once, then write it off the UI thread; a conflict reverts it. Moves
+        typed ahead queue up and are written one after the other, in order. The first write starts
+        after the next frame, so its refresh never delays the frame showing the move."""
         self._show_move(card.id, column, before_id)
-        self.call_after_refresh(self._write_move, card, column, before_id)
+        self._pending_moves.append(
+            PendingMove(card.id, column, before_id, card, self.store.outside_changes(card.id))
+        )
+        if len(self._pending_moves) == 1:
+            self.call_after_refresh(self._write_moves)
 
     def _show_move(self, card_id: str, column: str, before_id: str | None) -> None:
         """The move on screen, ahead of the write: only the two columns involved are rebuilt."""
-        models = self.board.models
-        source = next((m for m in models if any(v.id == card_id for v in m.cards)), None)
-        if source is None:
-            return
-        moving = next(v for v in source.cards if v.id == card_id)
-        updated = []
-        for model in models:
-            if model.id not in (source.id, column):
-                updated.append(model)
-                continue
-            cards = [v for v in model.cards if v.id != card_id]
-            total = model.total - (len(model.cards) - len(cards))
-            if model.id == column:
-                ids = [v.id for v in cards]
-                cards.insert(ids.index(before_id) if before_id in ids else len(cards), moving)
-                total += 1
-            # An unreadable card is never moved: the error count stays.
-            updated.append(
-                ColumnModel(
-                    model.id,
-                    model.title,
-                    model.wip,
-                    cards,
-                    total,
-                    model.is_agent_column,
-                    model.errors,
-                )
-            )
-        self.board.set_columns(updated)  # the selection follows the card if it was selected
-        if self.board.selected_card_id != card_id:
+        self.board.set_columns(_with_move(self.board.models, card_id, column, before_id))
+        if self.board.selected_card_id != card_id:  # the selection follows the card if selected
             self.board.select_card_id(card_id)
 
     @work(group="writes", exit_on_error=False)
-    async def _write_move(self, card: Card, column: str, before_id: str | None) -> None:
-        async with self._write_lock:
+    async def _write_moves(self) -> None:
+        """Write the pending moves in order, each on the card as the previous one left it."""
+        while self._pending_moves:
+            move = self._pending_moves[0]
+            outside = self.store.outside_changes(move.card_id) != move.outside_changes
             try:
                 await asyncio.to_thread(
-                    self.session.move, card.id, column, before_id=before_id, expect=card
+                    self.session.move,
+                    move.card_id,
+                    move.column,
+                    before_id=move.before_id,
+                    # Only a change read from disk is someone else's: against the card as seen,
+                    # it is refused. Otherwise the store's copy is the reference, and the write
+                    # still refuses an edit on disk the store has not read yet.
+                    expect=move.seen if outside else None,
                 )
-            except CardConflict as exc:
-                reason = str(exc).rstrip(".")
-                self.notify(f"{reason}. Nothing was lost; look again and retry.", title="Card changed on disk",
-                            severity="warning")  # fmt: skip
-                self._schedule_refresh()  # undo the move shown ahead of the write
-            except BoardError as exc:
-                self.notify(str(exc), title="Move failed", severity="error")
-                self._schedule_refresh()
+            except (CardConflict, BoardError) as exc:
+                self._drop_pending_moves(move.card_id)  # the later ones built on this one
+                if isinstance(exc, CardConflict):
+                    reason = str(exc).rstrip(".")
+                    self.notify(f"{reason}. Nothing was lost; look again and retry.",
+                                title="Card changed on disk", severity="warning")  # fmt: skip
+                else:
+                    self.notify(str(exc), title="Move failed", severity="error")
+                self._schedule_refresh()  # undo the moves shown ahead of the write
+                continue
+            except BaseException:
+                self._pending_moves.clear()  # reported by _on_worker_state, which refreshes
+                raise
+            self._pending_moves.popleft()
             # On success the store's change notice refreshes the board: no second refresh here.
+
+    def _drop_pending_moves(self, card_id: str) -> None:
+        kept = [m for m in self._pending_moves if m.card_id != card_id]
+        self._pending_moves.clear()
+        self._pending_moves.extend(kept)
 
     # ------------------------------------------------------------------ card actions
 
@@ -605,6 +643,8 @@ class KanbanApp(ReviewActions, PlanningActions, App):
 
         def chosen(choice: str | None) -> None:
             try:
+                if choice in ("archive", "delete"):
+                    self._removing.add(card.id)
                 if choice == "archive":
                     target = self.session.archive(card.id)
                     self.notify(f"Archived to {target.parent.name}/{target.name}", timeout=3)
@@ -612,6 +652,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
                     self.session.delete(card.id)
                     self.notify(f"Deleted {card.path.name}", timeout=3)
             except BoardError as exc:
+                self._removing.discard(card.id)
                 self.notify(str(exc), severity="error")
 
         message = Text.assemble(
@@ -648,10 +689,14 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self.board.focus()
 
     def action_focus_board(self) -> None:
+        """escape: back to the board; on the board (or in the filter box), clear the filter."""
         box = self.query_one("#filter", Input)
-        if box.has_focus:
+        if box.has_focus or (self.board.has_focus and self.filter_text):
             box.value = ""
             box.remove_class("-visible")
+            if self.filter_text:
+                self.filter_text = ""
+                self.refresh_board()
         self.board.focus()
 
     # ------------------------------------------------------------------ panel and help
@@ -681,6 +726,32 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         yield from super().get_system_commands(screen)
         for title, help_text, action in palette_commands():
             yield SystemCommand(title, help_text, partial(self.run_action, action))
+
+
+def _with_move(
+    models: list[ColumnModel], card_id: str, column: str, before_id: str | None
+) -> list[ColumnModel]:
+    """The columns with one card moved, as a move shows before its write: only the two columns
+    involved are new objects (the board redraws only those)."""
+    source = next((m for m in models if any(v.id == card_id for v in m.cards)), None)
+    if source is None:
+        return models
+    moving = next(v for v in source.cards if v.id == card_id)
+    updated = []
+    for model in models:
+        if model.id not in (source.id, column):
+            updated.append(model)
+            continue
+        cards = [v for v in model.cards if v.id != card_id]
+        total = model.total - (len(model.cards) - len(cards))
+        if model.id == column:
+            ids = [v.id for v in cards]
+            cards.insert(ids.index(before_id) if before_id in ids else len(cards), moving)
+            total += 1
+        # An unreadable card is never moved: the error count stays.
+        updated.append(ColumnModel(model.id, model.title, model.wip, cards, total,
+                                   model.is_agent_column, model.errors))  # fmt: skip
+    return updated
 
 
 def _display_path(path: Path) -> Path:

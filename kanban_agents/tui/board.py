@@ -314,13 +314,26 @@ class ColumnView(Vertical):
         self.header.set_class(m.over_wip, "-over-wip")
 
 
+EMPTY_BOARD_HINT = "No cards yet: press n to add a card, or run `kanban-agents new` in a shell."
+
+
 class BoardView(Horizontal, can_focus=True):
     """Columns plus the selection. Keys that move the selection live here; keys that change
-    the board are app actions that read ``selected_card_id``."""
+    the board are app actions that read ``selected_card_id``.
+
+    The selection follows the data: it stays on its card wherever the card goes; when the card
+    is filtered out, a visible one is selected; when the board gains its first card, that card
+    is. When the app says the selected card was removed (``clear_selection``), nothing is
+    selected until the user picks a card again."""
 
     DEFAULT_CSS = """
     BoardView { height: 1fr; width: 1fr; }
     BoardView:focus ColumnHeader.-active { background: $accent; }
+    BoardView > #board-empty {
+        dock: bottom; height: 60%; width: 1fr; display: none;
+        content-align: center top; text-align: center; color: $text-muted;
+    }
+    BoardView.-empty > #board-empty { display: block; }
     """
 
     BINDINGS = bindings(Scope.BOARD)
@@ -347,27 +360,32 @@ class BoardView(Horizontal, can_focus=True):
         self.column_index = 0
         self.card_index: dict[str, int] = {}  # per column, so coming back keeps the place
         self._selected_id: str | None = None
+        self._cleared = False  # the selected card was removed: nothing selected until a key
+        self._empty_hint = Static(EMPTY_BOARD_HINT, id="board-empty")
         self._drag: tuple[str, int, int] | None = None  # (card id, press x, press y)
         self._dragging = False
         self._drop: tuple[ColumnView, int] | None = None
 
     def compose(self):
         yield from self.column_views
+        yield self._empty_hint
 
     def on_mount(self) -> None:
         if self.models:
             self._restore_selection()
             self._push_selection()
+        self._show_empty_hint()
 
     # ------------------------------------------------------------------ data in
 
     def set_columns(self, models: list[ColumnModel]) -> None:
         """Show new column models, keeping the selected card selected wherever it went."""
+        had_cards = any(m.cards for m in self.models)
         if [m.id for m in models] != [m.id for m in self.models]:
             self.models = models
-            self.remove_children()
+            self.remove_children(self.column_views)
             self.column_views = [ColumnView(m) for m in models]
-            self.mount_all(self.column_views)
+            self.mount_all(self.column_views, before=self._empty_hint)
         else:
             self.models = models
             for view, model in zip(self.column_views, models, strict=True):
@@ -376,23 +394,43 @@ class BoardView(Horizontal, can_focus=True):
                 view.model = model
                 if view.is_mounted:
                     view.update_header()
-        self._restore_selection()
+        if not any(m.cards for m in models):
+            self._cleared = False  # nothing to choose from: the first card to come is selected
+        found = self._restore_selection()
+        if not found and not self._cleared and (self._selected_id is not None or not had_cards):
+            # The selected card went out of view (a filter), or the board gained its first card:
+            # select a visible card, rather than nothing in an empty column.
+            self._select_nearest_card()
         self._push_selection()
+        self._show_empty_hint()
 
-    def _restore_selection(self) -> None:
+    def _show_empty_hint(self) -> None:
+        self.set_class(bool(self.models) and all(m.total == 0 for m in self.models), "-empty")
+
+    def _restore_selection(self) -> bool:
+        """Put the selection back on its card; False when that card is not shown."""
         if self._selected_id is not None:
             for col, model in enumerate(self.models):
                 for index, card in enumerate(model.cards):
                     if card.id == self._selected_id:
                         self.column_index = col
                         self.card_index[model.id] = index
-                        return
+                        return True
         self.column_index = min(self.column_index, max(0, len(self.models) - 1))
+        return False
+
+    def _select_nearest_card(self) -> None:
+        """When the active column shows no card: the nearest column that does."""
+        if not self.models or self.models[self.column_index].cards:
+            return
+        here = self.column_index
+        order = sorted(range(len(self.models)), key=lambda col: (abs(col - here), col))
+        self.column_index = next((c for c in order if self.models[c].cards), here)
 
     def _push_selection(self) -> None:
         for col, (view, model) in enumerate(zip(self.column_views, self.models, strict=True)):
             active = col == self.column_index
-            index = self._clamped_index(model) if active else None
+            index = self._clamped_index(model) if active and not self._cleared else None
             view.cards.set_cards(model.cards, index)
             view.header.set_class(active, "-active")
         card_id = self.selected_card_id
@@ -425,7 +463,7 @@ class BoardView(Horizontal, can_focus=True):
     @property
     def selected_card(self) -> CardView | None:
         model = self.selected_column
-        if model is None:
+        if model is None or self._cleared:
             return None
         index = self._clamped_index(model)
         return None if index is None else model.cards[index]
@@ -435,11 +473,21 @@ class BoardView(Horizontal, can_focus=True):
         card = self.selected_card
         return card.id if card else None
 
+    def column_of(self, card_id: str) -> str | None:
+        """The column the card is shown in (moves not yet written included)."""
+        return next((m.id for m in self.models if any(v.id == card_id for v in m.cards)), None)
+
+    def clear_selection(self) -> None:
+        """Select nothing (the selected card was removed) until the user picks a card."""
+        self._cleared = True
+        self._push_selection()
+
     def select_card_id(self, card_id: str) -> bool:
         self._selected_id = card_id
         for col, model in enumerate(self.models):
             for index, card in enumerate(model.cards):
                 if card.id == card_id:
+                    self._cleared = False
                     self.column_index = col
                     self.card_index[model.id] = index
                     self._selected_id = None  # force a SelectionChanged
@@ -448,13 +496,18 @@ class BoardView(Horizontal, can_focus=True):
         return False
 
     def action_select_column(self, delta: int) -> None:
+        """h / l: the neighbouring column; the ends of the board are ends (no wrapping)."""
         if self.models:
-            self.column_index = (self.column_index + delta) % len(self.models)
+            self.column_index = max(0, min(len(self.models) - 1, self.column_index + delta))
+            self._cleared = False
             self._push_selection()
 
     def action_select_card(self, delta: int) -> None:
         model = self.selected_column
         if model and model.cards:
+            if self._cleared:  # the first key after a removal selects where the card was
+                self._cleared = False
+                delta = 0
             current = self._clamped_index(model) or 0
             self.card_index[model.id] = max(0, min(len(model.cards) - 1, current + delta))
             self._push_selection()
@@ -462,6 +515,7 @@ class BoardView(Horizontal, can_focus=True):
     def action_select_edge(self, last: int) -> None:
         model = self.selected_column
         if model and model.cards:
+            self._cleared = False
             self.card_index[model.id] = len(model.cards) - 1 if last else 0
             self._push_selection()
 
@@ -470,6 +524,7 @@ class BoardView(Horizontal, can_focus=True):
     def on_card_list_pressed(self, message: CardList.Pressed) -> None:
         message.stop()
         col = next(i for i, v in enumerate(self.column_views) if v.cards is message.card_list)
+        self._cleared = False
         self.column_index = col
         self.card_index[self.models[col].id] = message.index
         self._push_selection()

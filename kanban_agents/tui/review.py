@@ -12,6 +12,7 @@ import subprocess
 from rich.text import Text
 from textual import work
 
+from ..core.card import Card
 from ..core.session import ActionFailed, BoardError, MergeConflict, conflict_feedback
 from .dialogs import ChoiceDialog, TextDialog
 
@@ -26,6 +27,26 @@ class ReviewActions:
         card = self._selected_card_or_warn()
         if card is None or not self._agents_on():
             return
+        warning = self.session.rerun_warning(card.id)
+        if warning is None:
+            self._run_agent(card)
+            return
+
+        def chosen(choice: str | None) -> None:
+            fresh = self.store.entry(card.id)  # as it is now, after the dialog
+            if choice == "run" and isinstance(fresh, Card):
+                self._run_agent(fresh)
+
+        self.push_screen(
+            ChoiceDialog(
+                "Run the agent again?",
+                f"{warning}. Run it anyway?",
+                [("run", "Run again", "warning")],
+            ),
+            chosen,
+        )
+
+    def _run_agent(self, card: Card) -> None:
         agent_column = self.settings.board.agent_column
         if self.store.status_of(card) != agent_column:
             self.request_move(card, agent_column, None)  # entering the column starts the run

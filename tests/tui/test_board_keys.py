@@ -72,15 +72,16 @@ async def test_reorder_within_column(sample_board, make_test_app):
         ]
 
 
-async def test_navigation_wraps_columns_and_keeps_place(sample_board, make_test_app):
+async def test_navigation_keeps_place_and_stops_at_the_ends(sample_board, make_test_app):
     app = make_test_app(sample_board)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("j", "j", "l")
         assert app.board.selected_card_id == "export-csv"
         await pilot.press("h")
         assert app.board.selected_card_id == "fix-reset-token"
-        await pilot.press("left")
-        assert app.board.selected_column.id == "done"
+        await pilot.press("left")  # no wrapping around to the last column
+        assert app.board.selected_column.id == "todo"
+        assert app.board.selected_card_id == "fix-reset-token"
 
 
 async def test_error_card_cannot_be_moved(sample_board, make_test_app):

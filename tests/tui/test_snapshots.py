@@ -93,3 +93,11 @@ def test_long_column_scrolled(tmp_path, make_test_app, snap_compare):
     (board / "other.md").write_text(card("In progress one", "in-progress", 1))
     app = make_test_app(board, watch=False)
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before(*"jjjjjjjjj", "L"))
+
+
+def test_empty_board(tmp_path, make_test_app, snap_compare):
+    """A board with no cards says what to do, in the board area."""
+    board = tmp_path / "board"
+    board.mkdir()
+    app = make_test_app(board, watch=False)
+    assert snap_compare(app, terminal_size=(100, 24))
