@@ -56,7 +56,7 @@ async def measure(runs: int) -> dict:
             check=True,
         )
         settings = SandboxSettings(mode="bwrap", network="off")
-        runtimes = {"local": LocalRuntime(), "bwrap": SandboxRuntime(lambda: settings)}
+        runtimes = {"local": LocalRuntime(), "bwrap": SandboxRuntime(lambda _cwd: settings)}
         results = {}
         for name, command in COMMANDS.items():
             samples: dict[str, list[float]] = {"local": [], "bwrap": []}

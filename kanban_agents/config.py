@@ -107,6 +107,10 @@ class AgentProfile:
         tuple[str, ...],
         _doc("paths (globs, ~) a command agent may write inside the sandbox: its config dirs"),
     ] = ()
+    sandbox_network: (
+        Annotated[Literal["on", "off"], _doc("this profile's [sandbox] network; unset: the board's")]
+        | None
+    ) = None
 
 
 DEFAULT_COLUMNS = (

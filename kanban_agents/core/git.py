@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -311,6 +311,7 @@ def dirty_paths(root: Path) -> set[str]:
     # --no-optional-locks: a status refresh must not race the user's own git commands.
     out = _git(
         root,
+        *_side_file_args(root),
         "--no-optional-locks",
         "status",
         "--porcelain",
@@ -470,6 +471,58 @@ def delete_branch(root: Path, branch: str) -> None:
 # --- reading and recording a worktree's state --------------------------------------------
 
 
+def set_side_files(worktree: Path, patterns: Sequence[str], declared_by: str = "") -> None:
+    """Keep an agent's own files (``patterns``, gitignore syntax) out of ``worktree``'s commits,
+    diffs and dirty checks, and nothing else.
+
+    They go to the worktree's own ``info/exclude`` (in its git dir, ``.git/worktrees/<id>/``),
+    after a copy of the user's global excludes, and kanban-agents' git commands in the worktree
+    read that file as ``core.excludesFile``. Git itself reads only the repository's shared
+    ``info/exclude``, which would hide them in the user's checkout too: that one is left alone.
+    No patterns: the file goes, so a profile hides only what it declares now.
+    """
+    path = _own_exclude_file(worktree)
+    if path is None:
+        return  # the main checkout: not a card's worktree
+    if not patterns:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return
+    configured = _git(worktree, "config", "--path", "--get", "core.excludesFile", ok=(0, 1)).text
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    user_excludes = Path(configured or os.path.join(config_home, "git", "ignore"))
+    try:
+        copied = user_excludes.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        copied = ""
+    text = (
+        "# Written by kanban-agents for its own git commands in this worktree (core.excludesFile).\n"
+        + (f"# Your global excludes ({user_excludes}):\n{copied.rstrip()}\n" if copied else "")
+        + f"# The agent's own files (profile {declared_by or '?'}'s side_files):\n"
+        + "".join(f"{pattern}\n" for pattern in patterns)
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", errors="surrogateescape")
+
+
+def _own_exclude_file(worktree: Path) -> Path | None:
+    """``info/exclude`` in a linked worktree's own git dir, read from its ``.git`` file (no git
+    call: this is asked before every status and add)."""
+    try:
+        pointer = (Path(worktree) / ".git").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):  # a directory in the main checkout, or no .git
+        return None
+    if not pointer.startswith("gitdir:"):
+        return None
+    gitdir = Path(pointer[len("gitdir:") :].strip())
+    return (gitdir if gitdir.is_absolute() else Path(worktree) / gitdir) / "info" / "exclude"
+
+
+def _side_file_args(worktree: Path) -> list[str]:
+    path = _own_exclude_file(worktree)
+    return ["-c", f"core.excludesFile={path}"] if path is not None and path.is_file() else []
+
+
 def commit_all(
     worktree: Path, message: str, *, allow_mass_deletion: bool = False, branch: str | None = None
 ) -> str | None:
@@ -484,7 +537,7 @@ def commit_all(
     """
     if branch is not None:
         verify_card_worktree(worktree, branch)
-    _git(worktree, "add", "-A")
+    _git(worktree, *_side_file_args(worktree), "add", "-A")
     if _git(worktree, "diff", "--cached", "--quiet", "--no-ext-diff", ok=(0, 1)).status == 0:
         return None
     if not allow_mass_deletion:
@@ -634,7 +687,7 @@ def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
             stamp_file.write_text(stamp)
         env = {"GIT_INDEX_FILE": str(scratch)}
         try:
-            _git(worktree, "add", "-A", env=env)
+            _git(worktree, *_side_file_args(worktree), "add", "-A", env=env)
         except GitError:
             # e.g. a stale lock left by a killed process: start over from the real index
             with contextlib.suppress(OSError):

@@ -78,6 +78,33 @@ def probe(bwrap: str | None = None) -> Probe:
     return Probe(True)
 
 
+class SandboxSettingError(Exception):
+    """A card's ``sandbox:`` front matter is not usable; the message says what to write."""
+
+
+def for_card(board, profile=None, card_meta: Mapping | None = None):
+    """The ``[sandbox]`` settings of one run: the board's, with the network of the agent profile
+    (``sandbox_network``) and then of the card (front matter ``sandbox: {network: off}``)."""
+    from dataclasses import replace
+
+    network = getattr(profile, "sandbox_network", None) or board.network
+    wanted = (card_meta or {}).get("sandbox")
+    if wanted is not None:
+        if not isinstance(wanted, Mapping) or set(wanted) - {"network"}:
+            raise SandboxSettingError(
+                "the card's sandbox: must be a table with only network, e.g. sandbox: {network: off}"
+            )
+        value = wanted.get("network", network)
+        if isinstance(value, bool):  # YAML reads a bare off / on as false / true
+            value = "on" if value else "off"
+        if value not in ("on", "off"):
+            raise SandboxSettingError(
+                f"the card's sandbox.network must be on or off, not {value!r}"
+            )
+        network = value
+    return board if network == board.network else replace(board, network=network)
+
+
 class SandboxUnavailable(Exception):
     """``mode = "bwrap"`` where bwrap cannot start; the message has the probe's error and the fix."""
 
@@ -226,9 +253,10 @@ def limit_note(result: CommandResult, settings) -> str:
 
 class SandboxRuntime:
     """Commands run inside bwrap, confined to their worktree (``cwd``), below the reaper like
-    every command (``process.run_command``). ``settings_of`` gives the current ``[sandbox]``."""
+    every command (``process.run_command``). ``settings_of(cwd)`` gives the ``[sandbox]``
+    settings of the run working in ``cwd``."""
 
-    def __init__(self, settings_of: Callable[[], object], bwrap: str | None = None):
+    def __init__(self, settings_of: Callable[[Path], object], bwrap: str | None = None):
         self._settings_of = settings_of
         self.bwrap = bwrap or shutil.which("bwrap") or "bwrap"
 
@@ -243,7 +271,7 @@ class SandboxRuntime:
         on_lines: Callable[[list[str]], None] | None = None,
         read_write: Sequence[str] = (),
     ) -> CommandResult:
-        settings = self._settings_of()
+        settings = self._settings_of(Path(cwd))
         base_env = dict(os.environ if env is None else env)
         argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
         wrapped = bwrap_argv(

@@ -61,7 +61,7 @@ def world(repo: Path, tmp_path: Path, monkeypatch):
 
 def toolbox(world, mode: str, **settings) -> Toolbox:
     chosen = SandboxSettings(**{"mode": mode, **settings})
-    runtime = SandboxRuntime(lambda: chosen) if mode == "bwrap" else LocalRuntime()
+    runtime = SandboxRuntime(lambda _cwd: chosen) if mode == "bwrap" else LocalRuntime()
     env = {"PATH": os.environ["PATH"], "HOME": str(world["home"]), "GIT_CONFIG_NOSYSTEM": "1"}
     return Toolbox(world["card"], env=env, runtime=runtime, command_timeout=20)
 
@@ -202,7 +202,7 @@ async def test_allowed_paths_and_hide(world):
     )
     hide_abs = replace(SandboxSettings(), hide=(str(world["card"] / "private.env"),))
     box.runtime = SandboxRuntime(
-        lambda: replace(hide_abs, read_write=("~/.cache",), read_only=("~/tools",))
+        lambda _cwd: replace(hide_abs, read_write=("~/.cache",), read_only=("~/tools",))
     )
     output = await run(
         box, "echo c > ~/.cache/x && cat ~/tools/note && cat private.env; touch ~/tools/y"
@@ -320,3 +320,52 @@ def test_workspaces_mode_bwrap_unavailable_is_a_run_error(monkeypatch, tmp_path)
     spaces = Workspaces(tmp_path, lambda: settings, None, {}, [])
     with pytest.raises(RunError, match='mode = "bwrap"'):
         _ = spaces.runtime
+
+
+def test_network_of_profile_and_card_override_the_board():
+    from kanban_agents.config import AgentProfile
+    from kanban_agents.core.sandbox import SandboxSettingError, for_card
+
+    board = SandboxSettings(network="on")
+    quiet = AgentProfile(name="quiet", sandbox_network="off")
+    assert for_card(board).network == "on"
+    assert for_card(board, quiet).network == "off"
+    assert for_card(board, quiet, {"sandbox": {"network": True}}).network == "on"  # YAML `on`
+    assert for_card(board, None, {"sandbox": {"network": False}}).network == "off"  # YAML `off`
+    with pytest.raises(SandboxSettingError, match="network must be on or off"):
+        for_card(board, None, {"sandbox": {"network": "maybe"}})
+    with pytest.raises(SandboxSettingError, match="only network"):
+        for_card(board, None, {"sandbox": {"mode": "off"}})
+
+
+@needs_bwrap
+async def test_a_card_that_says_network_off_gets_none(project_with_card, tcp_server):
+    """The board shares the network; the card's front matter takes it away for its run: the
+    agent's `run` cannot reach a server on this machine."""
+    from kanban_agents.core.agent.scripted_server import Reply, ScriptedServer, ToolCallSpec
+    from kanban_agents.core.events import LogLine, ToolFinished
+    from tests.core.test_runs import Harness, edit_sub, finish
+
+    repo = project_with_card
+    card = repo / "board" / "sub.md"
+    card.write_text(
+        card.read_text().replace("status: todo", "status: todo\nsandbox: {network: off}")
+    )
+    git(repo, "commit", "-qam", "card without network")
+    (repo / "board" / "kanban.toml").write_text('[sandbox]\nmode = "bwrap"\nnetwork = "on"\n')
+    connect = (
+        f"{sys.executable} -c \"import socket; socket.create_connection(('127.0.0.1', "
+        f"{tcp_server}), timeout=3); print('CONNECTED')\""
+    )
+    turns = [Reply(tool_calls=[ToolCallSpec("run", {"command": connect})]), edit_sub(), finish()]
+    with ScriptedServer(turns) as server:
+        h = Harness(repo, server)
+        await h.runs.start()
+        await h.start_card("sub")
+        status = await h.wait("sub")
+        await h.runs.stop()
+    assert status.state == "review", status.reason
+    ran = [e for e in h.of(ToolFinished) if e.name == "run"]
+    # A network namespace of its own: only its own loopback, where nothing listens.
+    assert ran and "CONNECTED" not in ran[0].output and "Connection refused" in ran[0].output
+    assert any("sandbox: bwrap (network off)" in e.text for e in h.of(LogLine))

@@ -27,8 +27,8 @@ Rules:
 """
 
 
-def card_prompt(card: Card, worktree: Path, branch: str) -> str:
-    """The first user message: the card written out as operating instructions."""
+def _card_sections(card: Card, worktree: Path, branch: str) -> list[str]:
+    """The card itself, the same for every kind of agent: task, files, constraints."""
     parts = [
         f"# Card {card.id}: {card.title}",
         f"Worktree: {worktree} (branch {branch}). All paths are relative to it.",
@@ -40,11 +40,20 @@ def card_prompt(card: Card, worktree: Path, branch: str) -> str:
         parts.append("## Files you may touch\n" + "\n".join(f"- {f}" for f in card.files))
     if card.constraints:
         parts.append("## Constraints\n" + "\n".join(f"- {c}" for c in card.constraints))
+    return parts
+
+
+def _test_commands(card: Card) -> str:
+    return "\n".join(f"    {t}" for t in card.tests)
+
+
+def card_prompt(card: Card, worktree: Path, branch: str) -> str:
+    """The first user message to the built-in agent: the card as operating instructions."""
+    parts = _card_sections(card, worktree, branch)
     if card.tests:
-        commands = "\n".join(f"    {t}" for t in card.tests)
         parts.append(
             "## Acceptance tests (the stopping rule)\n"
-            f"These commands must pass in the worktree:\n{commands}\n"
+            f"These commands must pass in the worktree:\n{_test_commands(card)}\n"
             "They run automatically when you call finish(summary)."
         )
     else:
@@ -66,9 +75,23 @@ def review_prompt(feedback: str, round_number: int) -> str:
 
 
 def command_prompt(card: Card, worktree: Path, branch: str) -> str:
-    """For agent CLIs: the same instructions, plus the stopping rule spelled out."""
-    return (
-        card_prompt(card, worktree, branch)
-        + "\nWhen you are done, make sure the acceptance tests pass. Do not commit: the board commits your "
-        "work after checking the tests.\n"
+    """For an agent CLI (codex, claude, aider ...): the same card, with the stopping rule as that
+    CLI meets it. It has its own tools and no finish(summary): it stops when it is done, the board
+    then runs the tests, and a ``Summary:`` line is the one thing of its output the board keeps."""
+    parts = _card_sections(card, worktree, branch)
+    if card.tests:
+        parts.append(
+            "## Acceptance tests (the stopping rule)\n"
+            f"These commands must pass in the worktree:\n{_test_commands(card)}\n"
+            "Run them yourself if you can. When you stop, the board runs them; if they fail, the "
+            "card fails."
+        )
+    else:
+        parts.append("## Done when\nThe card names no test command: check your work yourself.")
+    parts.append(
+        "## When you are done\n"
+        "Do not commit, push, or change git configuration: the board commits your work after the "
+        "tests pass. End your last message with one line that starts with `Summary:` and says "
+        "what you changed and why, in a sentence or two; the reviewer reads it first."
     )
+    return "\n\n".join(parts) + "\n"

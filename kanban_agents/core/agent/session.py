@@ -10,11 +10,13 @@ aider ...) runs once, then the tests decide. Either way a session ends with a su
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .. import git
 from ..card import Card
 from ..events import RUNNING, TESTING, Emitter, LogLine, Notice, RunPhase, Sink, TestsFinished
 from ..records import RunRecords, RunState
@@ -177,7 +179,15 @@ class AgentSession:
     # ------------------------------------------------------------------ a command agent
 
     async def work_with_command(self, profile) -> str:
-        from .command import CommandAgentError, run_command_agent
+        """Run the agent CLI once; its summary is its ``Summary:`` line, or "" (the commit then
+        says the card's title only, never whatever line the CLI printed last)."""
+        from .command import (
+            CommandAgentError,
+            api_problem,
+            last_lines,
+            run_command_agent,
+            summary_line,
+        )
         from .prompt import command_prompt
 
         prompt = command_prompt(self.card, self.space.path, self.space.branch)
@@ -189,6 +199,7 @@ class AgentSession:
                 "UNCONFINED, with your rights, files, environment and network",
                 level="warning",
             )
+        before = await self.worktree_tree()
         try:
             result = await run_command_agent(
                 profile,
@@ -199,20 +210,34 @@ class AgentSession:
                 self.settings.runs.output_cap,
                 prompt_file=self.records.card_dir(self.card.id) / "prompt.md",
                 runtime=runtime,
+                files=self.card.files,
             )
         except CommandAgentError as exc:
             raise RunError(str(exc)) from None
+        problem = api_problem(result.output)
+        because = f" ({problem})" if problem else ""
         if not result.ok:
             what = (
                 f"timed out after {profile.max_wall_seconds:g}s"
                 if result.timed_out
                 else f"exited {result.exit_code}"
             )
-            raise RunError(f"agent command {what}: {last_line(result.output)}")
+            raise RunError(f"agent command {what}{because}: {last_line(result.output)}")
+        # Several CLIs print a model error and exit 0: nothing changed is the tell, not the tests.
+        if await self.worktree_tree() == before:
+            raise RunError(
+                f"the agent made no changes{because}. Its last output:\n{last_lines(result.output)}"
+            )
         tests = await self.run_tests(1)
         if not tests.passed:
             raise RunError(f"the agent finished but the tests fail: {last_line(tests.output)}")
-        return f"{profile.name} finished (exit 0). Last output: {last_line(result.output)}"
+        return summary_line(result.output)
+
+    async def worktree_tree(self) -> str:
+        """The worktree's whole state (untracked files too, the agent's side files not) as a
+        tree id: equal before and after means the agent changed nothing."""
+        snapshot = await asyncio.to_thread(git.snapshot_commit, self.space.path)
+        return await asyncio.to_thread(git.rev_parse, self.space.path, snapshot + "^{tree}")
 
     # ------------------------------------------------------------------ the card's tests
 

@@ -496,7 +496,9 @@ class RunManager:
         finally:
             if model is not None:
                 await model.aclose()
-        message = f"{card.title}\n\n{summary.strip()}\n\nCard: {card.id}\n"
+        # The card's title, and the agent's summary where it gave one (a command agent may not).
+        body = f"{summary.strip()}\n\n" if summary.strip() else ""
+        message = f"{card.title}\n\n{body}Card: {card.id}\n"
         commit = await asyncio.to_thread(
             git.commit_all,
             space.path,

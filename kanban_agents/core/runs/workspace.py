@@ -23,7 +23,7 @@ from ..card import Card
 from ..events import Emitter, LogLine, Notice
 from ..process import CommandResult, run_command
 from ..records import RunRecords, RunState
-from ..sandbox import SandboxRuntime, SandboxUnavailable, choose
+from ..sandbox import SandboxRuntime, SandboxSettingError, SandboxUnavailable, choose, for_card
 from .errors import RunError
 
 
@@ -91,7 +91,9 @@ class Workspaces:
         self.secret_names = list(secret_names)
         self._given_runtime = runtime  # tests and embedders may bring their own
         self._local = LocalRuntime()
-        self._sandboxed = SandboxRuntime(lambda: self.settings.sandbox)
+        self._sandboxed = SandboxRuntime(self.sandbox_settings_for)
+        # [sandbox] of each run with its profile's and card's network, by worktree
+        self._run_sandbox: dict[Path, Any] = {}
         # Pruning and checking git's worktree list is serialised; checkouts run side by side.
         self._worktree_lock = threading.Lock()
 
@@ -105,22 +107,39 @@ class Workspaces:
         in ``auto`` mode; ``confinement`` raises where ``mode = "bwrap"`` cannot start)."""
         return self.confinement()[0]
 
-    def confinement(self) -> tuple[Runtime, bool, str]:
+    def sandbox_settings_for(self, cwd: Path):
+        """The ``[sandbox]`` settings of the run working in ``cwd`` (the board's by default)."""
+        found = self._run_sandbox.get(Path(cwd).resolve())
+        return self.settings.sandbox if found is None else found
+
+    def confinement(self, sandbox_settings=None) -> tuple[Runtime, bool, str]:
         """(runtime, confined, what to tell the user); RunError when bwrap is demanded and
         cannot start (the probe's error and the fix)."""
         if self._given_runtime is not None:
             confined = isinstance(self._given_runtime, SandboxRuntime)
             return self._given_runtime, confined, "" if confined else "commands run unconfined"
         try:
-            confined, message = choose(self.settings.sandbox)
+            confined, message = choose(sandbox_settings or self.settings.sandbox)
         except SandboxUnavailable as exc:
             raise RunError(str(exc)) from None
         return (self._sandboxed if confined else self._local), confined, message
 
-    def announce_confinement(self, record: RunState, emit: Emitter) -> Runtime:
+    def announce_confinement(self, record: RunState, emit: Emitter, card: Card | None = None):
         """Before any work: the run's runtime, recorded (``record.extra['sandbox']``) and, when
-        commands are not confined, said loudly (a warning notice, on the card and in the log)."""
-        runtime, confined, message = self.confinement()
+        commands are not confined, said loudly (a warning notice, on the card and in the log).
+        With ``card``: its settings (the profile's and the card's network) hold for its worktree."""
+        chosen = self.settings.sandbox
+        if card is not None:
+            try:
+                profile = self.settings.agent_profile(card.agent)
+            except Exception:  # an unknown profile fails the run elsewhere, with its own message
+                profile = None
+            try:
+                chosen = for_card(chosen, profile, card.meta)
+            except SandboxSettingError as exc:
+                raise RunError(str(exc)) from None
+            self._run_sandbox[self.workspace_for(card).path.resolve()] = chosen
+        runtime, confined, message = self.confinement(chosen)
         record.extra["sandbox"] = "bwrap" if confined else "off"
         if confined:
             emit(LogLine, text=message, stream="info")
@@ -167,7 +186,7 @@ class Workspaces:
         worktree and base; ``write_card`` puts them on the card."""
         space = self.workspace_for(card)
         assert self.repo is not None
-        self.announce_confinement(record, emit)
+        self.announce_confinement(record, emit, card)
         base = space.base or await asyncio.to_thread(git.current_branch, self.repo) or "HEAD"
         if base == "HEAD":
             base = await asyncio.to_thread(git.rev_parse, self.repo, "HEAD")
