@@ -95,7 +95,14 @@ class AgentProfile:
     # command agent
     command: Annotated[
         tuple[str, ...],
-        _doc("argv template: {prompt} {prompt_file} {worktree} {card_id} are filled in"),
+        _doc("argv template: {prompt} {prompt_file} {worktree} {card_id} {files} are filled in"),
+    ] = ()
+    env: Annotated[dict[str, str], _doc("environment variables set for the agent command")] = field(
+        default_factory=dict
+    )
+    side_files: Annotated[
+        tuple[str, ...],
+        _doc("the agent's own files (gitignore patterns), kept out of commits and diffs"),
     ] = ()
     description: Annotated[str, _doc("a note about the profile, for whoever reads kanban.toml")] = (
         ""
@@ -139,8 +146,33 @@ EXAMPLE_COMMAND_PROFILES = (
     AgentProfile(
         name="aider",
         kind="command",
-        command=("aider", "--yes-always", "--no-auto-commits", "--message-file", "{prompt_file}"),
-        description="aider with the card as its message, no commits of its own",
+        # Every question aider could ask is settled by a flag, so --yes-always only ever answers
+        # questions about this worktree (create a file the card names), never one that changes the
+        # user's own settings (the analytics opt-in, .gitignore) or reaches the internet.
+        command=(
+            "aider",
+            "--yes-always",
+            "--no-auto-commits",
+            "--no-dirty-commits",
+            "--no-gitignore",
+            "--no-analytics",
+            "--no-check-update",
+            "--no-show-release-notes",
+            "--no-show-model-warnings",
+            "--no-detect-urls",
+            "--no-pretty",
+            "--no-fancy-input",
+            "--message-file",
+            "{prompt_file}",
+            "{files}",
+        ),
+        env={
+            "AIDER_CHECK_UPDATE": "false",
+            "AIDER_ANALYTICS": "false",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        },
+        side_files=(".aider*",),
+        description="aider with the card as its message and its files, no commits of its own",
         sandbox_paths=("~/.aider*",),
     ),
 )

@@ -206,6 +206,10 @@ class Workspaces:
             stream="git",
         )
         write_card(card.id, {"branch": space.branch, "worktree": where})
+        # The agent's own files (aider's .aider*) stay out of its commits: only what the
+        # profile declares, in this worktree's own info/exclude.
+        profile = self.settings.agent_profile(card.agent)
+        await asyncio.to_thread(git.set_side_files, space.path, profile.side_files, profile.name)
         if not record.extra.get("setup_done") or record.extra.get("setup_for") != str(space.path):
             await self.setup(space, emit)
             record.extra.update(setup_done=True, setup_for=str(space.path))
