@@ -115,7 +115,9 @@ class AgentProfile:
         _doc("paths (globs, ~) a command agent may write inside the sandbox: its config dirs"),
     ] = ()
     sandbox_network: (
-        Annotated[Literal["on", "off"], _doc("this profile's [sandbox] network; unset: the board's")]
+        Annotated[
+            Literal["on", "off"], _doc("this profile's [sandbox] network; unset: the board's")
+        ]
         | None
     ) = None
 
