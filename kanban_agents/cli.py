@@ -120,6 +120,9 @@ COMMANDS: tuple[Command, ...] = (
         arg("card"),
         arg("--strategy", choices=("merge", "squash", "rebase"),
             help="default: review.merge_strategy"),
+        arg("--accept-git-changes", action="store_true",
+            help="merge even though the card's agent changed git's config, hooks or info/ "
+                 "(check them first: they decide what git runs in your checkout)"),
     )),
     Command("send-back", "send a card back to its agent with review notes",
             "cli_review:cmd_send_back", (

@@ -170,6 +170,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "started": state.started,
                 "finished": state.finished,
                 "sandbox": state.extra.get("sandbox"),
+                # changes the agent made to git's config, hooks or info/: the merge waits for them
+                "git_changes": list(state.extra.get("git_changes") or []),
             }
         )
     try:

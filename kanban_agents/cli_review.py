@@ -75,7 +75,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
     session = _session(args)
     card_id = find_card(session.store, args.card).id
     try:
-        outcome = session.merge(card_id, strategy=args.strategy)
+        outcome = session.merge(
+            card_id, strategy=args.strategy, accept_git_changes=args.accept_git_changes
+        )
     except MergeConflict as exc:
         print(f"kanban-agents: {exc}", file=sys.stderr)
         print(

@@ -143,6 +143,7 @@ EXAMPLE_COMMAND_PROFILES = (
         kind="command",
         command=("claude", "-p", "{prompt}", "--permission-mode", "acceptEdits"),
         description="Claude Code in print mode, allowed to edit files",
+        api_key_env="ANTHROPIC_API_KEY",  # the one credential its process gets
         sandbox_paths=("~/.claude", "~/.claude.json"),
     ),
     AgentProfile(
@@ -228,6 +229,13 @@ class ReviewSettings:
     ] = "merge"
     delete_branch: Annotated[bool, _doc("delete the card's branch after a merge")] = True
     remove_worktree: Annotated[bool, _doc("remove the card's worktree after a merge")] = True
+    run_hooks: Annotated[
+        bool,
+        _doc(
+            "run your git hooks (post-merge ...) when a merge moves the base; kanban-agents' "
+            "other git commands never run hooks"
+        ),
+    ] = False
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,27 @@ from .records import RunState, run_records
 
 REVIEW_NOTES_HEADING = "## Review notes"
 MERGE_PROGRESS = "merge"  # the key of a merge's progress in RunState.extra
+# The key of the changes a run made to git's own files (config, hooks, info/), kept until a
+# merge accepts them (``runs/git_guard.py`` records them).
+GIT_CHANGES = "git_changes"
 
 
 class ReviewError(Exception):
     """The operation cannot be done; nothing changed. The message says what to do."""
+
+
+class GitChangesNotAccepted(ReviewError):
+    """The card's run changed git's own files (config, hooks, info/): the merge waits until the
+    user has seen them and accepts (``accept_git_changes``). ``changes`` lists them."""
+
+    def __init__(self, card_id: str, changes: list[str]):
+        super().__init__(
+            f"{card_id}'s agent changed git's own files, which decide what git runs in your "
+            f"checkout: {'; '.join(changes)}. Check them (undo what you do not want), then merge "
+            f"with 'kanban-agents merge {card_id} --accept-git-changes' (in the board app, "
+            "confirm in the merge dialog)"
+        )
+        self.changes = changes
 
 
 class MergeRefused(ReviewError):
@@ -135,11 +152,15 @@ class Reviewer:
         tip = git.snapshot_commit(where.worktree) if where.worktree is not None else where.branch
         return git.merge_check(where.repo, where.base, tip)
 
-    def merge(self, card_id: str, strategy: str | None = None) -> MergeOutcome:
+    def merge(
+        self, card_id: str, strategy: str | None = None, *, accept_git_changes: bool = False
+    ) -> MergeOutcome:
         """Merge the card's branch into its base, then clean up and move the card to done.
 
         Run again after an interruption, it finishes what is missing (a merge that landed is
         not made twice); on a card already merged it changes nothing (``already_merged``).
+        A run that changed git's own files is merged only with ``accept_git_changes``
+        (``GitChangesNotAccepted`` otherwise).
         """
         card = self._card(card_id)
         progress = MergeProgress.from_state(self.records.load_state(card.id))
@@ -153,9 +174,14 @@ class Reviewer:
         landed = self._landed_merge(card.id)
         if landed is not None:
             return self._finish_merge(card, landed)
-        return self._merge(card_id, strategy)
+        return self._merge(card_id, strategy, accept_git_changes)
 
-    def _merge(self, card_id: str, strategy: str | None) -> MergeOutcome:
+    def git_changes(self, card_id: str) -> list[str]:
+        """Changes the card's runs made to git's own files that no merge has accepted yet."""
+        state = self.records.load_state(card_id)
+        return list(state.extra.get(GIT_CHANGES) or []) if state is not None else []
+
+    def _merge(self, card_id: str, strategy: str | None, accept_git_changes: bool) -> MergeOutcome:
         where = self.card_branch(card_id)
         card = where.card
         review_column = self.settings.board.review_column
@@ -163,6 +189,9 @@ class Reviewer:
             raise ReviewError(
                 f"{card.id} is in {self.store.status_of(card)}: only cards in {review_column} can be merged"
             )
+        git_changes = self.git_changes(card.id)
+        if git_changes and not accept_git_changes:
+            raise GitChangesNotAccepted(card.id, git_changes)
         base = self._target_branch(where)
         strategy = strategy or self.settings.review.merge_strategy
         allow_deletion = card.meta.get("allow_mass_deletion") is True
@@ -172,6 +201,7 @@ class Reviewer:
                     where.worktree,
                     f"Review edits: {card.title}\n\nCard: {card.id}\n",
                     allow_mass_deletion=allow_deletion,
+                    branch=where.branch,
                 )
             check = git.merge_check(where.repo, base, where.branch)
         except git.GitError as exc:
@@ -208,11 +238,14 @@ class Reviewer:
                 worktree=where.worktree,
                 allow_mass_deletion=allow_deletion,
                 on_commit=committed,
+                run_hooks=self.settings.review.run_hooks,
             )
         except git.MergeConflict as exc:
             raise MergeRefused(str(exc), exc.files, conflict_feedback(base, exc.files)) from None
         except git.GitError as exc:
             raise ReviewError(str(exc)) from None
+        if git_changes:  # accepted, and merged: later merges need not ask again
+            self.records.update_state(card.id, lambda state: state.extra.pop(GIT_CHANGES, None))
         progress = MergeProgress(
             MergeStep.LANDED, where.branch, base, strategy, result.commit, result.previous
         )

@@ -100,6 +100,15 @@ class MergeConflict(ActionFailed):
         self.files = files
 
 
+class GitChangesNeedConfirm(ActionFailed):
+    """The card's agent changed git's own files (``changes``): merge again with
+    ``accept_git_changes=True`` once the user has seen them and confirmed."""
+
+    def __init__(self, message: str, changes: list[str]):
+        super().__init__(message)
+        self.changes = changes
+
+
 class RunLost(ActionFailed):
     """The process running a followed run went away without ending it."""
 
@@ -120,12 +129,14 @@ class AgentsOff(ActionFailed):
 def _as_action_failed():
     """Review and git errors become ``ActionFailed`` (board errors pass as they are)."""
     from .git import GitError
-    from .review import MergeRefused, ReviewError
+    from .review import GitChangesNotAccepted, MergeRefused, ReviewError
 
     try:
         yield
     except MergeRefused as exc:
         raise MergeConflict(str(exc), getattr(exc, "base", ""), list(exc.files)) from exc
+    except GitChangesNotAccepted as exc:
+        raise GitChangesNeedConfirm(str(exc), list(exc.changes)) from exc
     except ReviewError as exc:
         raise ActionFailed(str(exc)) from exc
     except GitError as exc:
@@ -578,11 +589,20 @@ class BoardSession:
         with _as_action_failed():
             return self.reviewer.card_branch(card_id), self.reviewer.check_merge(card_id)
 
-    def merge(self, card_id: str, strategy: str | None = None) -> MergeOutcome:
+    def merge(
+        self, card_id: str, strategy: str | None = None, *, accept_git_changes: bool = False
+    ) -> MergeOutcome:
+        """``GitChangesNeedConfirm`` when the card's agent changed git's own files and the user
+        has not accepted them (``accept_git_changes``)."""
         with _as_action_failed():
-            outcome = self.reviewer.merge(card_id, strategy)
+            outcome = self.reviewer.merge(card_id, strategy, accept_git_changes=accept_git_changes)
         self.schedule_radar()
         return outcome
+
+    def git_changes(self, card_id: str) -> list[str]:
+        """What the card's agent changed in git's own files, not yet accepted by a merge (for
+        the merge dialog's confirmation)."""
+        return self.reviewer.git_changes(card_id)
 
     def review_round(self, card_id: str) -> int:
         """How many times the card was sent back to its agent."""
@@ -889,6 +909,7 @@ __all__ = [
     "CardError",
     "CardNotFound",
     "DiffView",
+    "GitChangesNeedConfirm",
     "MergeConflict",
     "RadarUpdated",
     "RunLog",

@@ -114,13 +114,24 @@ class ReviewActions:
             ),
             (radar, "yellow"),
         )
+        # The agent changed git's own files (hooks, config): merging is accepting them.
+        git_changes = await asyncio.to_thread(self.session.git_changes, card_id)
+        if git_changes:
+            message.append(
+                "\n\nThe agent changed git's own files, which decide what git runs in your "
+                "checkout:\n" + "\n".join(f"  {change}" for change in git_changes),
+                "bold red",
+            )
+        label = "Accept the git changes and merge" if git_changes else "Merge"
         choice = await self.push_screen_wait(
-            ChoiceDialog("Merge", message, [("merge", "Merge", "primary")])
+            ChoiceDialog("Merge", message, [("merge", label, "primary")])
         )
         if choice != "merge":
             return
         try:
-            outcome = await asyncio.to_thread(self.session.merge, card_id)
+            outcome = await asyncio.to_thread(
+                self.session.merge, card_id, accept_git_changes=bool(git_changes)
+            )
         except MergeConflict as exc:
             await self._offer_conflict_send_back(card_id, where.base, exc.files)
             return

@@ -7,7 +7,7 @@ import glob
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ...config import AgentProfile
@@ -82,6 +82,7 @@ async def run_command_agent(
     prompt_file: Path,
     runtime=None,
     files: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> CommandResult:
     """Run the agent command to completion (or until cancelled: its process group is killed).
 
@@ -118,7 +119,9 @@ async def run_command_agent(
         cwd=worktree,
         timeout=profile.max_wall_seconds,
         output_cap=output_cap,
-        env={**os.environ, **profile.env} if profile.env else None,
+        # ``env``: the caller's, with no credentials but the profile's own key (None: this
+        # process's, all of it); the profile's own variables on top.
+        env={**(os.environ if env is None else env), **profile.env},
         on_lines=lambda lines: emit(LogLine, text="\n".join(lines), stream="stdout"),
     )
     if runtime is None:

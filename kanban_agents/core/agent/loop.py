@@ -21,6 +21,7 @@ from ..events import (
     ToolFinished,
     UsageUpdated,
 )
+from ..runs.errors import RunError
 from .model import Model, ModelError, ModelTurn, ToolCall
 from .tools import Toolbox, ToolResult, tool_schemas
 
@@ -166,6 +167,8 @@ class Agent:
         an Exception and still ends the run."""
         try:
             return await self.toolbox.call(call.name, call.arguments)
+        except RunError:
+            raise  # a check of the run itself failed (the review gate's): not a tool's fault
         except Exception as exc:
             self.emit(
                 LogLine,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import git
@@ -79,6 +79,8 @@ class AgentSession:
         scrub_env: Sequence[str],
         set_state: Callable[[RunPhase, str], None],
         publish: Sink,
+        after_command: Callable[[], Awaitable[None]] | None = None,
+        agent_env: Mapping[str, str] | None = None,
     ):
         self.card = card
         self.space = space
@@ -91,6 +93,10 @@ class AgentSession:
         self.scrub_env = scrub_env
         self.set_state = set_state
         self.publish = publish  # an event of this run, made here (the tests' outcome)
+        # Checks after each command the agent runs (the review gate's ref check): raises RunError.
+        self.after_command = after_command
+        # A command agent's environment: ``env`` plus its own API key (None: ``env``).
+        self.agent_env = agent_env
 
     # ------------------------------------------------------------------ the built-in agent
 
@@ -130,6 +136,8 @@ class AgentSession:
             env=dict(self.env),
             runtime=self.runtime,
         )
+        if self.after_command is not None:
+            toolbox.call = self._checked_after_run(toolbox.call)
         messages = self.conversation()
         limits = Limits(profile.max_steps, profile.max_tokens, profile.max_wall_seconds)
         agent = Agent(
@@ -151,6 +159,20 @@ class AgentSession:
             self.record.tokens = agent.prompt_tokens + agent.completion_tokens
             self.record.tokens_estimated = agent.usage_estimated
             self.records.save_messages(self.card.id, messages)
+
+    def _checked_after_run(self, call):
+        """``Toolbox.call``, followed by ``after_command`` once a ``run`` call is done (its
+        RunError ends the run: the agent loop lets it through)."""
+        after = self.after_command
+        assert after is not None
+
+        async def checked(name, arguments):
+            result = await call(name, arguments)
+            if name == "run":
+                await after()
+            return result
+
+        return checked
 
     def tests_stop_or_retry(self):
         """The stopping rule, as the loop's ``on_finish``: None (done) when the card's tests
@@ -211,9 +233,12 @@ class AgentSession:
                 prompt_file=self.records.card_dir(self.card.id) / "prompt.md",
                 runtime=runtime,
                 files=self.card.files,
+                env=self.env if self.agent_env is None else self.agent_env,
             )
         except CommandAgentError as exc:
             raise RunError(str(exc)) from None
+        if self.after_command is not None:
+            await self.after_command()
         problem = api_problem(result.output)
         because = f" ({problem})" if problem else ""
         if not result.ok:

@@ -17,15 +17,16 @@ timed out or cancelled) nothing is left running in the command's process group.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import difflib
 import json
 import math
 import os
 import re
+import stat
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -623,8 +624,42 @@ class Toolbox:
             )
         return data
 
+    async def _untracked_hard_links(self, files: list[Path]) -> set[Path]:
+        """Those of ``files`` with more than one name (hard links) that git does not track.
+
+        A hard link is the file itself, wherever its other name is: ``run`` can make one of a
+        file outside the worktree (``ln ~/.ssh/id_rsa x``) that the jail's path checks cannot
+        tell from a worktree file. Git never makes hard links in a checkout, so a tracked file
+        is fine; when git cannot tell, the file counts as untracked."""
+        linked = []
+        for file in files:
+            try:
+                st = file.lstat()
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                linked.append(file)
+        if not linked:
+            return set()
+        names = []
+        for file in linked:
+            with contextlib.suppress(ValueError):
+                names.append(file.relative_to(self.root).as_posix())
+        out = await self._git("--literal-pathspecs", "ls-files", "-z", "--", *names, cwd=self.root)
+        tracked = {self.root / os.fsdecode(name) for name in (out or b"").split(b"\0") if name}
+        return {file for file in linked if file not in tracked}
+
+    async def _refuse_untracked_hard_link(self, target: Path, shown: str) -> None:
+        if await self._untracked_hard_links([target]):
+            raise ToolError(
+                f"'{shown}' is a hard link (another name of a file that may live outside the "
+                "worktree) and git does not track it: the file tools do not read or edit it. If "
+                "it belongs to the project, replace it by a copy of its own and try again"
+            )
+
     async def _read_file(self, path: str, offset: int = 1, limit: int | None = None) -> ToolResult:
         target, shown = self._locate(path)
+        await self._refuse_untracked_hard_link(target, shown)
         data = await asyncio.to_thread(self._load_text_bytes, target, shown)
         lines = _split_lines(data.decode("utf-8", errors="replace"))
         total = len(lines)
@@ -686,6 +721,7 @@ class Toolbox:
             )
         if old == new:
             raise ToolError("`old` and `new` are the same, so there is nothing to change")
+        await self._refuse_untracked_hard_link(target, shown)
         return await asyncio.to_thread(self._edit, target, shown, old, new)
 
     def _edit(self, target: Path, shown: str, old: str, new: str) -> ToolResult:
@@ -785,6 +821,8 @@ class Toolbox:
             ]
         else:
             files = [target]
+        hidden = await self._untracked_hard_links(files)  # see _untracked_hard_links
+        files = [file for file in files if file not in hidden]
         return await asyncio.to_thread(self._grep, regex, files, pattern, shown)
 
     def _grep(self, regex: re.Pattern, files: list[Path], pattern: str, shown: str) -> ToolResult:

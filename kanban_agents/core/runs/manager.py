@@ -54,6 +54,7 @@ from ..process import command_owner, end_owned_processes
 from ..records import HOSTED_STATES, RunState, host_gone_reason, run_records, secret_env_names
 from .admission import Admission, Verdict
 from .errors import RunError
+from .git_guard import GIT_CHANGES, GitGuard
 from .workspace import Runtime, Workspace, Workspaces
 
 HOST_CHECK_INTERVAL = 1.0  # seconds between checks that other processes' runs still have a host
@@ -473,8 +474,11 @@ class RunManager:
         else:
             factory = self.model_factory or default_model_factory
             model = make_model(factory, profile, self.environ, emit)
+        guard: GitGuard | None = None
         try:
             space = await self.workspaces.prepare(card, record, emit, self._write_card_async)
+            guard = await asyncio.to_thread(self._git_guard(space).snapshot)
+            check_refs = guard.check_refs
             self._state(record, emit, RUNNING, f"agent {profile.name}")
             session = AgentSession(
                 card,
@@ -488,6 +492,9 @@ class RunManager:
                 scrub_env=self.secret_names,
                 set_state=lambda state, reason: self._state(record, emit, state, reason),
                 publish=self.emit,
+                after_command=lambda: asyncio.to_thread(check_refs),
+                # a command agent gets its own key, and no other credential
+                agent_env=self.workspaces.command_env(keep=[profile.api_key_env]),
             )
             if model is None:
                 summary = await session.work_with_command(profile)
@@ -496,6 +503,9 @@ class RunManager:
         finally:
             if model is not None:
                 await model.aclose()
+            if guard is not None:
+                await self._record_git_changes(guard, record, emit)
+        await asyncio.to_thread(check_refs)  # again: the tests ran commands too
         # The card's title, and the agent's summary where it gave one (a command agent may not).
         body = f"{summary.strip()}\n\n" if summary.strip() else ""
         message = f"{card.title}\n\n{body}Card: {card.id}\n"
@@ -504,6 +514,7 @@ class RunManager:
             space.path,
             message,
             allow_mass_deletion=card.meta.get("allow_mass_deletion") is True,
+            branch=space.branch,
         )
         if commit is None:
             emit(
@@ -525,6 +536,46 @@ class RunManager:
             "tests passed" if card.tests else "agent finished",
             summary,
             commit,
+        )
+
+    def _git_guard(self, space: Workspace) -> GitGuard:
+        assert self.repo is not None
+        return GitGuard(
+            self.repo,
+            space.path,
+            space.branch,
+            self.settings.worktrees.branch_prefix,
+            expected_moves=self._merges_made,
+        )
+
+    def _merges_made(self) -> list[tuple[str, str]]:
+        """The base branch moves kanban-agents' own merges made (recorded before the base
+        moves, in any process): a run's ref check expects these."""
+        moves = []
+        for state in self.records.all_states():
+            progress = state.extra.get("merge")
+            if isinstance(progress, dict) and progress.get("base") and progress.get("commit"):
+                moves.append((f"refs/heads/{progress['base']}", str(progress["commit"])))
+        return moves
+
+    async def _record_git_changes(self, guard: GitGuard, record: RunState, emit: Emitter) -> None:
+        """Changes to git's control files go on the run (kept until a merge accepts them) and
+        are shown now: they decide what git runs in the user's own checkout."""
+        try:
+            changes = await asyncio.to_thread(guard.control_changes)
+        except git.GitError as exc:
+            changes = [f"could not be checked: {exc}"]
+        if not changes:
+            return
+        known = record.extra.get(GIT_CHANGES) or []
+        record.extra[GIT_CHANGES] = list(dict.fromkeys([*known, *changes]))
+        self.records.save_state(record)
+        emit(
+            Notice,
+            text="the agent changed git's own files, which decide what git runs in your "
+            f"checkout: {'; '.join(changes)}. Check them (and undo what you do not want); the "
+            f"merge waits for 'kanban-agents merge {record.card_id} --accept-git-changes'",
+            level="warning",
         )
 
     def _move_to_review(self, card_id: str) -> None:

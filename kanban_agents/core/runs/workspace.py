@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +26,19 @@ from ..process import CommandResult, run_command
 from ..records import RunRecords, RunState
 from ..sandbox import SandboxRuntime, SandboxSettingError, SandboxUnavailable, choose, for_card
 from .errors import RunError
+
+# Names of variables that hold credentials, by the usual conventions (OPENAI_API_KEY,
+# GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, ...). An unconfined command can read everything it is
+# given, and what it prints goes to the model server: none of these reach an agent's commands.
+_CREDENTIAL_NAME = re.compile(
+    r"(?:^|_)(?:API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|ACCESS_KEY|PRIVATE_KEY)(?:_|$)"
+    r"|(?:^|_)KEY$"
+)
+
+
+def is_credential(name: str) -> bool:
+    """Does the environment variable ``name`` look like it holds a key, token or secret?"""
+    return _CREDENTIAL_NAME.search(name.upper()) is not None
 
 
 class Runtime(Protocol):
@@ -166,11 +180,16 @@ class Workspaces:
             self.worktree_root() / card.id, self.settings.worktrees.branch_prefix + card.id, base
         )
 
-    def command_env(self) -> dict[str, str]:
-        """For commands in a worktree: no API keys; no stale or stray Python bytecode (an edit
-        keeping a file's size within a second would otherwise run the old code, and __pycache__
-        would land in the commit)."""
-        env = {k: v for k, v in self.environ.items() if k not in self.secret_names}
+    def command_env(self, keep: Sequence[str] = ()) -> dict[str, str]:
+        """For commands in a worktree: no API keys, tokens or secrets of any provider (but the
+        variables in ``keep``: a command agent's own key); no stale or stray Python bytecode (an
+        edit keeping a file's size within a second would otherwise run the old code, and
+        __pycache__ would land in the commit)."""
+        env = {
+            k: v
+            for k, v in self.environ.items()
+            if k in keep or (k not in self.secret_names and not is_credential(k))
+        }
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
         return env
 
