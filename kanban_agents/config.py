@@ -143,6 +143,8 @@ EXAMPLE_COMMAND_PROFILES = (
         kind="command",
         command=("claude", "-p", "{prompt}", "--permission-mode", "acceptEdits"),
         description="Claude Code in print mode, allowed to edit files",
+        # No auto-update, telemetry, error reporting or other traffic but the model's.
+        env={"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"},
         api_key_env="ANTHROPIC_API_KEY",  # the one credential its process gets
         sandbox_paths=("~/.claude", "~/.claude.json"),
     ),

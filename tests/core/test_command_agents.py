@@ -210,3 +210,8 @@ def test_the_builtin_aider_profile_never_asks_phones_home_or_hides_the_cards_fil
     assert aider.env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
     assert aider.side_files == (".aider*",)
     assert os.path.basename(aider.command[0]) == "aider"
+
+
+def test_the_builtin_claude_profile_sends_nothing_but_model_traffic(tmp_path):
+    claude = load_settings(tmp_path, environ={}).agent_profile("claude")
+    assert claude.env == {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
