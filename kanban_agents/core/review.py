@@ -19,7 +19,7 @@ from pathlib import Path
 from . import git
 from .board import BoardError, BoardStore
 from .card import Card
-from .events import DISCARDED, MERGED
+from .events import CANCELLED, DISCARDED, FAILED, INTERRUPTED, MERGED, REVIEW
 from .frontmatter_edit import DELETE
 from .paths import repo_root
 from .process import CommandResult, run_command
@@ -30,6 +30,8 @@ MERGE_PROGRESS = "merge"  # the key of a merge's progress in RunState.extra
 # The key of the changes a run made to git's own files (config, hooks, info/), kept until a
 # merge accepts them (``runs/git_guard.py`` records them).
 GIT_CHANGES = "git_changes"
+# A run that stopped with work in its worktree: the agent can continue it with review notes.
+SEND_BACK_STATES = (REVIEW, FAILED, CANCELLED, INTERRUPTED)
 
 
 class ReviewError(Exception):
@@ -345,6 +347,9 @@ class Reviewer:
         if not feedback:
             raise ReviewError("feedback is empty: say what the agent should change")
         card = self._card(card_id)
+        refusal = send_back_refusal(card.id, self.records.load_state(card.id))
+        if refusal is not None:
+            raise ReviewError(refusal)
 
         def add_feedback(state: RunState) -> None:
             # The same notes still pending: a send back cut short (or repeated) is finished, not
@@ -450,6 +455,23 @@ class Reviewer:
             raise ReviewError(
                 f"the git work is done, but the card could not be updated: {exc}"
             ) from None
+
+
+def send_back_refusal(card_id: str, state: RunState | None) -> str | None:
+    """Why the card cannot go back to its agent with review notes now; None when it can."""
+    phase = state.state if state is not None else None
+    if phase in SEND_BACK_STATES:
+        return None
+    if phase is None:
+        return f"{card_id}'s agent never ran, so there is no work to send back: run it first"
+    if phase == MERGED:
+        return f"{card_id} is merged: there is no work left to send back"
+    if phase == DISCARDED:
+        return f"{card_id}'s work was discarded: run its agent again instead of sending it back"
+    return (
+        f"{card_id}'s agent is {phase} now: send it back once it stops "
+        "(in review, failed, cancelled or interrupted)"
+    )
 
 
 def append_review_notes(body: str, feedback: str, round_number: int) -> str:

@@ -609,6 +609,17 @@ class BoardSession:
         state = self._records().load_state(card_id)
         return state.review_round if state is not None else 0
 
+    def send_back_refusal(self, card_id: str) -> str | None:
+        """Why the card cannot go back to its agent now (its agent never ran, is running, ...);
+        None when it can. A view asks before it asks the user for notes."""
+        from .review import send_back_refusal
+
+        try:
+            records = self._records()
+        except ActionFailed as exc:
+            return str(exc)
+        return send_back_refusal(card_id, records.load_state(card_id))
+
     def send_back(self, card_id: str, feedback: str) -> Card:
         with _as_action_failed():
             return self.reviewer.send_back(card_id, feedback)

@@ -142,6 +142,19 @@ async def test_send_back_round_resumes_the_same_agent_with_feedback(project):
     assert any(m["role"] == "assistant" for m in messages)  # the same conversation continues
 
 
+def test_send_back_refuses_a_card_whose_agent_never_ran(project):
+    before = (project / "board" / "sub.md").read_text()
+    with pytest.raises(ReviewError, match="never ran"):
+        Reviewer(BoardStore.open(project / "board")).send_back("sub", "Add a docstring.")
+    assert (project / "board" / "sub.md").read_text() == before  # no '## Review notes'
+    # the CLI says why in one line and exits 1
+    proc = kanban(project, "send-back", "sub", "-m", "Add a docstring.")
+    assert proc.returncode == 1
+    assert "never ran" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert (project / "board" / "sub.md").read_text() == before
+
+
 async def test_discard_removes_worktree_and_branch(project):
     await reviewed(project)
     proc = kanban(project, "discard", "sub", "--yes")
