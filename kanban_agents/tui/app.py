@@ -22,7 +22,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from ..config import Settings
@@ -51,7 +51,7 @@ from .card import CardView, format_elapsed
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
 from .failures import UNKNOWN_WORKER, WORKER_FAILURES, FailureReporter
 from .feed import PanelFeed
-from .keys import Scope, bindings, help_sections, palette_commands
+from .keys import Scope, StateFooter, bindings, help_sections, palette_commands
 from .panel import SidePanel
 from .planning_actions import PlanningActions
 from .review import ReviewActions
@@ -150,7 +150,7 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         yield Input(
             placeholder="filter: words, #label, id — enter keeps it, escape clears", id="filter"
         )
-        yield Footer()
+        yield StateFooter()
 
     def on_mount(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -361,15 +361,16 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             format_elapsed(status, self.clock()) if live else "",
             tuple(d for d in card.depends_on if d not in done),
             tuple(status.notices if status else ()) + self._radar_notices(card.id, done),
+            status.run if status and status.run else _run_number(card.run.get("n")),
         )
         cached = self._views.get(card.id)
         if cached is not None and cached[0] == card.digest and cached[1] == dynamic:
             return cached[2]
         findings = lint_card(card)
-        state, steps, tokens, tokens_estimated, elapsed, waiting_on, notices = dynamic
+        state, steps, tokens, tokens_estimated, elapsed, waiting_on, notices, run = dynamic
         view = CardView(id=card.id, title=card.title, priority=card.priority, labels=tuple(card.labels),
                         lint=tuple(f.message for f in findings), lint_codes=tuple(f.code for f in findings),
-                        state=state, steps=steps, tokens=tokens, tokens_estimated=tokens_estimated,
+                        state=state, run=run, steps=steps, tokens=tokens, tokens_estimated=tokens_estimated,
                         elapsed=elapsed, waiting_on=waiting_on,
                         notices=notices)  # fmt: skip
         self._views[card.id] = (card.digest, dynamic, view)
@@ -777,3 +778,8 @@ def run_app(board_dir: Path, demo: bool = False) -> int:
     gc.freeze()
     app.run()
     return app.return_code or 0
+
+
+def _run_number(value) -> int:
+    """The run number a card's ``run:`` line records (a hand edit may hold anything)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

@@ -31,6 +31,19 @@ STATE_BADGES = {
 }
 
 
+# What a card's badge line means, for the ? help (the README says the same).
+BADGE_HELP: tuple[tuple[str, str], ...] = (
+    (" ".join(glyph for glyph, _ in STATE_BADGES.values()),
+     "the run's state: " + ", ".join(word for _, word in STATE_BADGES.values())),
+    ("r2 6 steps 6.0k", "run number (r2: the second run), the agent's steps in it (6st when "
+     "the card is narrow), tokens used"),
+    ("~6.0k  2m", "~: tokens estimated (the server reports none); 2m: time the run has taken"),
+    ("⚡1", "conflicts or overlapping files with other cards (hover for which)"),
+    ("↳ card-id", "waits on these depends_on cards to be done"),
+    ("⚠ lint", "not yet operating instructions (hover for what is missing)"),
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class CardView:
     """Everything a card widget shows; equal views draw identically (used as a cache key)."""
@@ -42,6 +55,7 @@ class CardView:
     lint: tuple[str, ...] = ()  # finding messages
     lint_codes: tuple[str, ...] = ()
     state: str | None = None
+    run: int = 0  # the run number (r2: the agent's second run on this card)
     steps: int = 0
     tokens: int = 0
     tokens_estimated: bool = False  # the model server gave no usage: shown as ~2.4k
@@ -63,6 +77,7 @@ class CardView:
         if self.state:
             parts.append(
                 f"agent: {self.state}"
+                + (f" (run {self.run})" if self.run else "")
                 + (
                     f", {self.steps} steps, {'~' if self.tokens_estimated else ''}"
                     f"{self.tokens} tokens{' (estimated)' if self.tokens_estimated else ''}"
@@ -147,7 +162,7 @@ def render_card(
         if len(title_lines) == 1:
             labels = Text(" ".join(f"#{label}" for label in view.labels), style=styles.label)
             title_lines.append(labels)
-        lines = [*title_lines, _badges(view, styles)]
+        lines = [*title_lines, _badges(view, styles, inner)]
     body = [_side_line(line, inner, border, base, dimmed) for line in lines[:3]]
     while len(body) < 3:
         body.append(_side_line(Text(""), inner, border, base, dimmed))
@@ -161,9 +176,9 @@ def drop_indicator(width: int, styles: CardStyles) -> Strip:
     return Strip([Segment(text, styles.drop)], width)
 
 
-def _badges(view: CardView, styles: CardStyles) -> Text:
+def _badges(view: CardView, styles: CardStyles, width: int | None = None) -> Text:
     """State first, then what needs attention (conflicts, waits, lint), then the run's numbers,
-    which are the first to be cut when the card is narrow."""
+    which are the first to be cut when the card is narrow (``6 steps`` becomes ``6st`` first)."""
     text = Text()
     if view.state:
         glyph, word = STATE_BADGES.get(view.state, ("•", view.state))
@@ -177,17 +192,29 @@ def _badges(view: CardView, styles: CardStyles) -> Text:
     if view.lint:
         _gap(text)
         text.append(f"⚠ {_lint_word(view)}", styles.lint)
+    if view.run or view.steps or view.tokens or view.elapsed:
+        _gap(text)
+        numbers = _numbers(view, short=False)
+        if width is not None and text.cell_len + len(numbers) > width:
+            numbers = _numbers(view, short=True)
+        text.append(numbers, styles.meta)
+    return text
+
+
+def _numbers(view: CardView, short: bool) -> str:
+    """The run's numbers: run number, steps, tokens, time (``r2 6 steps 6.0k 1m05s``)."""
     numbers = []
+    if view.run:
+        numbers.append(f"r{view.run}")  # not "#": that read as a count
     if view.steps:
-        numbers.append(f"#{view.steps}")
+        numbers.append(
+            f"{view.steps}st" if short else f"{view.steps} step" + "s" * (view.steps != 1)
+        )
     if view.tokens:
         numbers.append(format_tokens(view.tokens, view.tokens_estimated))
     if view.elapsed:
         numbers.append(view.elapsed)
-    if numbers:
-        _gap(text)
-        text.append(" ".join(numbers), styles.meta)
-    return text
+    return " ".join(numbers)
 
 
 def _lint_word(view: CardView) -> str:

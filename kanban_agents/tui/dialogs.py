@@ -12,14 +12,16 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from .card import BADGE_HELP
+
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{
     width: 70; max-width: 90%; height: auto; max-height: 90%;
     border: thick $accent; background: $surface; padding: 1 2;
 }}
-{name} .title {{ text-style: bold; margin-bottom: 1; }}
-{name} .hint {{ color: $text-muted; margin-top: 1; }}
+{name} .title {{ width: 100%; text-style: bold; margin-bottom: 1; }}
+{name} .hint {{ width: 100%; color: $text-muted; margin-top: 1; }}
 {name} Horizontal {{ height: auto; margin-top: 1; align-horizontal: right; }}
 {name} Button {{ margin-left: 1; }}
 {name} VerticalScroll {{ height: auto; max-height: 20; }}
@@ -43,8 +45,7 @@ class PromptDialog(ModalScreen[str | None]):
         with Vertical():
             yield Label(self.title_text, classes="title")
             yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
-            if self.hint:
-                yield Label(self.hint, classes="hint")
+            yield Label(self.hint or "enter accepts, escape cancels", classes="hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -58,16 +59,26 @@ class ChoiceDialog(ModalScreen[str | None]):
     """A question with buttons; returns the chosen button id, or None on escape."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="ChoiceDialog")
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("left", "app.focus_previous", "Previous", show=False),
+        Binding("right", "app.focus_next", "Next", show=False),
+    ]
 
     def __init__(
         self, title: str, message: str | Text, choices: Sequence[tuple[str, str, str]]
     ) -> None:
-        """``choices``: (id, label, variant) with variant one of default/primary/error/warning."""
+        """``choices``: (id, label, variant) with variant one of default/primary/error/warning.
+        A choice of variant "error" destroys something: then Cancel has the focus, so a stray
+        enter does nothing."""
         super().__init__()
         self.title_text = title
         self.message = message
         self.choices = choices
+
+    @property
+    def destructive(self) -> bool:
+        return any(variant == "error" for _id, _label, variant in self.choices)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -78,9 +89,14 @@ class ChoiceDialog(ModalScreen[str | None]):
                 for choice_id, label, variant in self.choices:
                     yield Button(label, id=f"choice-{choice_id}", variant=variant)  # type: ignore[arg-type]
                 yield Button("Cancel", id="choice-cancel")
+            yield Label(
+                "tab / ← → choose · enter presses the highlighted button · escape cancels",
+                classes="hint",
+            )
 
     def on_mount(self) -> None:
-        self.query(Button).first().focus()
+        buttons = self.query(Button)
+        (buttons.last() if self.destructive else buttons.first()).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -136,14 +152,23 @@ class TextDialog(ModalScreen[str | None]):
 
 
 class HelpScreen(ModalScreen[None]):
+    # The box has a fixed height and the list takes what is left of it (1fr): with a height of
+    # its own, the list was taller than what showed of it, and its end could not be scrolled to.
     DEFAULT_CSS = DIALOG_CSS.format(name="HelpScreen") + (
-        "HelpScreen > Vertical { width: 96; } HelpScreen VerticalScroll { max-height: 40; }"
+        "HelpScreen > Vertical { width: 96; height: 90%; }"
+        " HelpScreen VerticalScroll { height: 1fr; max-height: 100%; }"
     )
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
-    def __init__(self, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> None:
+    def __init__(
+        self,
+        sections: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+        legend: Sequence[tuple[str, str]] = BADGE_HELP,
+    ) -> None:
+        """``sections``: the keys (``keys.help_sections``); ``legend``: what card badges mean."""
         super().__init__()
         self.sections = sections
+        self.legend = legend
 
     def help_table(self) -> Table:
         table = Table.grid(padding=(0, 2))
@@ -154,6 +179,10 @@ class HelpScreen(ModalScreen[None]):
             for keys, description in rows:
                 table.add_row(keys, description)
             table.add_row("", "")
+        if self.legend:
+            table.add_row(Text("Card badges", style="bold underline"), "")
+            for badge, meaning in self.legend:
+                table.add_row(badge, meaning)
         return table
 
     def compose(self) -> ComposeResult:
@@ -162,6 +191,7 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll():
                 yield Static(self.help_table(), id="help-table")
             yield Label(
-                "Every command is also in the command palette (ctrl+p). Escape closes.",
+                "↑ ↓ pgup pgdn home end scroll · every command is also in the command palette "
+                "(ctrl+p) · escape, q or ? closes",
                 classes="hint",
             )

@@ -21,6 +21,8 @@ from ..core.events import (
     DiffChanged,
     Event,
     RunFinished,
+    RunPhase,
+    StateChanged,
     TestsFinished,
     ToolFinished,
 )
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 FLUSH_SECONDS = 0.05
 DIFF_DEBOUNCE = 0.3
 EDITING_TOOLS = ("write_file", "edit_file", "run")
+AFTER_REVIEW = (RunPhase.DISCARDED, RunPhase.MERGED)  # a run's ends that the review gate writes
 
 
 class PanelFeed:
@@ -58,6 +61,7 @@ class PanelFeed:
     # ------------------------------------------------------------------ selection
 
     def select(self, card_id: str | None) -> None:
+        self.app.refresh_bindings()  # the footer shows the keys of the selected card's state
         if card_id == self.card_id:
             return
         self.card_id = card_id
@@ -90,6 +94,12 @@ class PanelFeed:
         self._show_tests(card_id)
         self.refresh_diff(immediate=True)
 
+    def reload(self) -> None:
+        """Show the selected card's run again from its records: after a change no live event
+        reports (a discard), the Log's header and lines would otherwise stay as they were."""
+        card_id, self.card_id = self.card_id, None
+        self.select(card_id)
+
     async def _load_history(self, card_id: str) -> None:
         session = self.app.session
         keep = self.app.settings.ui.log_max_lines  # an event is a line or more: enough to fill
@@ -100,7 +110,16 @@ class PanelFeed:
         self.run = run
         last_t = events[-1].t if events else 0.0
         status = session.status(card_id)
-        self.panel.log_reset(self._status_line(status), format_events(events))
+        lines = format_events(events)
+        if (
+            status is not None
+            and status.state in AFTER_REVIEW
+            and not any(isinstance(e, RunFinished) and e.state == status.state for e in events)
+        ):  # the review gate writes the run's state, not an event: say what happened here too
+            lines.append(
+                f"◆ run {run}: {status.state}" + (f" ({status.reason})" if status.reason else "")
+            )
+        self.panel.log_reset(self._status_line(status), lines)
         self._loading, self._ready = False, True
         pending, self._pending = self._pending, []
         for event in pending:
@@ -154,6 +173,8 @@ class PanelFeed:
         elif self.run is not None and event.run < self.run:
             return
         self._buffer.extend(format_event(event))
+        if isinstance(event, StateChanged | RunFinished):
+            self.app.refresh_bindings()  # the card's state changed: so do the footer's keys
         if isinstance(event, TestsFinished):
             self._show_tests(event.card_id)
         if isinstance(event, DiffChanged | RunFinished) or (

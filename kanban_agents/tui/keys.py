@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
+from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.widgets import Footer
 
 
 class Section(StrEnum):
@@ -26,6 +28,14 @@ class Section(StrEnum):
     REVIEW = "Review"
     PLAN = "Plan"
     VIEW = "View"
+
+
+# The selected card's situation, as the footer sees it: a run state, or one of these.
+NO_CARD = "no card"
+NO_RUN = "no run"  # the card's agent never ran
+LIVE = ("queued", "preparing", "running", "testing")
+STOPPED_WITH_WORK = ("review", "failed", "cancelled", "interrupted")  # send back, discard
+RUNNABLE = (NO_RUN, "failed", "cancelled", "interrupted", "discarded")  # r starts or resumes
 
 
 class Scope(Enum):
@@ -61,6 +71,10 @@ class Key:
     key_display: str | None = None
     command: Command | None = None
     scope: Scope = Scope.APP
+    when: tuple[str, ...] | None = None  # the footer shows it only in these card states
+
+    def in_footer(self, card_state: str) -> bool:
+        return self.footer and (self.when is None or card_state in self.when)
 
     @property
     def shown_key(self) -> str:
@@ -121,22 +135,22 @@ KEYS: tuple[Key | HelpRow, ...] = (
     # --- Agents
     Key("r", "run_agent",
         _row(Section.AGENTS, "r", "run the card's agent (moves it to the agent column), or resume it"),
-        "Run", footer=True,
+        "Run", footer=True, when=RUNNABLE,
         command=Command("Agent: run or resume", "Start the card's agent, or resume it")),
     Key("c", "cancel_agent",
         _row(Section.AGENTS, "c", "cancel the card's agent (its worktree is kept)"), "Cancel agent",
-        command=Command("Agent: cancel", "Stop the card's agent; its worktree is kept")),
+        footer=True, when=LIVE, command=Command("Agent: cancel", "Stop the card's agent; its worktree is kept")),
     # --- Review
     Key("m", "merge", _row(Section.REVIEW, "m", "merge (after a conflict dry run)"), "Merge",
-        footer=True,
+        footer=True, when=("review",),
         command=Command("Review: merge", "Dry-run, then merge the card into its base branch")),
     Key("b", "send_back", _row(Section.REVIEW, "b", "send back to the agent with review notes"),
-        "Send back",
+        "Send back", footer=True, when=STOPPED_WITH_WORK,
         command=Command("Review: send back", "Send the card back to its agent with review notes")),
     Key("x", "discard", _row(Section.REVIEW, "x", "discard the worktree and branch"), "Discard",
-        command=Command("Review: discard", "Delete the card's worktree and branch")),
+        footer=True, when=STOPPED_WITH_WORK, command=Command("Review: discard", "Delete the card's worktree and branch")),
     Key("t", "run_tests", _row(Section.REVIEW, "t", "run the card's tests now (Tests tab)"), "Tests",
-        command=Command("Review: run tests", "Run the card's tests in its worktree now")),
+        footer=True, when=("review", "failed"), command=Command("Review: run tests", "Run the card's tests in its worktree now")),
     Key("s", "shell", _WORKTREE, "Shell",
         command=Command("Review: shell in worktree", "Open a shell in the card's worktree")),
     Key("o", "open_worktree", _WORKTREE, "Open worktree",
@@ -198,3 +212,44 @@ def palette_commands() -> list[tuple[str, str, str]]:
         for k in keys(Scope.APP)
         if k.command is not None
     ]
+
+
+def footer_actions(card_state: str) -> set[str]:
+    """The actions the footer shows for a card in this state (a run state, ``NO_RUN`` or
+    ``NO_CARD``)."""
+    return {k.action for k in KEYS if isinstance(k, Key) and k.in_footer(card_state)}
+
+
+class StateFooter(Footer):
+    """Textual's footer, showing only the keys that apply to the selected card (review: merge,
+    send back, discard, tests; running: cancel...). The keys themselves stay bound: pressed in
+    another state they say why they do nothing. Call ``app.refresh_bindings()`` when the
+    selection or its state changes."""
+
+    def compose(self) -> ComposeResult:
+        shown = footer_actions(self.card_state())
+        kept = [
+            widget
+            for widget in super().compose()
+            if getattr(widget, "action", None) not in FOOTER_ACTIONS
+            or getattr(widget, "action", None) in shown
+        ]
+        self.styles.grid_size_columns = sum(
+            not widget.has_class("-command-palette") for widget in kept
+        )
+        yield from kept
+
+    def card_state(self) -> str:
+        app = self.app
+        board = getattr(app, "board", None)
+        card_id = board.selected_card_id if board is not None else None
+        if card_id is None:
+            return NO_CARD
+        status = app.session.status(card_id)
+        if status is not None and status.state is not None:
+            return str(status.state)
+        view = board.selected_card
+        return str(view.state) if view is not None and view.state else NO_RUN
+
+
+FOOTER_ACTIONS = {k.action for k in KEYS if isinstance(k, Key) and k.footer}

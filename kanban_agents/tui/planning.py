@@ -35,9 +35,9 @@ PLANNING_CSS = """
 {name} > Vertical {{
     width: 96%; height: 92%; border: thick $accent; background: $surface; padding: 0 1;
 }}
-{name} .title {{ text-style: bold; }}
-{name} .notice {{ color: $text-warning; }}
-{name} .hint {{ color: $text-muted; }}
+{name} .title {{ width: 100%; text-style: bold; text-wrap: nowrap; text-overflow: ellipsis; }}
+{name} .notice {{ width: 100%; color: $text-warning; }}
+{name} .hint {{ width: 100%; color: $text-muted; }}
 {name} .buttons {{ height: auto; align-horizontal: right; }}
 {name} .buttons Button {{ margin-left: 1; }}
 """

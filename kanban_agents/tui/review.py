@@ -168,6 +168,10 @@ class ReviewActions:
         card = self._selected_card_or_warn()
         if card is None:
             return
+        refusal = self.session.send_back_refusal(card.id)
+        if refusal is not None:  # say so before asking for notes that could not be used
+            self.notify(refusal, title="Cannot send back", severity="warning")
+            return
 
         async def sent(feedback: str | None) -> None:
             if feedback:
@@ -206,7 +210,7 @@ class ReviewActions:
                 return
             self.notify(f"Discarded the work of {card.id}.", timeout=4)
             self.refresh_board()
-            self.feed.refresh_diff(immediate=True)
+            self.feed.reload()  # the Log shows the discard now, not the run as it was
 
         message = Text.assemble(
             (card.title, "bold"),
