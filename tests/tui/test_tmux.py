@@ -111,6 +111,21 @@ def test_keys_in_a_real_terminal_move_a_card(sample_board: Path, tmp_path: Path)
         ]
 
         tmux.run("send-keys", "-t", "app", "q")
+        # The move started the card's agent: if it is still queued or running, quitting asks
+        # first, with Cancel focused (a destructive choice); choose Quit.
+        asks = "Quit and stop the agents?"
+
+        def quit_asks() -> bool:
+            if read_exit_status(exit_file) != "":
+                return False  # quit at once (the app and its pane are gone)
+            try:
+                return asks in tmux.screen()
+            except subprocess.CalledProcessError:
+                return False
+
+        if wait_for(lambda: quit_asks() or read_exit_status(exit_file) != "") and quit_asks():
+            tmux.run("send-keys", "-t", "app", "Left")
+            tmux.run("send-keys", "-t", "app", "Enter")
         assert wait_for(lambda: read_exit_status(exit_file) != ""), tmux.screen()
         assert read_exit_status(exit_file) == "0"
     finally:
