@@ -40,6 +40,7 @@ from .safe_write import (
     Places,
     clean_scratch,
     create_new,
+    pid_alive,
     remove_if_unchanged,
     replace_if_unchanged,
 )
@@ -584,7 +585,7 @@ class BoardStore:
         with os.scandir(self.root) as scan:
             for entry in scan:
                 match = _OLD_TEMP.match(entry.name)
-                if match and not _pid_alive(int(match.group(1))):
+                if match and not pid_alive(int(match.group(1))):
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
         self.cleanup_notes = notes
@@ -648,16 +649,6 @@ def _link_error(path: Path) -> CardError:
     """Symlinked cards are refused, not followed: the board's files are the truth, and a link
     to a file elsewhere would let a move write outside the board (or silently replace the link)."""
     return CardError(card_id_for(path), path, _LINK_MESSAGE)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def sort_key(card: Card) -> tuple[int, float, str]:

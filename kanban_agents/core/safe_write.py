@@ -533,7 +533,7 @@ def clean_scratch(places: Places, board: Path, *, now: float | None = None) -> C
             age = now - entry.stat(follow_symlinks=False).st_mtime
         except FileNotFoundError:
             continue
-        if _alive(name.pid) and age < _STALE_AGE:
+        if pid_alive(name.pid) and age < _STALE_AGE:
             continue
         scratch = Path(entry.path)
         if partial:
@@ -590,7 +590,8 @@ def _put_back(
     return _keep(places, target, theirs)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (ours counts as alive)."""
     if pid == os.getpid():
         return True
     try:

@@ -15,20 +15,9 @@ from rich.text import Text
 from textual.strip import Strip
 
 from ..core.events import RunStatus
+from ..render.badges import STATE_BADGES
 
 CARD_HEIGHT = 5  # border, two title lines, badge line, border
-
-STATE_BADGES = {
-    "queued": ("◷", "queued"),
-    "preparing": ("◌", "preparing"),
-    "running": ("●", "running"),
-    "testing": ("◎", "testing"),
-    "review": ("✔", "review"),
-    "failed": ("✖", "failed"),
-    "cancelled": ("■", "stopped"),
-    "interrupted": ("‖", "interrupted"),
-    "merged": ("✓", "merged"),
-}
 
 
 # What a card's badge line means, for the ? help (the README says the same).
