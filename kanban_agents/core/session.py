@@ -240,16 +240,19 @@ class BoardSession:
     def repo(self) -> Path | None:
         return self.runs.repo if self._agents else None
 
+    # Until agents start, nothing is known about runs: these reads do not create the run manager
+    # (its imports would sit in front of a view's first frame).
+
     def status(self, card_id: str | None) -> RunStatus | None:
-        if not self._agents or card_id is None:
+        if self._runs is None or card_id is None:
             return None
-        return self.runs.status.get(card_id)
+        return self._runs.status.get(card_id)
 
     def statuses(self) -> dict[str, RunStatus]:
-        return self.runs.status if self._agents else {}
+        return self._runs.status if self._runs is not None else {}
 
     def is_active(self, card_id: str) -> bool:
-        return self._agents and self.runs.is_active(card_id)
+        return self._runs is not None and self._runs.is_active(card_id)
 
     @property
     def in_git_repo(self) -> bool:

@@ -9,6 +9,7 @@ import gc
 import os
 import shlex
 import subprocess
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -80,12 +81,9 @@ class KanbanApp(ReviewActions, PlanningActions, App):
 
     BINDINGS = bindings(Scope.APP)
 
-    class SessionEventArrived(Message):
-        """An event of the session (a run's event, a radar update, a background failure)."""
-
-        def __init__(self, event: SessionEvent) -> None:
-            super().__init__()
-            self.event = event
+    class SessionEventsArrived(Message):
+        """Events of the session (runs' events, radar updates, background failures) are waiting
+        in the app's inbox: one message for a burst, so a burst costs one board refresh."""
 
     class BoardChangedArrived(Message):
         """A card file changed; one pending refresh covers any number of them."""
@@ -112,7 +110,10 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         self.demo = demo
         self.filter_text = ""
         self.session = BoardSession(store, agents=agents or runs is not None, runs=runs)
-        self.radar_report = self.session.radar_report  # the last RadarUpdated's report
+        self.radar_report = None  # the last RadarUpdated's report (none before the first scan)
+        self._inbox: list[SessionEvent] = []  # session events not yet taken in (any thread adds)
+        self._inbox_lock = threading.Lock()
+        self._inbox_announced = False
         self.feed = PanelFeed(self)
         self.failures = FailureReporter(store.root, self.notify)
         self._watch_restarts = 0
@@ -231,20 +232,32 @@ class KanbanApp(ReviewActions, PlanningActions, App):
 
     def _on_session_event(self, event: SessionEvent) -> None:
         """The session's events, from any thread (a store writer, the runs' loop): handed to the
-        app as messages, which Textual delivers on its own loop."""
+        app as messages, which Textual delivers on its own loop. Events wait in an inbox and one
+        message announces them, so a flood of log lines is taken in batches, none lost."""
         if isinstance(event, BoardChanged):
             self.post_message(self.BoardChangedArrived())
-        else:
-            self.post_message(self.SessionEventArrived(event))
+            return
+        with self._inbox_lock:
+            self._inbox.append(event)
+            if self._inbox_announced:
+                return
+            self._inbox_announced = True
+        self.post_message(self.SessionEventsArrived())
 
     @on(BoardChangedArrived)
     def _board_changed(self, _message: BoardChangedArrived) -> None:
         self._schedule_refresh()
 
-    @on(SessionEventArrived)
-    def _session_event(self, message: SessionEventArrived) -> None:
-        """Feed the panel, refresh badges, notify."""
-        event = message.event
+    @on(SessionEventsArrived)
+    def _session_events(self, _message: SessionEventsArrived) -> None:
+        """Feed the panel, refresh badges (once for the batch), notify."""
+        with self._inbox_lock:
+            events, self._inbox = self._inbox, []
+            self._inbox_announced = False
+        for event in events:
+            self._session_event(event)
+
+    def _session_event(self, event: SessionEvent) -> None:
         if isinstance(event, RadarUpdated):
             self.radar_report = event.report
             self._schedule_refresh()
@@ -382,7 +395,9 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         if card_id in done:
             return ()
         return tuple(
-            c.describe() for c in self.radar_report.for_card(card_id) if c.other not in done
+            c.describe()
+            for c in (self.radar_report.for_card(card_id) if self.radar_report is not None else ())
+            if c.other not in done
         )
 
     @staticmethod

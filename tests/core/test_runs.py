@@ -405,6 +405,24 @@ async def test_overlapping_files_warn_on_both_cards(harness):
     h.runs.cancel("other")
 
 
+async def test_hold_on_overlap_queues_a_card_whose_files_a_running_card_touches(project):
+    (project / "board" / "kanban.toml").write_text("[runs]\nhold_on_overlap = true\n")
+    make_card(project / "board", "other")
+    with ScriptedServer([Reply(text="slow", delay=2)]) as server:
+        h = Harness(project, server)
+        await h.runs.start()
+        await h.start_card("sub")
+        await asyncio.sleep(0.3)
+        await h.start_card("other")
+        await asyncio.sleep(0.3)
+        status = h.runs.status["other"]
+        assert status.state == "queued" and status.reason == "files overlap with running sub"
+        assert len(server.requests) == 1  # only sub's agent asked the model
+        h.runs.cancel("sub")
+        h.runs.cancel("other")
+        await h.runs.stop()
+
+
 async def test_setup_commands_and_copy_files(project):
     (project / ".env").write_text("TOKEN=1\n")
     (project / "board" / "kanban.toml").write_text(

@@ -35,12 +35,21 @@ class Admission:
         self.store = store
         self.queue: list[str] = []  # card ids, in the order they were asked for
         self._warned_overlaps: set[frozenset[str]] = set()
+        # Shared files per pair of card versions: the queue is looked at after every start,
+        # end and board change, and comparing every pair again each time grew as q² per look
+        # (150 queued cards took seconds).
+        self._shared: dict[frozenset[tuple[str, str]], list[str]] = {}
+        # Card versions (id, digest) already compared with every queued and running card: a
+        # card is compared once when it joins, not on every look at the queue.
+        self._compared: set[tuple[str, str]] = set()
 
     def __contains__(self, card_id: object) -> bool:
         return card_id in self.queue
 
     def add(self, card_id: str) -> None:
         self.queue.append(card_id)
+        # Compared afresh with whoever is queued or running now (some may have come meanwhile).
+        self._compared = {v for v in self._compared if v[0] != card_id}
 
     def remove(self, card_id: str) -> None:
         self.queue.remove(card_id)
@@ -61,10 +70,16 @@ class Admission:
             for d in entry.depends_on
             if d not in cards or self.store.status_of(cards[d]) != done_column
         ]
-        overlaps, notices = self._overlaps(entry, running)
+        notices = self._overlap_notices(entry, running)
         hold = (
-            [other for other, _ in overlaps if other in running]
-            if settings.runs.hold_on_overlap
+            [
+                other_id
+                for other_id in running
+                if other_id != entry.id
+                and isinstance(other := self.store.entry(other_id), Card)
+                and self._shared_files(entry, other)
+            ]
+            if settings.runs.hold_on_overlap and entry.files
             else []
         )
         if waiting:
@@ -77,26 +92,32 @@ class Admission:
             return Decision(Verdict.START, notices=notices)
         return Decision(Verdict.WAIT, reason, notices)
 
-    def _overlaps(
-        self, card: Card, running: Collection[str]
-    ) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
-        """Active cards whose declared files overlap this card's, and the notices not yet given
-        (both cards of a pair get one, once)."""
-        found: list[tuple[str, list[str]]] = []
+    def _shared_files(self, card: Card, other: Card) -> list[str]:
+        key = frozenset(((card.id, card.digest), (other.id, other.digest)))
+        shared = self._shared.get(key)
+        if shared is None:
+            if len(self._shared) > 100_000:
+                self._shared.clear()
+            shared = self._shared[key] = files_overlap(card.files, other.files)
+        return shared
+
+    def _overlap_notices(self, card: Card, running: Collection[str]) -> list[tuple[str, str]]:
+        """Notices for the active cards whose declared files overlap this card's, the first time
+        this version of the card is looked at (both cards of a pair get one, once)."""
         notices: list[tuple[str, str]] = []
-        if not card.files:
-            return found, notices
+        version = (card.id, card.digest)
+        if not card.files or version in self._compared:
+            return notices
+        self._compared.add(version)
         for other_id in [*running, *self.queue]:
             other = self.store.entry(other_id)
             if other_id == card.id or not isinstance(other, Card):
                 continue
-            shared = files_overlap(card.files, other.files)
-            if shared:
-                found.append((other_id, shared))
-                pair = frozenset((card.id, other_id))
-                if pair not in self._warned_overlaps:
-                    self._warned_overlaps.add(pair)
-                    text = "files overlap: {} also touches " + ", ".join(shared)
-                    for mine, theirs in ((card.id, other_id), (other_id, card.id)):
-                        notices.append((mine, text.format(theirs)))
-        return found, notices
+            shared = self._shared_files(card, other)
+            pair = frozenset((card.id, other_id))
+            if shared and pair not in self._warned_overlaps:
+                self._warned_overlaps.add(pair)
+                text = "files overlap: {} also touches " + ", ".join(shared)
+                for mine, theirs in ((card.id, other_id), (other_id, card.id)):
+                    notices.append((mine, text.format(theirs)))
+        return notices
