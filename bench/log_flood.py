@@ -124,7 +124,10 @@ def make_board(tmp: Path, agents: int, rate: float, seconds: float) -> tuple[Pat
     board.mkdir(parents=True)
     command = [sys.executable, str(script), "{card_id}", f"{rate:g}", f"{seconds:g}", str(info_dir)]
     (board / "kanban.toml").write_text(
-        f"[runs]\nconcurrency = {agents}\n\n[agents.flood]\ncommand = {json.dumps(command)}\n",
+        # The agents' script and info dir live in the temp dir, which a sandbox hides (a private
+        # /tmp): this measures the UI under a flood, not the sandbox.
+        f"[runs]\nconcurrency = {agents}\n\n[sandbox]\nmode = \"off\"\n\n"
+        f"[agents.flood]\ncommand = {json.dumps(command)}\n",
         encoding="utf-8",
     )
     for i in range(1, CARDS + 1):
