@@ -126,7 +126,7 @@ def make_board(tmp: Path, agents: int, rate: float, seconds: float) -> tuple[Pat
     (board / "kanban.toml").write_text(
         # The agents' script and info dir live in the temp dir, which a sandbox hides (a private
         # /tmp): this measures the UI under a flood, not the sandbox.
-        f"[runs]\nconcurrency = {agents}\n\n[sandbox]\nmode = \"off\"\n\n"
+        f'[runs]\nconcurrency = {agents}\n\n[sandbox]\nmode = "off"\n\n'
         f"[agents.flood]\ncommand = {json.dumps(command)}\n",
         encoding="utf-8",
     )
