@@ -34,6 +34,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,16 +170,24 @@ def bwrap_argv(
     args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     if os.path.isdir("/var/tmp"):
         args += ["--tmpfs", "/var/tmp"]
+    hidden = [Path("/tmp"), Path("/var/tmp")]
     home_hidden = home.is_dir() and home.resolve() != Path("/")
     if home_hidden:
         args += ["--tmpfs", str(home)]
-        # Toolchains installed under $HOME (~/.local/bin, a venv, pyenv) still run: their
-        # directories on PATH stay readable (a .../bin directory brings its prefix along).
-        for entry in (env.get("PATH") or "").split(os.pathsep):
-            path = Path(entry)
-            if entry and path.is_absolute() and _within(path, home) and path != home:
-                shown = path.parent if path.name == "bin" and path.parent != home else path
-                args += ["--ro-bind-try", str(shown), str(shown)]
+        hidden.append(home)
+    # Toolchains installed where the sandbox hides things (~/.local/bin, pyenv, a venv made
+    # under $HOME or /tmp) still run: their directories on PATH, and the Python running
+    # kanban-agents, stay readable (a .../bin directory brings its prefix along).
+    entries = [*(env.get("PATH") or "").split(os.pathsep), str(Path(sys.prefix) / "bin"),
+               str(Path(sys.base_prefix) / "bin")]  # fmt: skip
+    for entry in dict.fromkeys(entries):
+        path = Path(entry)
+        if not entry or not path.is_absolute():
+            continue
+        under = next((h for h in hidden if _within(path, h) and path != h), None)
+        if under is not None:
+            shown = path.parent if path.name == "bin" and path.parent != under else path
+            args += ["--ro-bind-try", str(shown), str(shown)]
     for path in _expand(settings.read_only, home):
         args += ["--ro-bind", str(path), str(path)]
     for path in _expand((*settings.read_write, *extra_read_write), home):
