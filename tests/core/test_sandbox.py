@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -369,3 +371,22 @@ async def test_a_card_that_says_network_off_gets_none(project_with_card, tcp_ser
     # A network namespace of its own: only its own loopback, where nothing listens.
     assert ran and "CONNECTED" not in ran[0].output and "Connection refused" in ran[0].output
     assert any("sandbox: bwrap (network off)" in e.text for e in h.of(LogLine))
+
+
+@needs_bwrap
+async def test_a_toolchain_on_path_under_tmp_still_runs(world, tmp_path):
+    """A venv made with mktemp (CI's own) lives under /tmp, which the sandbox replaces: the
+    folders on PATH there stay readable, so the card's tests can run its python."""
+    tools = Path(tempfile.mkdtemp(prefix="toolchain-", dir="/tmp"))
+    try:
+        (tools / "bin").mkdir()
+        script = tools / "bin" / "hello-tool"
+        script.write_text("#!/bin/sh\necho toolchain ran\n")
+        script.chmod(0o755)
+        chosen = SandboxSettings(mode="bwrap")
+        env = {"PATH": f"{tools / 'bin'}:{os.environ['PATH']}", "HOME": str(world["home"])}
+        box = Toolbox(world["card"], env=env, runtime=SandboxRuntime(lambda _c: chosen),
+                      command_timeout=20)  # fmt: skip
+        assert "toolchain ran" in await run(box, "hello-tool")
+    finally:
+        shutil.rmtree(tools)
