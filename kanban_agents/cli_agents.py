@@ -191,7 +191,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         reason = f"  {row['reason']}" if row["reason"] else ""
         state = row["state"] or "(not started)"  # a record with no state yet: a queued card
         run = f"run {row['run']}  " if row["run"] else ""
-        print(f"{row['card']:<{width}}  {run}{state:<11}{live}{tokens}{reason}")
+        unconfined = "  UNCONFINED" if row["sandbox"] == "off" else ""  # no sandbox: said
+        print(f"{row['card']:<{width}}  {run}{state:<11}{live}{tokens}{unconfined}{reason}")
     if orphans:
         print(
             f"\norphaned worktrees (their card is gone; remove with 'git worktree remove'): {len(orphans)}"

@@ -162,6 +162,9 @@ class Notice(Event):
 
     text: str
     level: str = "warning"  # info | warning | error
+    # what it is about, when the board shows it apart from the ⚡ count: "unconfined" (the
+    # run's commands are not in a sandbox: a badge of its own)
+    topic: str = ""
     kind: ClassVar[str] = "notice"
 
 
@@ -241,6 +244,7 @@ class RunStatus:
     summary: str = ""
     notices: list[str] = field(default_factory=list)
     last_tests: TestsFinished | None = None
+    unconfined: bool = False  # its commands run with the user's rights (no sandbox)
 
     @property
     def tokens(self) -> int:
@@ -267,7 +271,9 @@ class RunStatus:
             self.last_tests = event
             self.attempt = event.attempt
         elif isinstance(event, Notice):
-            if event.text not in self.notices:
+            if event.topic == "unconfined":
+                self.unconfined = True
+            elif event.text not in self.notices:
                 self.notices.append(event.text)
         elif isinstance(event, RunFinished):
             self.state = event.state

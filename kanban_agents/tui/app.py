@@ -375,17 +375,20 @@ class KanbanApp(ReviewActions, PlanningActions, App):
             tuple(d for d in card.depends_on if d not in done),
             tuple(status.notices if status else ()) + self._radar_notices(card.id, done),
             status.run if status and status.run else _run_number(card.run.get("n")),
+            bool(status and status.unconfined),
         )
         cached = self._views.get(card.id)
         if cached is not None and cached[0] == card.digest and cached[1] == dynamic:
             return cached[2]
         findings = lint_card(card)
-        state, steps, tokens, tokens_estimated, elapsed, waiting_on, notices, run = dynamic
+        state, steps, tokens, tokens_estimated, elapsed, waiting_on, notices, run, unconfined = (
+            dynamic
+        )
         view = CardView(id=card.id, title=card.title, priority=card.priority, labels=tuple(card.labels),
                         lint=tuple(f.message for f in findings), lint_codes=tuple(f.code for f in findings),
                         state=state, run=run, steps=steps, tokens=tokens, tokens_estimated=tokens_estimated,
                         elapsed=elapsed, waiting_on=waiting_on,
-                        notices=notices)  # fmt: skip
+                        notices=notices, unconfined=unconfined)  # fmt: skip
         self._views[card.id] = (card.digest, dynamic, view)
         return view
 

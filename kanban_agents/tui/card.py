@@ -27,6 +27,8 @@ BADGE_HELP: tuple[tuple[str, str], ...] = (
     ("r2 6 steps 6.0k", "run number (r2: the second run), the agent's steps in it (6st when "
      "the card is narrow), tokens used"),
     ("~6.0k  2m", "~: tokens estimated (the server reports none); 2m: time the run has taken"),
+    ("⚠ unconfined", "the agent's commands run without a sandbox, with your rights ([sandbox] "
+     "mode, or a profile with sandbox = false)"),
     ("⚡1", "conflicts or overlapping files with other cards (hover for which)"),
     ("↳ card-id", "waits on these depends_on cards to be done"),
     ("⚠ lint", "not yet operating instructions (hover for what is missing)"),
@@ -52,6 +54,7 @@ class CardView:
     waiting_on: tuple[str, ...] = ()  # depends_on cards not done yet
     notices: tuple[str, ...] = ()  # overlaps, conflicts
     error: str | None = None  # malformed file: the parse message
+    unconfined: bool = False  # the run's commands are not in a sandbox
 
     @property
     def is_error(self) -> bool:
@@ -74,6 +77,8 @@ class CardView:
                     else ""
                 )
             )
+        if self.unconfined:
+            parts.append("unconfined: the agent's commands run with your rights (no sandbox)")
         if self.waiting_on:
             parts.append("waits on: " + ", ".join(self.waiting_on))
         parts.extend(self.notices)
@@ -172,6 +177,9 @@ def _badges(view: CardView, styles: CardStyles, width: int | None = None) -> Tex
     if view.state:
         glyph, word = STATE_BADGES.get(view.state, ("•", view.state))
         text.append(f"{glyph} {word}", styles.states.get(view.state, styles.meta))
+    if view.unconfined:
+        _gap(text)
+        text.append("⚠ unconfined", styles.notice)
     if view.notices:
         _gap(text)
         text.append(f"⚡{len(view.notices)}", styles.notice)

@@ -361,3 +361,14 @@ def test_run_on_a_done_card_refuses_without_force(project):
         forced = kanban(project, server, "run", "sub", "--wait", "--force")
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert BoardStore.open(project / "board").get("sub").status == "review"
+
+
+def test_status_says_when_a_run_was_unconfined(project):
+    """Issue 11: a run whose commands had no sandbox says so in `status`, not only in --json."""
+    (project / "board" / "kanban.toml").write_text('[sandbox]\nmode = "off"\n')
+    with ScriptedServer([edit_sub(), finish("Added sub.")]) as server:
+        assert kanban(project, server, "run", "sub", "--wait", "-q").returncode == 0
+        status = kanban(project, server, "status")
+        data = json.loads(kanban(project, server, "status", "--json").stdout)
+    assert status.returncode == 0 and "UNCONFINED" in status.stdout, status.stdout
+    assert data["runs"][0]["sandbox"] == "off"

@@ -3,6 +3,7 @@ token counts are marked as such on the card."""
 
 from __future__ import annotations
 
+import pytest
 from textual.app import App, ComposeResult
 
 from kanban_agents.tui.panel import SidePanel
@@ -45,3 +46,54 @@ def test_estimated_token_counts_are_marked():
     assert format_tokens(2400, estimated=True) == "~2.4k"
     view = CardView(id="c", title="t", state="running", steps=3, tokens=2400, tokens_estimated=True)
     assert "~2400 tokens (estimated)" in view.detail
+
+
+async def test_a_run_without_sandbox_says_so_on_its_card(repo):
+    """Issue 11: a card whose agent's commands ran unconfined carries a badge saying it (and its
+    tooltip says what it means); a confined run's card does not."""
+    from kanban_agents.core.agent.scripted_server import ScriptedServer
+    from tests.e2e.test_review_flow import make_app, run_to_review, turns
+    from tests.helpers import screen_text
+    from tests.tui.test_panels_and_dialogs import _project
+
+    project = _project(repo)
+    (project / "board" / "kanban.toml").write_text('[sandbox]\nmode = "off"\n')
+    with ScriptedServer(turns()) as server:
+        app = make_app(project, server)
+        async with app.run_test(size=(180, 45)) as pilot:
+            await run_to_review(pilot, app)
+            await pilot.pause()
+            assert "⚠ unconfined" in screen_text(app)
+    # what a later start of the app reads from the run's records says the same
+    with ScriptedServer([]) as idle:
+        reopened = make_app(project, idle)
+        async with reopened.run_test(size=(180, 45)) as pilot:
+            await pilot.pause()
+            assert "⚠ unconfined" in screen_text(reopened)
+
+
+async def test_a_confined_run_has_no_unconfined_badge(repo):
+    from kanban_agents.core.agent.scripted_server import ScriptedServer
+    from kanban_agents.core.sandbox import probe
+    from tests.e2e.test_review_flow import make_app, run_to_review, turns
+    from tests.helpers import screen_text
+    from tests.tui.test_panels_and_dialogs import _project
+
+    if not probe().works:
+        pytest.skip("bwrap cannot start here: " + probe().error)
+    project = _project(repo)
+    (project / "board" / "kanban.toml").write_text('[sandbox]\nmode = "bwrap"\n')
+    with ScriptedServer(turns()) as server:
+        app = make_app(project, server)
+        async with app.run_test(size=(180, 45)) as pilot:
+            await run_to_review(pilot, app)
+            await pilot.pause()
+            assert "✔ review" in screen_text(app)
+            assert "unconfined" not in screen_text(app)
+
+
+def test_the_unconfined_badge_explains_itself():
+    from kanban_agents.tui.card import CardView
+
+    view = CardView(id="c", title="t", state="running", unconfined=True)
+    assert "no sandbox" in view.detail

@@ -215,11 +215,13 @@ class AgentSession:
         prompt = command_prompt(self.card, self.space.path, self.space.branch)
         runtime = self.runtime if profile.sandbox else None
         if not profile.sandbox:
+            self.record.extra["sandbox"] = "off"  # status --json and the card's badge say so
             self.emit(
                 Notice,
                 text=f"profile {profile.name!r} has sandbox = false: the agent command runs "
                 "UNCONFINED, with your rights, files, environment and network",
                 level="warning",
+                topic="unconfined",
             )
         before = await self.worktree_tree()
         try:

@@ -687,6 +687,7 @@ def _status_from_record(record: RunState) -> RunStatus:
     )
     status.prompt_tokens = record.tokens
     status.tokens_estimated = record.tokens_estimated
+    status.unconfined = record.extra.get("sandbox") == "off"
     return status
 
 

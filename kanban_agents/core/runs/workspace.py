@@ -158,7 +158,7 @@ class Workspaces:
         if confined:
             emit(LogLine, text=message, stream="info")
         else:
-            emit(Notice, text=message, level="warning")
+            emit(Notice, text=message, level="warning", topic="unconfined")
         return runtime
 
     def worktree_root(self) -> Path:
