@@ -470,6 +470,19 @@ class BoardStore:
             )
         return card
 
+    def sort_column(self, column: str, key) -> list[str]:
+        """Order the column's cards by ``key`` (stable: equal keys keep their order), writing only
+        the ``order`` lines that change. Returns the ids of the cards it rewrote."""
+        self._check_column(column)
+        with self._lock:
+            cards = self.column_cards(column)
+            wanted = sorted(cards, key=key)
+            if [c.id for c in wanted] == [c.id for c in cards]:
+                return []
+            changed = [c.id for i, c in enumerate(wanted) if c.order != (i + 1) * ORDER_STEP]
+            self._renumber(wanted)
+            return changed
+
     def _renumber(self, cards: list[Card]) -> None:
         for index, card in enumerate(cards):
             wanted = (index + 1) * ORDER_STEP

@@ -94,6 +94,12 @@ class Card:
         return None if value is None else str(value)
 
     @property
+    def priority_rank(self) -> tuple[int, float, str]:
+        """Sort key of ``priority``, most urgent first: ``P0``/``p1``/a number (lower first),
+        then words (critical, urgent, high, medium, low), then anything else, then none."""
+        return priority_rank(self.priority)
+
+    @property
     def labels(self) -> list[str]:
         return _str_list(self.meta.get("labels"))
 
@@ -410,3 +416,23 @@ def _str_list(value: Any, split_commas: bool = True) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value if v is not None and str(v).strip()]
     return [str(value)]
+
+
+_PRIORITY_WORDS = {"critical": 0, "blocker": 0, "urgent": 1, "high": 2, "medium": 3, "normal": 3,
+                   "low": 4, "lowest": 5}  # fmt: skip
+
+
+def priority_rank(priority: str | None) -> tuple[int, float, str]:
+    """(kind, value, text): numbered priorities (P0, p2, 1) first by number, then the usual
+    words by urgency, then other text alphabetically, then cards without a priority."""
+    if priority is None or not priority.strip():
+        return (3, 0.0, "")
+    text = priority.strip().lower()
+    number = text[1:] if text[:1] == "p" else text
+    try:
+        return (0, float(number), text)
+    except ValueError:
+        pass
+    if text in _PRIORITY_WORDS:
+        return (1, float(_PRIORITY_WORDS[text]), text)
+    return (2, 0.0, text)

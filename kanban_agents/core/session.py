@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from .board import BoardChange, BoardError, BoardStore, CardConflict, CardNotFound
 from .card import Card, CardError
 from .events import ACTIVE_STATES, MERGED, CancelCause, Event, RunStatus
+from .frontmatter_edit import DELETE
 from .paths import state_dir
 
 if TYPE_CHECKING:
@@ -401,6 +402,40 @@ class BoardSession:
 
     def create(self, title: str, status: str | None = None, **kwargs: Any) -> Card:
         return self.store.create(title, status=status, **kwargs)
+
+    def edit(
+        self,
+        card_id: str,
+        *,
+        title: str | None = None,
+        labels: list[str] | None = None,
+        priority: str | None = None,
+        status: str | None = None,
+        expect: Card | None = None,
+    ) -> Card:
+        """Change a card's title, labels, priority (``""`` removes it) and column, as a form
+        gives them: only keys whose value changes are written, each on its own line; against
+        ``expect`` (the card the form showed), an edit made on disk since is refused
+        (``CardConflict``), never overwritten. A new column is a move to its end (entering the
+        agent column starts the agent, as any move does)."""
+        card = expect or self.store.get(card_id)
+        changes: dict[str, Any] = {}
+        if title is not None and title.strip() and title.strip() != card.title:
+            changes["title"] = title.strip()
+        if labels is not None and labels != card.labels:
+            changes["labels"] = labels if labels else DELETE
+        if priority is not None and priority.strip() != (card.priority or ""):
+            changes["priority"] = priority.strip() if priority.strip() else DELETE
+        if changes:
+            card = self.store.update(card_id, changes, expect=expect)
+        if status is not None and status != self.store.status_of(card):
+            card = self.store.move(card_id, status, None, expect=card)
+        return card
+
+    def sort_by_priority(self, column: str) -> list[str]:
+        """Order a column by priority, most urgent first (ties keep their order); returns the
+        ids of the cards whose ``order`` changed."""
+        return self.store.sort_column(column, key=lambda card: card.priority_rank)
 
     def archive(self, card_id: str) -> Path:
         return self.store.archive(card_id)

@@ -49,6 +49,7 @@ from ..core.session import (
 )
 from .board import BoardView, ColumnModel
 from .card import CardView, format_elapsed
+from .card_actions import CardActions
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
 from .failures import UNKNOWN_WORKER, WORKER_FAILURES, FailureReporter
 from .feed import PanelFeed
@@ -75,7 +76,7 @@ class PendingMove:
     outside_changes: int
 
 
-class KanbanApp(ReviewActions, PlanningActions, App):
+class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
     CSS_PATH = "app.tcss"
     TITLE = "kanban-agents"
 
@@ -558,10 +559,30 @@ class KanbanApp(ReviewActions, PlanningActions, App):
         elif entry is not None:
             self.request_move(entry, message.column, message.before_id)
 
-    def request_move(self, card: Card, column: str, before_id: str | None) -> None:
+    def request_move(
+        self, card: Card, column: str, before_id: str | None, *, asked: bool = False
+    ) -> None:
         """Show the move at once, then write it off the UI thread; a conflict reverts it. Moves
         typed ahead queue up and are written one after the other, in order. The first write starts
-        after the next frame, so its refresh never delays the frame showing the move."""
+        after the next frame, so its refresh never delays the frame showing the move.
+
+        A done card dragged (or moved) into the agent column would start a new run from the
+        base: that asks first, as ``r`` does."""
+        agent_column = self.settings.board.agent_column
+        shown = self.board.column_of(card.id) or self.store.status_of(card)
+        if not asked and column == agent_column and shown != agent_column:
+            done = shown == self.settings.board.done_column  # as the user sees it now
+            warning = self.session.rerun_warning(card.id) if done else None
+            if warning is not None:
+
+                def chosen(choice: str | None) -> None:
+                    fresh = self.store.entry(card.id)
+                    if choice == "run" and isinstance(fresh, Card):
+                        self.request_move(fresh, column, before_id, asked=True)
+
+                self.push_screen(ChoiceDialog("Run the agent again?", f"{warning}. Run it anyway?",
+                                              [("run", "Run again", "warning")]), chosen)  # fmt: skip
+                return
         self._show_move(card.id, column, before_id)
         self._pending_moves.append(
             PendingMove(card.id, column, before_id, card, self.store.outside_changes(card.id))

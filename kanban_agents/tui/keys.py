@@ -130,6 +130,10 @@ KEYS: tuple[Key | HelpRow, ...] = (
         footer=True, command=Command("Card: new", "Create a card in the first column")),
     Key("e", "edit_card", _row(Section.CARDS, "e", "edit the card file in $EDITOR"), "Edit",
         command=Command("Card: edit in $EDITOR", "Open the card file in your editor")),
+    Key("E", "edit_form", _row(Section.CARDS, "E", "edit title, labels, priority, column in a form"),
+        "Edit fields", command=Command("Card: edit fields", "Title, labels, priority and column in a form")),
+    Key("O", "sort_by_priority", _row(Section.CARDS, "O", "order the column by priority (P0 first)"),
+        "Sort", command=Command("Column: sort by priority", "Order the selected column by priority, most urgent first")),
     Key("d", "delete_card", _row(Section.CARDS, "d", "archive or delete the card"), "Archive",
         command=Command("Card: archive or delete", "Remove the selected card")),
     # --- Agents
