@@ -298,20 +298,40 @@ class ColumnView(Vertical):
     def on_mount(self) -> None:
         self.update_header()
 
+    def on_resize(self) -> None:
+        self.update_header()
+
     def update_header(self) -> None:
         m = self.model
-        count = f"{m.total}/{m.wip}" if m.wip else str(m.total)
-        if len(m.cards) != m.total:
-            count = f"{len(m.cards)} of {count}"
-        text = Text.assemble((m.title, "bold"), "  ", (count, "dim" if not m.over_wip else "bold"))
-        if m.over_wip:
-            text.append("  over WIP", "bold")
-        if m.errors:
-            text.append(f"  ⚠{m.errors}")
+        width = self.header.size.width - 2 if self.header.size.width else None  # padding 0 1
+        text = header_text(m, width)
         if text != self._header_text:  # an update means a layout pass: only when it changed
             self._header_text = text
             self.header.update(text, layout=False)  # one line, always: no layout pass needed
         self.header.set_class(m.over_wip, "-over-wip")
+
+
+def header_text(m: ColumnModel, width: int | None = None) -> Text:
+    """``In Progress  2/3  over WIP  ⚠1``. When narrow, the title is cut first (with an ellipsis)
+    and the words shorten, so the count and the WIP limit always show."""
+    count = f"{m.total}/{m.wip}" if m.wip else str(m.total)
+    if len(m.cards) != m.total:
+        count = f"{len(m.cards)} of {count}"
+    extras = ["  over WIP" if m.over_wip else "", f"  ⚠{m.errors}" if m.errors else ""]
+    title = m.title
+    if width is not None and len(title) + 2 + len(count) + sum(map(len, extras)) > width:
+        extras = [" !" if m.over_wip else "", f" ⚠{m.errors}" if m.errors else ""]
+        gap = " "
+        room = width - len(gap) - len(count) - sum(map(len, extras))
+        if len(title) > room:
+            title = title[: max(room - 1, 1)].rstrip() + "…"
+    else:
+        gap = "  "
+    text = Text.assemble((title, "bold"), gap, (count, "dim" if not m.over_wip else "bold"))
+    for extra in extras:
+        if extra:
+            text.append(extra, "bold" if "!" in extra or "WIP" in extra else "")
+    return text
 
 
 EMPTY_BOARD_HINT = "No cards yet: press n to add a card, or run `kanban-agents new` in a shell."
