@@ -161,7 +161,7 @@ class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
         show = self.show_panel_default
         if show is None:
             show = self.size.width >= 140
-        self.panel.set_class(not show, "-hidden")
+        self._show_panel(show)
         self.session.subscribe(self._on_session_event)
         self.refresh_board()
         self.board.focus()
@@ -741,22 +741,27 @@ class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
 
     # ------------------------------------------------------------------ panel and help
 
+    def _show_panel(self, show: bool) -> None:
+        """Show or hide the side panel. While it shows, toasts go to the board's side (bottom
+        left): at the bottom right they covered the newest lines of the Log."""
+        self.panel.set_class(not show, "-hidden")
+        self.screen.set_class(show, "-panel-open")
+
     def action_focus_panel(self) -> None:
-        if self.panel.has_class("-hidden"):
-            self.panel.remove_class("-hidden")
+        self._show_panel(True)
         self.panel.query_one("#panel-tabs").focus()
 
     def action_toggle_panel(self) -> None:
-        self.panel.toggle_class("-hidden")
+        self._show_panel(self.panel.has_class("-hidden"))
         if self.panel.has_class("-hidden"):
             self.board.focus()
 
     def action_cycle_panel_width(self) -> None:
-        self.panel.remove_class("-hidden")
+        self._show_panel(True)
         self.panel.toggle_class("-wide")
 
     def action_show_tab(self, tab_id: str) -> None:
-        self.panel.remove_class("-hidden")
+        self._show_panel(True)
         self.panel.show_tab(tab_id)
 
     def action_help(self) -> None:

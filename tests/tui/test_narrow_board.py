@@ -31,3 +31,17 @@ def test_a_narrow_header_cuts_the_title_not_the_count():
     narrow = str(header_text(model, 10))
     assert narrow.endswith("4/3 !") and narrow.startswith("In…") and len(narrow) <= 10
     assert str(header_text(model, 40)) == "In Progress  4/3  over WIP"
+
+
+async def test_toasts_leave_the_log_readable_while_the_panel_shows(sample_board, make_test_app):
+    """Issue 17, friction: toasts at the bottom right covered the newest Log lines."""
+    app = make_test_app(sample_board, show_panel=True)
+    async with app.run_test(size=(160, 45), notifications=True) as pilot:
+        app.notify("Something happened that you should know about.", timeout=30)
+        await pilot.pause(0.3)
+        [toast] = app.query("Toast")
+        assert toast.region.right <= app.panel.region.x, (toast.region, app.panel.region)
+        await pilot.press("p")  # panel hidden: the usual corner, bottom right
+        app.notify("Another thing.", timeout=30)
+        await pilot.pause(0.3)
+        assert max(t.region.right for t in app.query("Toast")) > 150
