@@ -57,6 +57,7 @@ from .keys import Scope, StateFooter, bindings, help_sections, palette_commands
 from .panel import SidePanel
 from .planning_actions import PlanningActions
 from .review import ReviewActions
+from .wrapping_log import WrappingLog
 
 WATCH_RESTART_DELAYS = (1.0, 5.0, 20.0)  # a failed file watcher restarts after these; then gives up
 WATCH_HEALTHY_SECONDS = 60.0  # a watcher that ran this long before failing starts the count afresh
@@ -470,6 +471,10 @@ class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
                     self.refresh_board()
 
     # ------------------------------------------------------------------ background failures
+
+    @on(WrappingLog.ReachedTop, "#run-log")
+    def _on_log_top(self) -> None:
+        self.feed.load_earlier()
 
     @on(Worker.StateChanged)
     def _on_worker_state(self, event: Worker.StateChanged) -> None:

@@ -37,6 +37,12 @@ FLUSH_SECONDS = 0.05
 DIFF_DEBOUNCE = 0.3
 EDITING_TOOLS = ("write_file", "edit_file", "run")
 AFTER_REVIEW = (RunPhase.DISCARDED, RunPhase.MERGED)  # a run's ends that the review gate writes
+# A card's Log first shows its run's newest events only: reading and wrapping 50,000 lines on
+# every selection change held a flooded board's UI for seconds. Scrolling to the top loads
+# earlier ones (this many times more each time), up to [ui] log_max_lines.
+HISTORY_FIRST = 1_000
+HISTORY_GROWTH = 10
+EARLIER_MARK = "⋯ earlier events not shown: scroll up to load them"
 
 
 class PanelFeed:
@@ -48,6 +54,8 @@ class PanelFeed:
         self._loading = False  # the run's history is being read; live events wait in _pending
         self._pending: list[Event] = []
         self._ready = False  # the Log tab shows this card's run and takes live lines
+        self._history = 0  # how many of the run's newest events the Log was loaded with
+        self._more_history = False  # the run has earlier events than those
         self._diff_timer = None
         self._watching: Path | None = None
 
@@ -68,7 +76,7 @@ class PanelFeed:
         self.run = None
         self._buffer.clear()
         self._pending.clear()
-        self._loading = self._ready = False
+        self._loading = self._ready = self._more_history = False
         session = self.app.session
         status = session.status(card_id)
         if card_id is None or not session.agents_on:
@@ -86,7 +94,7 @@ class PanelFeed:
             self.panel.log_reset(Text(f"Loading the log of run {status.run}…", style="dim"), [])
             self._loading = True
             self.app.run_worker(
-                partial(self._load_history, card_id),  # a callable: never an orphaned coroutine
+                partial(self._load_history, card_id, HISTORY_FIRST),  # a callable, not a coroutine
                 group="log-history",
                 exclusive=True,
                 exit_on_error=False,
@@ -100,13 +108,32 @@ class PanelFeed:
         card_id, self.card_id = self.card_id, None
         self.select(card_id)
 
-    async def _load_history(self, card_id: str) -> None:
+    def load_earlier(self) -> None:
+        """The user scrolled to the top of the Log: load the run's earlier events, keeping what
+        is on screen where it is."""
+        if not self._more_history or self._loading or self.card_id is None:
+            return
+        keep = self.app.settings.ui.log_max_lines
+        count = min(keep, self._history * HISTORY_GROWTH)
+        self._loading = True
+        self._buffer.clear()  # lines not yet shown: the file read next has them too
+        self.app.run_worker(
+            partial(self._load_history, self.card_id, count, keep_view=True),
+            group="log-history",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _load_history(self, card_id: str, count: int, keep_view: bool = False) -> None:
         session = self.app.session
         keep = self.app.settings.ui.log_max_lines  # an event is a line or more: enough to fill
-        history = await asyncio.to_thread(session.log, card_id, last=keep)
+        count = min(count, keep)
+        history = await asyncio.to_thread(session.log, card_id, last=count)
         if self.card_id != card_id:
             return
         run, events = history.run, history.events
+        self._history = count
+        self._more_history = len(events) >= count and count < keep
         self.run = run
         last_t = events[-1].t if events else 0.0
         status = session.status(card_id)
@@ -119,7 +146,12 @@ class PanelFeed:
             lines.append(
                 f"◆ run {run}: {status.state}" + (f" ({status.reason})" if status.reason else "")
             )
-        self.panel.log_reset(self._status_line(status), lines)
+        if self._more_history:
+            lines.insert(0, EARLIER_MARK)
+        if keep_view:
+            self.panel.log_replace_keeping_view(self._status_line(status), lines)
+        else:
+            self.panel.log_reset(self._status_line(status), lines)
         self._loading, self._ready = False, True
         pending, self._pending = self._pending, []
         for event in pending:

@@ -191,6 +191,17 @@ class SidePanel(Vertical):
         # clear() keeps the old scroll offset; write_lines follows the tail only from the end.
         log.scroll_end(animate=False, immediate=True, x_axis=False)
 
+    def log_replace_keeping_view(self, status: str | Text, lines: list[str]) -> None:
+        """Earlier lines loaded above what the Log shows: the rows on screen stay in place."""
+        self._log_status = status
+        self.query_one("#log-status", Static).update(status, layout=False)
+        log = self.query_one("#run-log", Log)
+        rows_before, top = log.line_count, log.scroll_y
+        log.clear()
+        log.write_lines(lines[-self.log_max_lines :], scroll_end=False)
+        added = log.line_count - rows_before
+        log.scroll_to(y=top + max(added, 0), animate=False, immediate=True)
+
     def log_status(self, status: str | Text) -> None:
         if status != self._log_status:  # updated on every flush while an agent runs
             self._log_status = status

@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from rich.cells import cell_len, chop_cells
+from textual.message import Message
 
 from .textual_internals import QuietLog
 
@@ -14,6 +15,22 @@ class WrappingLog(QuietLog):
     """A QuietLog that wraps long lines at its width instead of cutting them at the edge;
     continuation rows are indented two cells. When the width changes, what it holds is
     wrapped again."""
+
+    class ReachedTop(Message):
+        """The user scrolled up to the first row (a view may have earlier lines to load)."""
+
+        def __init__(self, log: WrappingLog) -> None:
+            super().__init__()
+            self.log = log
+
+        @property
+        def control(self) -> WrappingLog:
+            return self.log
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value <= 0 < old_value:
+            self.post_message(self.ReachedTop(self))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
