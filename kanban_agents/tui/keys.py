@@ -230,6 +230,30 @@ class StateFooter(Footer):
     another state they say why they do nothing. Call ``app.refresh_bindings()`` when the
     selection or its state changes."""
 
+    _shown_signature: tuple | None = None
+
+    def bindings_changed(self, screen) -> None:
+        """Textual recomposes the footer (a dozen widgets mounted, a layout pass) on every
+        bindings signal; the board sends one per selection refresh, about once a second while
+        agents run. Recompose only when what the footer would show has changed."""
+        signature = self._signature(screen)
+        if signature == self._shown_signature and self._bindings_ready:
+            return
+        self._shown_signature = signature
+        super().bindings_changed(screen)
+
+    def _signature(self, screen) -> tuple:
+        shown = footer_actions(self.card_state())
+        return (
+            shown,
+            screen.app.app_focus,
+            tuple(
+                (binding.key, binding.action, binding.description, enabled, tooltip)
+                for (_, binding, enabled, tooltip) in screen.active_bindings.values()
+                if binding.show
+            ),
+        )
+
     def compose(self) -> ComposeResult:
         shown = footer_actions(self.card_state())
         kept = [

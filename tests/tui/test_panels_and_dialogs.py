@@ -127,6 +127,27 @@ async def test_footer_shows_the_keys_of_the_selected_cards_state(sample_board, m
         assert not {"r", "c"} & review, review  # nothing to run or cancel in review
 
 
+async def test_footer_is_rebuilt_only_when_its_keys_change(sample_board, make_test_app):
+    """Issue 10: Textual rebuilt the footer (a dozen widgets and a layout pass) on every bindings
+    signal, which the board sends on every refresh: about once a second while agents run."""
+    from textual.widgets._footer import FooterKey
+
+    reviewed(sample_board)
+    app = make_test_app(sample_board)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        first = set(app.query(FooterKey))
+        for _ in range(5):
+            app.refresh_board()
+            app.refresh_bindings()
+            await pilot.pause()
+        assert set(app.query(FooterKey)) == first  # the same widgets: not recomposed
+        await pilot.press("l", "l")  # a review card: other keys
+        await pilot.pause()
+        assert set(app.query(FooterKey)) != first
+        assert {"m", "b"} <= footer_keys(app)
+
+
 def test_footer_on_a_review_card_snapshot(sample_board, make_test_app, snap_compare):
     reviewed(sample_board)
     app = make_test_app(sample_board, watch=False)
