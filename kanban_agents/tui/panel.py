@@ -90,7 +90,9 @@ class SidePanel(Vertical):
     # ------------------------------------------------------------------ Card tab
 
     def show_entry(self, entry: Card | CardError | None, view: CardView | None) -> None:
-        shown = (entry.id, entry.digest, view) if entry is not None else None
+        # What the Card tab shows of the view: not its run numbers, which change every second
+        seen = (view.lint, view.notices, view.waiting_on) if view is not None else None
+        shown = (entry.id, entry.digest, seen) if entry is not None else None
         if shown == self._shown:
             return
         self._shown = shown
