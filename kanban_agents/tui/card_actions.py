@@ -4,15 +4,21 @@ this mixin asks and reports."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..core.board import BoardError, CardConflict
 from ..core.card import Card
-from .card_form import CardEdit, CardForm
+
+if TYPE_CHECKING:
+    from .card_form import CardEdit
 
 
 class CardActions:
     """Mixed into ``KanbanApp``; uses its session, store, settings and board."""
 
     def action_edit_form(self) -> None:
+        from .card_form import CardForm  # Textual's Select: not needed for the first frame
+
         card = self._selected_card_or_warn()
         if card is None:
             return
