@@ -575,7 +575,12 @@ class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
         base: that asks first, as ``r`` does."""
         agent_column = self.settings.board.agent_column
         shown = self.board.column_of(card.id) or self.store.status_of(card)
-        if not asked and column == agent_column and shown != agent_column:
+        if (
+            not asked
+            and column == agent_column
+            and shown != agent_column
+            and self.session.agents_on
+        ):
             done = shown == self.settings.board.done_column  # as the user sees it now
             warning = self.session.rerun_warning(card.id) if done else None
             if warning is not None:

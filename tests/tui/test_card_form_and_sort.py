@@ -138,29 +138,43 @@ async def test_sort_is_in_the_command_palette(sample_board, make_test_app):
         assert "Column: sort by priority" in screen_text(app)
 
 
-async def test_dragging_a_done_card_into_the_agent_column_asks_first(sample_board, make_test_app):
-    path = sample_board / "setup-ci.md"
+async def test_dragging_a_done_card_into_the_agent_column_asks_first(repo):
+    from kanban_agents.core.agent.scripted_server import ScriptedServer
+    from tests.e2e.test_review_flow import make_app, turns
+    from tests.helpers import git
+    from tests.tui.test_panels_and_dialogs import _project
+
+    project = _project(repo)
+    path = project / "board" / "sub.md"
+    path.write_text(path.read_text().replace("status: todo", "status: done"))
+    git(project, "commit", "-qam", "sub is done")
     before = path.read_text()
-    app = make_test_app(sample_board)
-    async with app.run_test(size=(200, 45)) as pilot:
-        await pilot.pause()
-        await pilot.mouse_down("#cards-done", offset=(4, 1))
-        await pilot.hover("#cards-in-progress", offset=(4, 1))
-        await pilot.mouse_up("#cards-in-progress", offset=(4, 1))
-        await pilot.pause()
-        assert isinstance(app.screen, ChoiceDialog)
-        assert "setup-ci is done" in screen_text(app)
-        await pilot.press("escape")
-        await pilot.pause(0.2)
-        assert path.read_text() == before  # nothing moved
-        assert app.board.column_of("setup-ci") == "done"
-        await pilot.mouse_down("#cards-done", offset=(4, 1))
-        await pilot.hover("#cards-in-progress", offset=(4, 1))
-        await pilot.mouse_up("#cards-in-progress", offset=(4, 1))
-        await pilot.pause()
-        await pilot.click("#choice-run")
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if "status: in-progress" in path.read_text():
-                break
-    assert "status: in-progress" in path.read_text()
+    with ScriptedServer(turns()) as server:
+        app = make_app(project, server)
+        async with app.run_test(size=(200, 45)) as pilot:
+            await pilot.pause()
+            await pilot.mouse_down("#cards-done", offset=(4, 1))
+            await pilot.hover("#cards-in-progress", offset=(4, 1))
+            await pilot.mouse_up("#cards-in-progress", offset=(4, 1))
+            await pilot.pause()
+            assert isinstance(app.screen, ChoiceDialog)
+            assert "sub is done" in screen_text(app)
+            await pilot.press("escape")
+            await pilot.pause(0.2)
+            assert path.read_text() == before  # nothing moved, no agent started
+            assert app.board.column_of("sub") == "done"
+            assert "kanban/sub" not in git(project, "branch", "--list")
+            await pilot.mouse_down("#cards-done", offset=(4, 1))
+            await pilot.hover("#cards-in-progress", offset=(4, 1))
+            await pilot.mouse_up("#cards-in-progress", offset=(4, 1))
+            await pilot.pause()
+            await pilot.click("#choice-run")
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if (
+                    "status: in-progress" in path.read_text()
+                    or "status: review" in path.read_text()
+                ):
+                    break
+            await app.session.stop()
+    assert "status: done" not in path.read_text()
