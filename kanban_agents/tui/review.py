@@ -49,7 +49,8 @@ class ReviewActions:
     def _run_agent(self, card: Card) -> None:
         agent_column = self.settings.board.agent_column
         if self.store.status_of(card) != agent_column:
-            self.request_move(card, agent_column, None)  # entering the column starts the run
+            # entering the column starts the run; r has asked already about a done card
+            self.request_move(card, agent_column, None, asked=True)
             return
         self.notify(self.session.run(card.id), timeout=3)
 
