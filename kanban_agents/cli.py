@@ -64,6 +64,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("show", "print a card", "cli_board:cmd_show", (arg("card"), JSON)),
     Command("lint", "check that cards are written as operating instructions",
             "cli_board:cmd_lint", (JSON,)),
+    Command("mcp", "serve the board to agents over MCP (stdio): list, show, create, update, "
+            "move, lint, comment, graph", "cli_mcp:cmd_mcp"),
     # agents
     Command("run", "start a card's agent (moves it to the agent column)", "cli_agents:cmd_run", (
         arg("card"),
