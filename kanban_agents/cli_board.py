@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -271,6 +272,10 @@ def cmd_new(args: argparse.Namespace) -> int:
         card = store.create(args.title, status=args.status, meta=meta)
     except BoardError as exc:
         raise UserError(str(exc)) from None
+    except OSError as exc:
+        if exc.errno == errno.EROFS:
+            raise UserError(read_only_board(store.root)) from None
+        raise
     print(f"created {card.id} ({card.path})")
     return 0
 
@@ -288,6 +293,15 @@ def cmd_move(args: argparse.Namespace) -> int:
     if args.column == store.settings.board.agent_column:
         hint_agent_host(store, moved.id)
     return 0
+
+
+def read_only_board(board: Path) -> str:
+    """What a write to a read-only board says: inside the agent sandbox the main checkout, and
+    so the board, is read-only on purpose."""
+    return (
+        f"the board {board} is read-only here (an agent's sandbox keeps the main checkout "
+        "read-only): name the follow-up work in your summary instead"
+    )
 
 
 def hint_agent_host(store, card_id: str) -> None:

@@ -15,7 +15,7 @@ import errno
 from pathlib import Path
 from typing import Any
 
-from .cli_board import card_json, find_board_dir, main_checkout_of
+from .cli_board import card_json, find_board_dir, main_checkout_of, read_only_board
 
 SERVER_NAME = "kanban-agents"
 INSTRUCTIONS = (
@@ -228,8 +228,5 @@ def _body(body: str | None) -> str | None:
 
 def _written_error(exc: Exception, board: Path) -> str:
     if isinstance(exc, OSError) and exc.errno == errno.EROFS:
-        return (
-            f"the board {board} is read-only here: the agent sandbox keeps the main checkout "
-            "read-only. Name the follow-up work in your summary instead"
-        )
+        return read_only_board(board)
     return str(exc)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -101,3 +102,24 @@ async def test_an_agent_run_writes_its_follow_up_card_on_the_real_board(project,
     assert (project / "board" / "follow-up-from-the-agent.md").exists()
     worktree = project.parent / f"{project.name}-worktrees" / "sub"
     assert not (worktree / "board" / "follow-up-from-the-agent.md").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="no bwrap (Debian: bubblewrap)")
+async def test_in_the_sandbox_the_board_stays_read_only_and_the_agent_is_told_why(
+    project, tmp_path
+):
+    script = write_agent_script(
+        tmp_path / "agent",
+        f"{SUB}\n"
+        f"PYTHONPATH={ROOT} {sys.executable} -m kanban_agents list\n"
+        f'PYTHONPATH={ROOT} {sys.executable} -m kanban_agents new "Follow-up from the agent"\n'
+        "echo 'Summary: added sub'",
+    )
+    use_agent(project, script, extra='[sandbox]\nmode = "bwrap"\n')
+    status, harness = await run_card(project)
+    assert status.state == "review", status.reason
+    log = "\n".join(getattr(e, "text", "") for e in harness.events)
+    assert "Add sub to sub" in log  # it can read the board
+    assert f"the board {(project / 'board').resolve()} is read-only here" in log
+    assert not (project / "board" / "follow-up-from-the-agent.md").exists()
