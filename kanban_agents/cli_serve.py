@@ -11,6 +11,7 @@ a request carrying neither gets 401.
 from __future__ import annotations
 
 import argparse
+import errno
 import hmac
 import ipaddress
 import secrets
@@ -31,6 +32,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         token = secrets.token_urlsafe(24)
     if token is not None and not token.strip():
         raise UserError("--token is empty: give a token, or leave --token out to get one")
+    check_free(args.host, args.port)
     server = board_server(directory, args.host, args.port, token)
     print(f"{PROG}: serving the board {directory} at {server.url_with_token}", flush=True)
     if token is not None:
@@ -40,6 +42,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     server.serve()
     return 0
+
+
+def check_free(host: str, port: int) -> None:
+    """Say so before printing a URL that would not work: the port is taken (or the address is
+    not this machine's)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UserError(f"cannot serve on {host}: {exc.strerror or exc}") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            way_out = (
+                "another port: --port N"
+                if exc.errno == errno.EADDRINUSE
+                else "an address of this machine: --host, e.g. 0.0.0.0"
+            )
+            raise UserError(
+                f"cannot serve on {host} port {port}: {exc.strerror or exc} ({way_out})"
+            ) from None
 
 
 def is_loopback(host: str) -> bool:

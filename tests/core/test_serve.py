@@ -113,3 +113,21 @@ def test_each_tab_runs_the_app_on_this_board():
     assert command == f"{sys.executable} -m kanban_agents --board '/some where/board'"
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+
+
+def test_a_taken_port_is_one_line_and_no_url(board):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "kanban_agents", "--board", str(board), "serve",
+             "--port", str(port)],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"kanban-agents: cannot serve on 127.0.0.1 port {port}: Address already in use "
+        "(another port: --port N)"
+    ]
