@@ -123,3 +123,14 @@ async def test_in_the_sandbox_the_board_stays_read_only_and_the_agent_is_told_wh
     assert "Add sub to sub" in log  # it can read the board
     assert f"the board {(project / 'board').resolve()} is read-only here" in log
     assert not (project / "board" / "follow-up-from-the-agent.md").exists()
+
+
+def test_both_agent_prompts_say_follow_up_work_becomes_a_new_card(tmp_path):
+    from kanban_agents.core.agent.prompt import SYSTEM_PROMPT, command_prompt
+    from kanban_agents.core.card import parse_card
+
+    path = tmp_path / "c.md"
+    path.write_text("---\ntitle: C\nstatus: todo\n---\n\n## Task\n\nDo C.\n")
+    card = parse_card(path, path.read_bytes())
+    for prompt in (SYSTEM_PROMPT, command_prompt(card, tmp_path, "kanban/c")):
+        assert 'kanban-agents new "<title>"' in prompt and "create_card" in prompt
