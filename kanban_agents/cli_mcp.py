@@ -51,6 +51,7 @@ def build_server(session, agent_worktree: Path | None = None):
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
+    from .config import ConfigError
     from .core.board import BoardError
     from .core.graph import dependency_findings
     from .core.lint import lint_card as lint_findings
@@ -58,8 +59,14 @@ def build_server(session, agent_worktree: Path | None = None):
     server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
     store = session.store
 
+    def reload() -> None:
+        try:  # others write the board too (the app, an editor, other agents)
+            session.reload()
+        except (ConfigError, BoardError) as exc:
+            raise ToolError(str(exc)) from None
+
     def find(card: str):
-        session.reload()  # others write the board too (the app, an editor, other agents)
+        reload()
         try:
             return store.find(card)
         except BoardError as exc:
@@ -87,7 +94,7 @@ def build_server(session, agent_worktree: Path | None = None):
     def list_cards(column: str | None = None) -> dict[str, Any]:
         """The board's columns and cards (id, title, column, priority, labels, depends_on, run
         state, lint codes). ``column``: only that column's cards."""
-        session.reload()
+        reload()
         columns = store.columns()
         if column is not None and column not in {c.id for c in columns}:
             raise ToolError(
@@ -141,8 +148,8 @@ def build_server(session, agent_worktree: Path | None = None):
         """Create a card (default: in the first column). Write it as operating instructions: a
         body with '## Task' and '## Done when', the files it may touch, constraints, test
         commands that must pass, and the ids of cards it depends on."""
+        reload()
         refuse_start(column)
-        session.reload()
         meta = {
             key: value
             for key, value in (
@@ -200,7 +207,7 @@ def build_server(session, agent_worktree: Path | None = None):
     @server.tool()
     def graph() -> dict[str, Any]:
         """The dependency plan: cards ready now, what waits on what, the critical path, cycles."""
-        session.reload()
+        reload()
         result, _cards, states, columns = session.graph()
         return {
             "ready": result.ready,

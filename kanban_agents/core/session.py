@@ -464,10 +464,10 @@ class BoardSession:
         self.store.delete(card_id)
 
     def reload(self) -> None:
-        """Read the board again from disk (a long-lived face without a file watcher, the MCP
-        server: the app, editors and other agents write the cards too). Unchanged files come
-        from the card cache."""
-        self.store.load()
+        """Read the board and its kanban.toml again from disk (a long-lived face without a file
+        watcher, the MCP server: the app, editors and other agents write the cards too).
+        Unchanged files come from the card cache. ``ConfigError`` for a broken kanban.toml."""
+        self.store.reload_settings()
 
     def reread(self, path: Path) -> None:
         """A file was edited outside the store (the user's editor): read it again."""

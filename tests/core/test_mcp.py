@@ -160,12 +160,16 @@ async def test_inside_an_agent_worktree_it_acts_on_the_main_board_and_starts_no_
         assert "inside an agent's worktree" in refused and "allow_start = true" in refused
         refused = await call_error(session, "create_card", title="x", column="in-progress")
         assert "allow_start" in refused
-    assert "status: todo" in (project / "board" / "add-version-flag.md").read_text()
+        assert "status: todo" in (project / "board" / "add-version-flag.md").read_text()
 
-    (project / "board" / "kanban.toml").write_text("[mcp]\nallow_start = true\n")
-    async with mcp_client(worktree) as session:
+        # kanban.toml is read again: no restart of the server needed
+        (project / "board" / "kanban.toml").write_text("[mcp]\nallow_start = true\n")
         moved = await call(session, "move_card", card="add-version-flag", column="in-progress")
         assert moved["status"] == "in-progress"
+
+        (project / "board" / "kanban.toml").write_text("[mcp]\nallow_start = 'yes'\n")
+        broken = await call_error(session, "list_cards")
+        assert "allow_start" in broken and "Traceback" not in broken
 
 
 async def test_the_main_checkout_may_start_agents(project):
