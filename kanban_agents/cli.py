@@ -64,6 +64,15 @@ COMMANDS: tuple[Command, ...] = (
     Command("show", "print a card", "cli_board:cmd_show", (arg("card"), JSON)),
     Command("lint", "check that cards are written as operating instructions",
             "cli_board:cmd_lint", (JSON,)),
+    Command("mcp", "serve the board to agents over MCP (stdio): list, show, create, update, "
+            "move, lint, comment, graph", "cli_mcp:cmd_mcp"),
+    Command("serve", "serve the board app in a browser (textual-serve)", "cli_serve:cmd_serve", (
+        arg("--host", default="127.0.0.1",
+            help="address to listen on (default: 127.0.0.1; any other needs a token)"),
+        arg("--port", type=int, default=8000, help="port (default: 8000)"),
+        arg("--token", help="the token every request must carry (default: none on 127.0.0.1, "
+            "else a generated one, printed with the URL)"),
+    )),
     # agents
     Command("run", "start a card's agent (moves it to the agent column)", "cli_agents:cmd_run", (
         arg("card"),

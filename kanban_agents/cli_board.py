@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -29,7 +30,9 @@ class UserError(Exception):
 
 def find_board_dir(explicit: str | None) -> Path:
     """The board directory: the argument, $KANBAN_AGENTS_BOARD, ./kanban.toml's dir, ./board,
-    or the board/ at the top of the git repository we are in."""
+    or the board/ at the top of the git repository we are in. Inside a linked git worktree (an
+    agent's) these are looked up in the main checkout first: the worktree's board/ is a stale
+    copy from its branch, and a card written there would never reach the board."""
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_dir():
@@ -41,19 +44,53 @@ def find_board_dir(explicit: str | None) -> Path:
     if env:
         return find_board_dir(env)
     cwd = Path.cwd()
-    if (cwd / "kanban.toml").is_file():
-        return cwd
-    candidates = [cwd / "board"]
     top = _git_toplevel(cwd)
-    if top is not None and top != cwd:
-        candidates.append(top / "board")
-    for candidate in candidates:
-        if _looks_like_board(candidate):
-            return candidate
+    main = main_checkout_of(top) if top is not None else None
+    if top is not None and main is not None:
+        here = main / cwd.relative_to(top)
+        found = _board_near(here if here.is_dir() else main, main)
+        if found is not None:
+            return found
+    found = _board_near(cwd, top)
+    if found is not None:
+        return found
     raise UserError(
         f"no board here: run '{PROG} init' to create ./board, or pass the board directory "
         f"('{PROG} --board DIR ...')"
     )
+
+
+def _board_near(cwd: Path, top: Path | None) -> Path | None:
+    if (cwd / "kanban.toml").is_file():
+        return cwd
+    candidates = [cwd / "board"]
+    if top is not None and top != cwd:
+        candidates.append(top / "board")
+    return next((c for c in candidates if _looks_like_board(c)), None)
+
+
+def main_checkout_of(top: Path) -> Path | None:
+    """The main checkout of the repository when ``top`` is a linked worktree (its ``.git`` is a
+    file), else None. A submodule's ``.git`` is a file too, but its common dir is not a
+    ``.git`` directory of a checkout: None."""
+    if not (top / ".git").is_file():
+        return None
+    import subprocess
+
+    try:
+        common = subprocess.run(
+            ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+            cwd=top,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    path = Path(common.stdout.strip())
+    if common.returncode != 0 or path.name != ".git" or not path.is_dir():
+        return None
+    return path.parent if path.parent != top else None
 
 
 def _looks_like_board(path: Path) -> bool:
@@ -235,6 +272,10 @@ def cmd_new(args: argparse.Namespace) -> int:
         card = store.create(args.title, status=args.status, meta=meta)
     except BoardError as exc:
         raise UserError(str(exc)) from None
+    except OSError as exc:
+        if exc.errno == errno.EROFS:
+            raise UserError(read_only_board(store.root)) from None
+        raise
     print(f"created {card.id} ({card.path})")
     return 0
 
@@ -252,6 +293,15 @@ def cmd_move(args: argparse.Namespace) -> int:
     if args.column == store.settings.board.agent_column:
         hint_agent_host(store, moved.id)
     return 0
+
+
+def read_only_board(board: Path) -> str:
+    """What a write to a read-only board says: inside the agent sandbox the main checkout, and
+    so the board, is read-only on purpose."""
+    return (
+        f"the board {board} is read-only here (an agent's sandbox keeps the main checkout "
+        "read-only): name the follow-up work in your summary instead"
+    )
 
 
 def hint_agent_host(store, card_id: str) -> None:

@@ -266,6 +266,16 @@ class UISettings:
 
 
 @dataclass(frozen=True)
+class MCPSettings:
+    allow_start: Annotated[
+        bool,
+        _doc(
+            "`kanban-agents mcp` run inside an agent's worktree may move cards into the agent column"
+        ),
+    ] = False
+
+
+@dataclass(frozen=True)
 class Settings:
     board: BoardSettings = field(default_factory=BoardSettings)
     worktrees: WorktreeSettings = field(default_factory=WorktreeSettings)
@@ -273,6 +283,7 @@ class Settings:
     review: ReviewSettings = field(default_factory=ReviewSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     ui: UISettings = field(default_factory=UISettings)
+    mcp: MCPSettings = field(default_factory=MCPSettings)
     default_agent: str = "builtin"
     agents: dict[str, AgentProfile] = field(default_factory=dict)
 
@@ -308,6 +319,7 @@ SECTIONS = {
     "review": ReviewSettings,
     "sandbox": SandboxSettings,
     "ui": UISettings,
+    "mcp": MCPSettings,
 }
 
 

@@ -198,6 +198,11 @@ def bwrap_argv(
     common, admin = _git_dirs(worktree)
     if common is not None:
         args += ["--ro-bind", str(common), str(common)]
+    board = env.get("KANBAN_AGENTS_BOARD")  # the run's board (Workspaces.command_env)
+    if board and Path(board).is_absolute():
+        # `kanban-agents list/show` and MCP reads work in the sandbox; a write is refused
+        # (read-only) and says so: an agent that could write cards could start agents.
+        args += ["--ro-bind-try", board, board]
     args += ["--bind", str(worktree), str(worktree)]
     if admin is not None and admin.is_dir():
         args += ["--bind", str(admin), str(admin)]

@@ -437,11 +437,37 @@ class BoardSession:
         ids of the cards whose ``order`` changed."""
         return self.store.sort_column(column, key=lambda card: card.priority_rank)
 
+    def update_card(
+        self,
+        card_id: str,
+        changes: dict[str, Any] | None = None,
+        body: str | None = None,
+        *,
+        expect: Card | None = None,
+    ) -> Card:
+        """Set front-matter keys (None removes one) and/or replace the body: one minimal-diff
+        write. The board's bookkeeping keys and the column are refused (see ``card_edits``)."""
+        from .card_edits import update_card
+
+        return update_card(self.store, card_id, changes, body, expect=expect)
+
+    def comment(self, card_id: str, note: str, author: str = "agent") -> Card:
+        """A note to the reviewer, appended under the card's ``## Notes for the reviewer``."""
+        from .card_edits import add_reviewer_note
+
+        return add_reviewer_note(self.store, card_id, note, author)
+
     def archive(self, card_id: str) -> Path:
         return self.store.archive(card_id)
 
     def delete(self, card_id: str) -> None:
         self.store.delete(card_id)
+
+    def reload(self) -> None:
+        """Read the board and its kanban.toml again from disk (a long-lived face without a file
+        watcher, the MCP server: the app, editors and other agents write the cards too).
+        Unchanged files come from the card cache. ``ConfigError`` for a broken kanban.toml."""
+        self.store.reload_settings()
 
     def reread(self, path: Path) -> None:
         """A file was edited outside the store (the user's editor): read it again."""

@@ -22,6 +22,9 @@ Use the tools:
 
 Rules:
 - Stay within the card's files and constraints. If the task needs more, say so in your summary.
+- Follow-up work you find (a bug next door, a missing test) is not yours to do now: write it as a
+  new card with `kanban-agents new "<title>"` (run in the worktree, it lands on the real board) or
+  the board's MCP tool `create_card`, and name it in your summary.
 - Do not commit, push, or change git configuration: the board commits your work when the tests pass.
 - Prefer small, focused diffs. Keep existing behaviour unless the task says otherwise.
 """
@@ -88,6 +91,12 @@ def command_prompt(card: Card, worktree: Path, branch: str) -> str:
         )
     else:
         parts.append("## Done when\nThe card names no test command: check your work yourself.")
+    parts.append(
+        "## Follow-up work\n"
+        "Work you find outside this card (a bug next door, a missing test) is not yours to do "
+        'now: write it as a new card with `kanban-agents new "<title>"` (run here, it lands on '
+        "the real board) or the board's MCP tool `create_card`, and name it in your summary."
+    )
     parts.append(
         "## When you are done\n"
         "Do not commit, push, or change git configuration: the board commits your work after the "

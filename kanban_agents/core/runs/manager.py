@@ -91,6 +91,7 @@ class RunManager:
             self.environ,
             self.secret_names,
             runtime,
+            board_root=store.root,
         )
         self.admission = Admission(store)
         # A subscriber that raises is reported here (default: the log), never printed: the

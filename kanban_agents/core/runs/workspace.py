@@ -27,6 +27,8 @@ from ..records import RunRecords, RunState
 from ..sandbox import SandboxRuntime, SandboxSettingError, SandboxUnavailable, choose, for_card
 from .errors import RunError
 
+BOARD_ENV = "KANBAN_AGENTS_BOARD"  # the CLI's own name for it (cli_board.BOARD_ENV)
+
 # Names of variables that hold credentials, by the usual conventions (OPENAI_API_KEY,
 # GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, ...). An unconfined command can read everything it is
 # given, and what it prints goes to the model server: none of these reach an agent's commands.
@@ -97,8 +99,12 @@ class Workspaces:
         environ: Mapping[str, str],
         secret_names: Sequence[str],
         runtime: Runtime | None = None,
+        board_root: Path | None = None,
     ):
         self.repo = repo
+        # Told to every command in a worktree, so `kanban-agents` there (an agent writing a
+        # follow-up card) acts on this board, not the worktree's stale copy of it.
+        self.board_root = board_root.resolve() if board_root is not None else None
         self._settings_of = settings_of  # the store's settings, re-read: the board may reload
         self.records = records
         self.environ = environ
@@ -191,6 +197,8 @@ class Workspaces:
             if k in keep or (k not in self.secret_names and not is_credential(k))
         }
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        if self.board_root is not None:
+            env[BOARD_ENV] = str(self.board_root)
         return env
 
     async def prepare(
