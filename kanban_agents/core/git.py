@@ -838,6 +838,19 @@ def ref_snapshot(root: Path) -> dict[str, str]:
     return refs
 
 
+def carries_new_work(root: Path, value: str, tip: str, known: Iterable[str]) -> bool:
+    """Does the commit ``value`` contain a commit of ``tip``'s history that none of ``known``
+    (commits) contains: work done on ``tip``'s branch since ``known`` were read? The newest
+    commits ``value`` and ``tip`` share are enough to look at: a commit is new only if every
+    commit built on it is new too."""
+    bases = _git(root, "merge-base", "--all", value, tip, ok=(0, 1))
+    shared = bases.text.split()
+    if not shared:
+        return False
+    fresh = _git(root, "rev-list", "-n1", *shared, "--not", *known, "--")
+    return bool(fresh.text)
+
+
 def control_files(worktree: Path) -> dict[str, str]:
     """A digest of each file that makes git run something or decides what it does: the shared
     ``config``, ``hooks/`` and ``info/``, and the worktree's own ``config.worktree``. Keys are

@@ -27,8 +27,8 @@ BADGE_HELP: tuple[tuple[str, str], ...] = (
     ("r2 6 steps 6.0k", "run number (r2: the second run), the agent's steps in it (6st when "
      "the card is narrow), tokens used"),
     ("~6.0k  2m", "~: tokens estimated (the server reports none); 2m: time the run has taken"),
-    ("⚠ unconfined", "the agent's commands run without a sandbox, with your rights ([sandbox] "
-     "mode, or a profile with sandbox = false)"),
+    ("⚠ unconfined", "the agent's commands run without a sandbox, with your rights (sandbox "
+     "mode off or unavailable, or a profile with sandbox = false)"),
     ("⚡1", "conflicts or overlapping files with other cards (hover for which)"),
     ("↳ card-id", "waits on these depends_on cards to be done"),
     ("⚠ lint", "not yet operating instructions (hover for what is missing)"),

@@ -84,6 +84,26 @@ async def test_agent_making_a_tag_fails_the_run(project):
     assert status.state == "failed" and "refs/tags/sneaky" in status.reason
 
 
+async def test_the_user_committing_and_branching_meanwhile_does_not_fail_the_run(project):
+    """The user keeps working in the main checkout while an agent runs: a commit on main, a new
+    branch and a switch carry none of the run's work and pass (they failed the run before)."""
+    user = (
+        f"git -C {project} commit --allow-empty -qm 'user work' && "
+        f"git -C {project} branch feature && git -C {project} switch -q feature && "
+        f"git -C {project} switch -q main"
+    )
+    _, status = await run_card(project, edit_sub(), run(user), finish())
+    assert status.state == "review", status.reason
+    assert git(project, "log", "-1", "--format=%s", "main").strip() == "user work"
+
+
+async def test_agent_pointing_another_branch_at_its_commit_fails_the_run(project):
+    _, status = await run_card(
+        project, edit_sub(), run("git commit -qam sub && git branch elsewhere HEAD"), finish()
+    )
+    assert status.state == "failed" and "refs/heads/elsewhere" in status.reason
+
+
 async def test_own_branch_commits_are_fine(project):
     _, status = await run_card(project, edit_sub(), run("git commit -qam sub"), finish())
     assert status.state == "review", status.reason

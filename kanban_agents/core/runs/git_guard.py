@@ -6,12 +6,13 @@ git dir) can get around the review gate with git itself: move ``main`` to its co
 hook or ``core.fsmonitor`` that runs in the user's checkout later. ``GitGuard`` takes a snapshot
 of the refs and of git's control files when the agent starts, and the run manager compares:
 
-- refs, after every command the agent runs and before the run's commit: any branch or tag other
-  than the card's own (and other cards' branches, which their own runs commit to), or HEAD of
-  the main checkout, that changed fails the run, saying how to put it back. Nothing is restored
-  automatically: from outside, a ref the agent moved and one the user moved meanwhile (a commit
-  in the main checkout) look the same, and resetting the user's branch would drop their commit
-  from it. A base branch moved by kanban-agents' own merge of another card is expected.
+- refs, after every command the agent runs and before the run's commit: a tag created or moved,
+  or a branch other than the card's own (other cards' branches move with their own runs) or HEAD
+  of the main checkout that now points at work of this run (a commit made in its worktree since
+  the snapshot), fails the run, saying how to put it back. The user keeps working meanwhile:
+  their commits, new branches and checkouts in the main checkout carry none of the run's commits
+  and pass. Nothing is restored automatically: resetting a branch could drop a commit the user
+  made on top. A base branch moved by kanban-agents' own merge of another card is expected.
 - control files (``.git/config``, ``.git/hooks/``, ``.git/info/``, the worktree's config), when
   the agent is done: changes do not fail the run; they are recorded on it (``extra["git_changes"]``),
   shown as a warning, and the merge waits until the user accepts them (``merge
@@ -57,6 +58,8 @@ class GitGuard:
             old, new = self.refs.get(name), now.get(name)
             if old == new or self._its_own(name) or (name, new) in expected:
                 continue
+            if not name.startswith("refs/tags/") and not self._carries_run_work(new):
+                continue  # the user at work in their checkout: a commit, a branch, a switch
             problems.append(self._describe(name, old, new))
         if problems:
             raise RunError(
@@ -64,6 +67,26 @@ class GitGuard:
                 + "; ".join(problems)
                 + ". The run is stopped and nothing is merged"
             )
+
+    def _carries_run_work(self, value: str | None) -> bool:
+        """Does this ref value point at (or past) a commit this run made in its worktree?"""
+        if not value:
+            return False
+        if value.startswith("ref: "):  # HEAD switched to a branch: the run's own is the agent's
+            branch = value.removeprefix("ref: ")
+            if branch == f"refs/heads/{self.branch}":
+                return True
+            value = git.ref_snapshot(self.repo).get(branch) or ""
+            if not value:
+                return False
+        tip = git.ref_snapshot(self.worktree)["HEAD"]
+        if tip.startswith("ref: "):
+            tip = f"refs/heads/{self.branch}"
+        known = [v for k, v in self.refs.items() if k != "HEAD" and v]
+        try:
+            return git.carries_new_work(self.repo, value, tip, known)
+        except git.GitError:
+            return True  # cannot tell: refuse, as before
 
     def control_changes(self) -> list[str]:
         """Changes to git's control files since the snapshot, one line each."""
