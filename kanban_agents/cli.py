@@ -132,6 +132,9 @@ COMMANDS: tuple[Command, ...] = (
         arg("--accept-git-changes", action="store_true",
             help="merge even though the card's agent changed git's config, hooks or info/ "
                  "(check them first: they decide what git runs in your checkout)"),
+        arg("--allow-out-of-scope", action="store_true",
+            help="merge even though the work changes files outside the card's 'files' or its "
+                 "protected tests (check the diff first)"),
     )),
     Command("send-back", "send a card back to its agent with review notes",
             "cli_review:cmd_send_back", (

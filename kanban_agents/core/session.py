@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .radar import RadarReport
     from .review import CardBranch, MergeOutcome, Reviewer
     from .runs import RunManager
+    from .scope import ScopeReport
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,15 @@ class GitChangesNeedConfirm(ActionFailed):
         self.changes = changes
 
 
+class OutOfScopeNeedsConfirm(ActionFailed):
+    """The card's work changes files outside its ``files`` or its protected tests (``report``):
+    merge again with ``allow_out_of_scope=True`` once the user has seen them and confirmed."""
+
+    def __init__(self, message: str, report: ScopeReport):
+        super().__init__(message)
+        self.report = report
+
+
 class RunLost(ActionFailed):
     """The process running a followed run went away without ending it."""
 
@@ -130,7 +140,7 @@ class AgentsOff(ActionFailed):
 def _as_action_failed():
     """Review and git errors become ``ActionFailed`` (board errors pass as they are)."""
     from .git import GitError
-    from .review import GitChangesNotAccepted, MergeRefused, ReviewError
+    from .review import GitChangesNotAccepted, MergeRefused, OutOfScopeNotConfirmed, ReviewError
 
     try:
         yield
@@ -138,6 +148,8 @@ def _as_action_failed():
         raise MergeConflict(str(exc), getattr(exc, "base", ""), list(exc.files)) from exc
     except GitChangesNotAccepted as exc:
         raise GitChangesNeedConfirm(str(exc), list(exc.changes)) from exc
+    except OutOfScopeNotConfirmed as exc:
+        raise OutOfScopeNeedsConfirm(str(exc), exc.report) from exc
     except ReviewError as exc:
         raise ActionFailed(str(exc)) from exc
     except GitError as exc:
@@ -158,6 +170,7 @@ class DiffView:
     worktree: Path | None
     diff: WorktreeDiff
     live: bool
+    scope: ScopeReport | None = None  # files changed outside the card's files, protected tests
 
     def where(self) -> str:
         text = f"{self.branch} → {self.base}"
@@ -654,12 +667,23 @@ class BoardSession:
             return self.reviewer.card_branch(card_id), self.reviewer.check_merge(card_id)
 
     def merge(
-        self, card_id: str, strategy: str | None = None, *, accept_git_changes: bool = False
+        self,
+        card_id: str,
+        strategy: str | None = None,
+        *,
+        accept_git_changes: bool = False,
+        allow_out_of_scope: bool = False,
     ) -> MergeOutcome:
         """``GitChangesNeedConfirm`` when the card's agent changed git's own files and the user
-        has not accepted them (``accept_git_changes``)."""
+        has not accepted them (``accept_git_changes``); ``OutOfScopeNeedsConfirm`` when its work
+        changes files outside the card's scope unconfirmed (``allow_out_of_scope``)."""
         with _as_action_failed():
-            outcome = self.reviewer.merge(card_id, strategy, accept_git_changes=accept_git_changes)
+            outcome = self.reviewer.merge(
+                card_id,
+                strategy,
+                accept_git_changes=accept_git_changes,
+                allow_out_of_scope=allow_out_of_scope,
+            )
         self.schedule_radar()
         return outcome
 
@@ -667,6 +691,12 @@ class BoardSession:
         """What the card's agent changed in git's own files, not yet accepted by a merge (for
         the merge dialog's confirmation)."""
         return self.reviewer.git_changes(card_id)
+
+    def scope(self, card_id: str) -> ScopeReport:
+        """What the card's work changes outside its ``files`` and in its protected tests (for
+        the merge dialog). Blocking (git)."""
+        with _as_action_failed():
+            return self.reviewer.scope(card_id)
 
     def review_round(self, card_id: str) -> int:
         """How many times the card was sent back to its agent."""
@@ -708,6 +738,7 @@ class BoardSession:
         """The card's diff: its worktree against the base while the worktree exists, else its
         branch. Blocking (git): call it off the UI thread."""
         from . import git
+        from .scope import check_scope, diff_paths
 
         with _as_action_failed():
             where = self.reviewer.card_branch(card_id)
@@ -717,7 +748,7 @@ class BoardSession:
                 diff = git.branch_diff(where.repo, where.base, where.branch)
         return DiffView(
             card_id, where.branch, where.base, where.repo, where.worktree, diff,
-            self.is_live(card_id),
+            self.is_live(card_id), check_scope(where.card, diff_paths(diff.files)),
         )  # fmt: skip
 
     async def watch_worktree(self, worktree: Path) -> AsyncIterator[None]:
@@ -986,6 +1017,7 @@ __all__ = [
     "DiffView",
     "GitChangesNeedConfirm",
     "MergeConflict",
+    "OutOfScopeNeedsConfirm",
     "RadarUpdated",
     "RunLog",
     "RunLost",
