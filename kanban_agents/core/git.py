@@ -265,6 +265,11 @@ def _merge_base(root: Path, a: str, b: str) -> str:
     return out.text
 
 
+def commits_between(root: Path, old: str, new: str) -> int:
+    """How many commits ``new`` has that ``old`` has not (how far a base moved on)."""
+    return int(_git(root, "rev-list", "--count", f"{old}..{new}").text or 0)
+
+
 def merge_base(root: Path, a: str, b: str) -> str:
     """The commit where ``a`` and ``b`` forked."""
     return _merge_base(root, a, b)

@@ -147,3 +147,15 @@ def diff_paths(files) -> list[str]:
         if f.old_path:
             paths.append(f.old_path)
     return paths
+
+
+def scopes_of(store, changed: dict[str, set[str]]) -> dict[str, ScopeReport]:
+    """The flagged scope reports of the cards whose changed paths are known (the radar's)."""
+    reports = {}
+    for card_id, paths in changed.items():
+        card = store.entry(card_id)
+        if isinstance(card, Card):
+            report = check_scope(card, paths)
+            if report.flagged:
+                reports[card_id] = report
+    return reports

@@ -882,22 +882,27 @@ class BoardSession:
         import asyncio
 
         from .radar import ConflictRadar, active_branches
+        from .scope import scopes_of
 
         repo = self.repo
         if repo is None:
             return self.radar_report
         radar = self._radar = self._radar or ConflictRadar(repo)
+
+        def scan() -> RadarReport:
+            report = radar.scan(active_branches(self.store, self.runs.records), changed)
+            report.scope = scopes_of(self.store, report.changed)
+            return report
+
         try:
-            report = await asyncio.to_thread(
-                lambda: radar.scan(active_branches(self.store, self.runs.records), changed)
-            )
+            report = await asyncio.to_thread(scan)
         except Exception as exc:
             self.report_failure("the conflict radar", exc, "it tries again on the next change")
             return self.radar_report
         previous = self.radar_report
         self._radar_report = report
         self.radar_scans += 1
-        if report.conflicts != previous.conflicts:
+        if report.shows_differently(previous):
             self._emit(RadarUpdated(report))
         return report
 
