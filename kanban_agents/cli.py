@@ -151,6 +151,8 @@ COMMANDS: tuple[Command, ...] = (
     )),
     Command("test", "run a card's tests in its worktree now", "cli_review:cmd_test",
             (arg("card"),)),
+    Command("rebase", "rebase a card's branch onto its base's current tip (when conflict-free), "
+            "then run its tests", "cli_branch:cmd_rebase", (arg("card"),)),
 )  # fmt: skip
 COMMAND_NAMES = frozenset(command.name for command in COMMANDS)
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from .git import MergeCheck, WorktreeDiff
     from .radar import RadarReport
+    from .rebase import RebaseOutcome
     from .review import CardBranch, MergeOutcome, Reviewer
     from .runs import RunManager
     from .scope import ScopeReport
@@ -733,6 +734,18 @@ class BoardSession:
     async def test(self, card_id: str, on_lines: Callable[[list[str]], None] | None = None):
         with _as_action_failed():
             return await self.reviewer.run_tests(card_id, on_lines=on_lines)
+
+    async def rebase(
+        self, card_id: str, on_lines: Callable[[list[str]], None] | None = None
+    ) -> RebaseOutcome:
+        """Rebase the card's branch onto its base's tip when conflict-free (``MergeConflict``
+        names the files otherwise, nothing changed), then run its tests (``on_lines``)."""
+        from .rebase import CardRebase
+
+        with _as_action_failed():
+            outcome = await CardRebase(self.reviewer).rebase(card_id, on_lines=on_lines)
+        self.schedule_radar()
+        return outcome
 
     def diff(self, card_id: str) -> DiffView:
         """The card's diff: its worktree against the base while the worktree exists, else its
