@@ -153,6 +153,11 @@ COMMANDS: tuple[Command, ...] = (
             (arg("card"),)),
     Command("rebase", "rebase a card's branch onto its base's current tip (when conflict-free), "
             "then run its tests", "cli_branch:cmd_rebase", (arg("card"),)),
+    Command("pr", "push a card's branch to the remote and open a pull request with gh",
+            "cli_branch:cmd_pr", (
+        arg("card"),
+        arg("--draft", action="store_true", help="open the pull request as a draft"),
+    )),
 )  # fmt: skip
 COMMAND_NAMES = frozenset(command.name for command in COMMANDS)
 

@@ -143,10 +143,12 @@ def _action(call, *args):
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from .cli_branch import print_pull_request_checks, pull_request_checks
     from .core.card import Card
 
     session = open_session(args)
     store = session.store
+    prs = pull_request_checks(session)  # first: a merged one moves its card to done
     rows = []
     for state, holder in _action(session.run_states):
         entry = store.entry(state.card_id)
@@ -179,7 +181,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     except _action_errors():  # git failing to list worktrees must not hide the runs
         orphans = []
     if args.json:
-        print_json(jsonable({"runs": rows, "orphaned_worktrees": orphans}))
+        print_json(jsonable({"runs": rows, "orphaned_worktrees": orphans, "pull_requests": prs}))
         return 0
     if not rows:
         print("no agent runs yet (move a card to the agent column, or 'kanban-agents run CARD')")
@@ -199,6 +201,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         for orphan in orphans:
             print(f"  {orphan['path']}  ({orphan['branch']})")
+    print_pull_request_checks(prs)
     return 0
 
 

@@ -62,3 +62,60 @@ def cmd_rebase(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def cmd_pr(args: argparse.Namespace) -> int:
+    from .core.session import ActionFailed
+
+    session = _session(args)
+    card_id = find_card(session.store, args.card).id
+    try:
+        outcome = session.open_pull_request(card_id, draft=args.draft)
+    except ActionFailed as exc:
+        raise UserError(str(exc)) from None
+    if outcome.committed_work:
+        print(
+            f"committed the uncommitted work in its worktree first: {outcome.committed_work[:12]}"
+        )
+    print(f"pushed {outcome.branch} to {outcome.remote}")
+    if outcome.url is None:
+        print(f"kanban-agents: {outcome.missing}", file=sys.stderr)
+        return 1
+    if outcome.existing:
+        print(f"{card_id} already has a pull request, now updated: {outcome.url}")
+    else:
+        print(f"opened a {'draft ' if args.draft else ''}pull request for {card_id}: {outcome.url}")
+    return 0
+
+
+def pull_request_checks(session) -> list[dict]:
+    """``status`` asks about the cards' open pull requests (merged ones move to done); only
+    cards with a ``pr:`` that are not done cost a gh call."""
+    from .core.session import ActionFailed
+
+    try:
+        checks = session.check_pull_requests()
+    except ActionFailed as exc:
+        return [{"card": None, "url": None, "state": None, "error": str(exc)}]
+    return [
+        {
+            "card": check.card_id,
+            "url": check.url,
+            "state": str(check.state) if check.state else None,
+            "moved_to_done": check.moved_to_done,
+            "error": check.error,
+        }
+        for check in checks
+    ]
+
+
+def print_pull_request_checks(checks: list[dict]) -> None:
+    if not checks:
+        return
+    print("\npull requests:")
+    for check in checks:
+        if check["error"]:
+            print(f"  {check['card'] or '?'}  not checked: {check['error']}")
+        else:
+            moved = "  (merged: moved to done)" if check["moved_to_done"] else ""
+            print(f"  {check['card']}  {check['state'].lower()}  {check['url']}{moved}")

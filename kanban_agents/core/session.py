@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from .git import MergeCheck, WorktreeDiff
+    from .pull_request import PrCheck, PrOutcome
     from .radar import RadarReport
     from .rebase import RebaseOutcome
     from .review import CardBranch, MergeOutcome, Reviewer
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 RADAR_DEBOUNCE = 1.0  # seconds: one scan a second at most
 RADAR_RECHECK = 5.0  # seconds between looks at a base branch that may have moved
+PR_POLL = 300.0  # seconds between asking gh whether the cards' pull requests are merged
 
 
 # ---------------------------------------------------------------------------- events
@@ -207,6 +209,7 @@ class BoardSession:
         self._radar_timer: asyncio.TimerHandle | None = None
         self._radar_task: asyncio.Task | None = None
         self._radar_ticker: asyncio.Task | None = None
+        self._pr_poller: asyncio.Task | None = None
         self._radar_pending: set[str] | None = None  # branches to rescan; None = all
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
@@ -376,11 +379,12 @@ class BoardSession:
         await runs.start(host=host)
         self._started = True
         self._radar_ticker = asyncio.ensure_future(self._radar_recheck())
+        self._pr_poller = asyncio.ensure_future(self._poll_pull_requests())
         self.schedule_radar()
 
     async def stop(self, reason: str | None = None) -> None:
         self._started = False
-        for task in (self._radar_ticker, self._radar_task):
+        for task in (self._radar_ticker, self._radar_task, self._pr_poller):
             if task is not None:
                 task.cancel()
         if self._radar_timer is not None:
@@ -746,6 +750,41 @@ class BoardSession:
             outcome = await CardRebase(self.reviewer).rebase(card_id, on_lines=on_lines)
         self.schedule_radar()
         return outcome
+
+    def open_pull_request(self, card_id: str, draft: bool = False) -> PrOutcome:
+        """Push the card's branch to ``[review] remote`` and open its pull request with gh
+        (``outcome.missing`` says why none was opened). Blocking (git, gh)."""
+        from .pull_request import PullRequests
+
+        with _as_action_failed():
+            return PullRequests(self.reviewer).open(card_id, draft=draft)
+
+    def check_pull_requests(self) -> list[PrCheck]:
+        """Ask gh about the pull requests of the cards not done yet; merged ones move to done.
+        Blocking (gh)."""
+        from .pull_request import PR_KEY, PullRequests
+
+        if not any(card.meta.get(PR_KEY) for card in self.store.cards.values()):
+            return []  # the common case costs no git, no records, no gh
+        with _as_action_failed():
+            return PullRequests(self.reviewer).check_all()
+
+    async def _poll_pull_requests(self) -> None:
+        import asyncio
+
+        told: set[str] = set()  # each problem once, not every few minutes
+        while self._started:
+            await asyncio.sleep(PR_POLL)
+            try:
+                checks = await asyncio.to_thread(self.check_pull_requests)
+            except Exception as exc:
+                checks, error = [], exc
+            else:
+                error = next((RuntimeError(c.error) for c in checks if c.error), None)
+            if error is not None and str(error) not in told:
+                told.add(str(error))
+                self.report_failure("checking the cards' pull requests", error,
+                                    "run 'kanban-agents status' to ask again")  # fmt: skip
 
     def diff(self, card_id: str) -> DiffView:
         """The card's diff: its worktree against the base while the worktree exists, else its
