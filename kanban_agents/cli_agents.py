@@ -143,7 +143,6 @@ def _action(call, *args):
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .cli_branch import print_pull_request_checks, pull_request_checks
     from .core.card import Card
 
     session = open_session(args)
@@ -203,6 +202,39 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {orphan['path']}  ({orphan['branch']})")
     print_pull_request_checks(prs)
     return 0
+
+
+def pull_request_checks(session) -> list[dict]:
+    """``status`` asks about the cards' open pull requests (merged ones move to done); only
+    cards with a ``pr:`` that are not done cost a gh call."""
+    from .core.session import ActionFailed
+
+    try:
+        checks = session.check_pull_requests()
+    except ActionFailed as exc:
+        return [{"card": None, "url": None, "state": None, "error": str(exc)}]
+    return [
+        {
+            "card": check.card_id,
+            "url": check.url,
+            "state": str(check.state) if check.state else None,
+            "moved_to_done": check.moved_to_done,
+            "error": check.error,
+        }
+        for check in checks
+    ]
+
+
+def print_pull_request_checks(checks: list[dict]) -> None:
+    if not checks:
+        return
+    print("\npull requests:")
+    for check in checks:
+        if check["error"]:
+            print(f"  {check['card'] or '?'}  not checked: {check['error']}")
+        else:
+            moved = "  (merged: moved to done)" if check["moved_to_done"] else ""
+            print(f"  {check['card']}  {check['state'].lower()}  {check['url']}{moved}")
 
 
 def cmd_log(args: argparse.Namespace) -> int:

@@ -86,36 +86,3 @@ def cmd_pr(args: argparse.Namespace) -> int:
     else:
         print(f"opened a {'draft ' if args.draft else ''}pull request for {card_id}: {outcome.url}")
     return 0
-
-
-def pull_request_checks(session) -> list[dict]:
-    """``status`` asks about the cards' open pull requests (merged ones move to done); only
-    cards with a ``pr:`` that are not done cost a gh call."""
-    from .core.session import ActionFailed
-
-    try:
-        checks = session.check_pull_requests()
-    except ActionFailed as exc:
-        return [{"card": None, "url": None, "state": None, "error": str(exc)}]
-    return [
-        {
-            "card": check.card_id,
-            "url": check.url,
-            "state": str(check.state) if check.state else None,
-            "moved_to_done": check.moved_to_done,
-            "error": check.error,
-        }
-        for check in checks
-    ]
-
-
-def print_pull_request_checks(checks: list[dict]) -> None:
-    if not checks:
-        return
-    print("\npull requests:")
-    for check in checks:
-        if check["error"]:
-            print(f"  {check['card'] or '?'}  not checked: {check['error']}")
-        else:
-            moved = "  (merged: moved to done)" if check["moved_to_done"] else ""
-            print(f"  {check['card']}  {check['state'].lower()}  {check['url']}{moved}")

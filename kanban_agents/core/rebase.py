@@ -177,11 +177,13 @@ def _count(repo, old: str, new: str) -> int:
 
 
 def _conflict(branch: str, base: str, files: list[str]) -> MergeRefused:
-    return MergeRefused(
+    refused = MergeRefused(
         f"rebasing {branch} onto {base} would conflict in {', '.join(files)}; nothing was changed",
         files,
         conflict_feedback(base, files),
     )
+    refused.base = base  # the session's MergeConflict carries it to the send-back offer
+    return refused
 
 
 # --- [review] rebase_before_review: a run's last step before review ------------------------

@@ -48,6 +48,7 @@ from ..core.session import (
     watch_board,
 )
 from .board import BoardView, ColumnModel
+from .branch_actions import BranchActions
 from .card import CardView, format_elapsed
 from .card_actions import CardActions
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
@@ -77,7 +78,7 @@ class PendingMove:
     outside_changes: int
 
 
-class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
+class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, App):
     CSS_PATH = "app.tcss"
     TITLE = "kanban-agents"
 
