@@ -392,7 +392,7 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, App)
                         state=state, run=run, steps=steps, tokens=tokens, tokens_estimated=tokens_estimated,
                         elapsed=elapsed, waiting_on=waiting_on,
                         notices=notices, unconfined=unconfined, scope=scope, behind=behind,
-                        pr=str(card.meta.get("pr") or ""))  # fmt: skip
+                        pr="" if card.id in done else str(card.meta.get("pr") or ""))  # fmt: skip
         self._views[card.id] = (card.digest, dynamic, view)
         return view
 

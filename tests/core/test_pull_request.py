@@ -150,3 +150,40 @@ async def test_without_a_remote_nothing_is_pushed_and_the_message_says_how(proje
     assert "no git remote 'origin'" in proc.stderr and "git remote add origin URL" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert gh_calls(gh) == []
+
+
+async def test_a_live_session_polls_gh_and_says_once_when_it_cannot(
+    project, remote, gh, monkeypatch
+):
+    """The app's session asks every PR_POLL seconds (here: often); a gh failure reaches the
+    user once (BackgroundFailed), not at every poll; a merged PR moves the card to done."""
+    import asyncio
+
+    from kanban_agents.core import session as session_module
+    from kanban_agents.core.session import BackgroundFailed, BoardSession
+
+    await reviewed(project)
+    assert kanban(project, "pr", "sub").returncode == 0
+    (gh / "pr-state.json").unlink()  # the stand-in fails: like gh logged out
+    monkeypatch.setattr(session_module, "PR_POLL", 0.05)
+    session = BoardSession(BoardStore.open(project / "board"), agents=False)
+    events = []
+    session.subscribe(events.append)
+    session._started = True  # what start() sets for a live view (no agents needed here)
+    poller = asyncio.ensure_future(session._poll_pull_requests())
+    try:
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if len(gh_calls(gh)) >= 5:
+                break
+        failures = [e for e in events if isinstance(e, BackgroundFailed)]
+        assert len(failures) == 1 and "gh pr view failed" in failures[0].error
+        (gh / "pr-state.json").write_text('{"state": "MERGED"}')
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if BoardStore.open(project / "board").get("sub").status == "done":
+                break
+    finally:
+        session._started = False
+        poller.cancel()
+    assert BoardStore.open(project / "board").get("sub").status == "done"
