@@ -13,10 +13,11 @@ merge needs an explicit yes to land them (``merge --allow-out-of-scope``).
 
 from __future__ import annotations
 
+import fnmatch
+import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
 from .card import Card
 
@@ -115,27 +116,34 @@ def _normal(path: str) -> str:
 def matches(path: str, pattern: str) -> bool:
     """``path`` (a changed file) is ``pattern``, lies under it (a directory), or matches it as
     a glob (``*`` crosses directories; a leading ``**/`` also matches at the top)."""
-    path, pattern = _normal(path), _normal(pattern)
-    if not pattern:
-        return False
-    if path == pattern or path.startswith(pattern + "/"):
-        return True
-    if fnmatchcase(path, pattern):
-        return True
-    return pattern.startswith("**/") and fnmatchcase(path, pattern[3:])
+    return matcher([pattern])(path)
+
+
+def matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """One compiled test for many patterns (see ``matches``): a diff of 20,000 files is checked
+    against a card's patterns with one regex match per file."""
+    alternatives = []
+    for pattern in patterns:
+        pattern = _normal(pattern)
+        if not pattern:
+            continue
+        alternatives.append(re.escape(pattern) + "(?:/.*)?")  # the path, or a path under it
+        alternatives.append(fnmatch.translate(pattern))
+        if pattern.startswith("**/"):
+            alternatives.append(fnmatch.translate(pattern[3:]))
+    if not alternatives:
+        return lambda _path: False
+    regex = re.compile("|".join(f"(?:{a})" for a in alternatives), re.DOTALL)
+    return lambda path: regex.fullmatch(_normal(path)) is not None
 
 
 def check_scope(card: Card, changed: Iterable[str]) -> ScopeReport:
     """What of ``changed`` (paths the card's work changes) lies outside the card's scope."""
     paths = sorted({_normal(p) for p in changed if p})
     scope = card.files
-    protected = protected_patterns(card)
-    outside = (
-        tuple(p for p in paths if not any(matches(p, pattern) for pattern in scope))
-        if scope
-        else ()
-    )
-    touched = tuple(p for p in paths if any(matches(p, pattern) for pattern in protected))
+    in_scope, protected = matcher(scope), matcher(protected_patterns(card))
+    outside = tuple(p for p in paths if not in_scope(p)) if scope else ()
+    touched = tuple(p for p in paths if protected(p))
     return ScopeReport(card.id, bool(scope), outside, touched)
 
 
