@@ -132,6 +132,9 @@ COMMANDS: tuple[Command, ...] = (
         arg("--accept-git-changes", action="store_true",
             help="merge even though the card's agent changed git's config, hooks or info/ "
                  "(check them first: they decide what git runs in your checkout)"),
+        arg("--allow-out-of-scope", action="store_true",
+            help="merge even though the work changes files outside the card's 'files' or its "
+                 "protected tests (check the diff first)"),
     )),
     Command("send-back", "send a card back to its agent with review notes",
             "cli_review:cmd_send_back", (
@@ -148,6 +151,13 @@ COMMANDS: tuple[Command, ...] = (
     )),
     Command("test", "run a card's tests in its worktree now", "cli_review:cmd_test",
             (arg("card"),)),
+    Command("rebase", "rebase a card's branch onto its base's current tip (when conflict-free), "
+            "then run its tests", "cli_branch:cmd_rebase", (arg("card"),)),
+    Command("pr", "push a card's branch to the remote and open a pull request with gh",
+            "cli_branch:cmd_pr", (
+        arg("card"),
+        arg("--draft", action="store_true", help="open the pull request as a draft"),
+    )),
 )  # fmt: skip
 COMMAND_NAMES = frozenset(command.name for command in COMMANDS)
 

@@ -147,6 +147,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     session = open_session(args)
     store = session.store
+    prs = pull_request_checks(session)  # first: a merged one moves its card to done
     rows = []
     for state, holder in _action(session.run_states):
         entry = store.entry(state.card_id)
@@ -179,7 +180,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     except _action_errors():  # git failing to list worktrees must not hide the runs
         orphans = []
     if args.json:
-        print_json(jsonable({"runs": rows, "orphaned_worktrees": orphans}))
+        print_json(jsonable({"runs": rows, "orphaned_worktrees": orphans, "pull_requests": prs}))
         return 0
     if not rows:
         print("no agent runs yet (move a card to the agent column, or 'kanban-agents run CARD')")
@@ -199,7 +200,41 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         for orphan in orphans:
             print(f"  {orphan['path']}  ({orphan['branch']})")
+    print_pull_request_checks(prs)
     return 0
+
+
+def pull_request_checks(session) -> list[dict]:
+    """``status`` asks about the cards' open pull requests (merged ones move to done); only
+    cards with a ``pr:`` that are not done cost a gh call."""
+    from .core.session import ActionFailed
+
+    try:
+        checks = session.check_pull_requests()
+    except ActionFailed as exc:
+        return [{"card": None, "url": None, "state": None, "error": str(exc)}]
+    return [
+        {
+            "card": check.card_id,
+            "url": check.url,
+            "state": str(check.state) if check.state else None,
+            "moved_to_done": check.moved_to_done,
+            "error": check.error,
+        }
+        for check in checks
+    ]
+
+
+def print_pull_request_checks(checks: list[dict]) -> None:
+    if not checks:
+        return
+    print("\npull requests:")
+    for check in checks:
+        if check["error"]:
+            print(f"  {check['card'] or '?'}  not checked: {check['error']}")
+        else:
+            moved = "  (merged: moved to done)" if check["moved_to_done"] else ""
+            print(f"  {check['card']}  {check['state'].lower()}  {check['url']}{moved}")
 
 
 def cmd_log(args: argparse.Namespace) -> int:

@@ -27,9 +27,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
     session = _session(args)
     card_id = find_card(session.store, args.card).id
     try:
-        diff = session.diff(card_id).diff
+        view = session.diff(card_id)
     except _failed() as exc:
         raise UserError(str(exc)) from None
+    diff, scope = view.diff, view.scope
     if args.json:
         print_json(
             {
@@ -48,6 +49,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
                     }
                     for f in diff.files
                 ],
+                **(scope.as_json() if scope is not None else {}),
             }
         )
         return 0
@@ -60,12 +62,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
         print(
             f"{len(diff.files)} files changed, +{diff.added} -{diff.deleted} against {diff.base_ref}"
         )
+        for line in scope.lines() if scope is not None else ():
+            print(f"! {line}")
         return 0
     for f in diff.files:
         if f.skipped:
             print(f"--- {f.path}: {f.skipped}, +{f.added} -{f.deleted} (not shown)")
         else:
             sys.stdout.write(f.patch if f.patch.endswith("\n") else f.patch + "\n")
+    for line in scope.lines() if scope is not None else ():  # stderr: the patch stays a patch
+        print(f"kanban-agents: {card_id}'s work {line}", file=sys.stderr)
     return 0
 
 
@@ -76,7 +82,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
     card_id = find_card(session.store, args.card).id
     try:
         outcome = session.merge(
-            card_id, strategy=args.strategy, accept_git_changes=args.accept_git_changes
+            card_id,
+            strategy=args.strategy,
+            accept_git_changes=args.accept_git_changes,
+            allow_out_of_scope=args.allow_out_of_scope,
         )
     except MergeConflict as exc:
         print(f"kanban-agents: {exc}", file=sys.stderr)

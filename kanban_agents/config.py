@@ -238,6 +238,16 @@ class ReviewSettings:
             "other git commands never run hooks"
         ),
     ] = False
+    rebase_before_review: Annotated[
+        bool,
+        _doc(
+            "a run whose tests pass is rebased onto its base's current tip (when conflict-free) "
+            "and tested again before it enters review"
+        ),
+    ] = False
+    remote: Annotated[
+        str, _doc("the git remote P and 'kanban-agents pr' push a card's branch to")
+    ] = "origin"
 
 
 @dataclass(frozen=True)

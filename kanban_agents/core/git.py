@@ -265,6 +265,11 @@ def _merge_base(root: Path, a: str, b: str) -> str:
     return out.text
 
 
+def commits_between(root: Path, old: str, new: str) -> int:
+    """How many commits ``new`` has that ``old`` has not (how far a base moved on)."""
+    return int(_git(root, "rev-list", "--count", f"{old}..{new}").text or 0)
+
+
 def merge_base(root: Path, a: str, b: str) -> str:
     """The commit where ``a`` and ``b`` forked."""
     return _merge_base(root, a, b)
@@ -1092,3 +1097,33 @@ def _rebase_in_progress(worktree: Path) -> bool:
         if (path if path.is_absolute() else Path(worktree) / path).exists():
             return True
     return False
+
+
+# --- a card's branch onto its base's tip, and its remote ----------------------------------
+
+
+def rebase_branch(worktree: Path, branch: str, base: str, onto: str) -> str:
+    """Rebase ``branch`` (checked out in ``worktree``) onto the commit ``onto`` (``base``'s
+    tip); on a conflict it is aborted, nothing changed, and ``MergeConflict`` names the files."""
+    return _rebase(worktree, branch, base, onto)
+
+
+def abort_rebase(worktree: Path) -> bool:
+    """Abort a rebase a killed process left in ``worktree``; False when there was none."""
+    if not _rebase_in_progress(worktree):
+        return False
+    _git(worktree, "rebase", "--abort")
+    return True
+
+
+def remote_url(root: Path, remote: str) -> str | None:
+    """The URL of ``remote``, or None when the repository has no such remote."""
+    out = _git(root, "remote", "get-url", remote, ok=(0, 2, 128))
+    return out.text if out.status == 0 and out.text else None
+
+
+def push_branch(root: Path, remote: str, branch: str) -> None:
+    """Push ``branch`` (that one ref only, forced with lease: a rebase rewrites it) to ``remote``
+    and set it as its upstream."""
+    ref = f"refs/heads/{branch}"
+    _git(root, "push", "--quiet", "--force-with-lease", "--set-upstream", remote, f"{ref}:{ref}")

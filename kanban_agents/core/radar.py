@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import git
+from .scope import ScopeReport
 
 BASE = "(base)"
 WORKERS = 4
@@ -43,6 +44,16 @@ class RadarReport:
     conflicts: list[Conflict] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # card -> why it could not be checked
     changed: dict[str, set[str]] = field(default_factory=dict)  # card -> paths its branch touches
+    behind: dict[str, int] = field(default_factory=dict)  # card -> commits its base moved on by
+    scope: dict[str, ScopeReport] = field(default_factory=dict)  # card -> files it did not ask for
+
+    def shows_differently(self, other: RadarReport) -> bool:
+        """What a card shows from the report differs (conflicts, stale bases, scope)."""
+        return (self.conflicts, self.behind, self.scope) != (
+            other.conflicts,
+            other.behind,
+            other.scope,
+        )
 
     def for_card(self, card_id: str) -> list[Conflict]:
         found = []
@@ -69,6 +80,7 @@ class ConflictRadar:
             tuple[str, str], tuple[str, ...]
         ] = {}  # (commit, commit) -> conflicting files
         self._base_paths: dict[tuple[str, str], set[str]] = {}  # (base tip, merge base) -> paths
+        self._behind_counts: dict[tuple[str, str], int] = {}  # (fork, base tip) -> commits
         self._lock = threading.Lock()
 
     def scan(self, branches: list[Branch], changed: set[str] | None = None) -> RadarReport:
@@ -110,6 +122,8 @@ class ConflictRadar:
                 if snap is None or tip is None:
                     continue
                 try:
+                    if tip != snap.fork:  # the base moved on since the branch left it
+                        report.behind[branch.card_id] = self._behind(snap.fork, tip)
                     if snap.paths & self._base_changes(tip, snap):
                         against_base.append((branch.card_id, tip, snap.commit))
                 except git.GitError as exc:
@@ -145,6 +159,12 @@ class ConflictRadar:
             check = git.merge_check(self.repo, first, second)
             self._merges[key] = () if check.clean else tuple(check.conflicts)
         return self._merges[key]
+
+    def _behind(self, fork: str, tip: str) -> int:
+        key = (fork, tip)
+        if key not in self._behind_counts:
+            self._behind_counts[key] = git.commits_between(self.repo, fork, tip)
+        return self._behind_counts[key]
 
     def _base_changes(self, tip: str, snap: _Snapshot) -> set[str]:
         """Paths the base branch changed since the card's branch forked from it."""

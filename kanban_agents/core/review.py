@@ -24,6 +24,7 @@ from .frontmatter_edit import DELETE
 from .paths import repo_root
 from .process import CommandResult, run_command
 from .records import RunState, run_records
+from .scope import ScopeReport, check_scope
 
 REVIEW_NOTES_HEADING = "## Review notes"
 MERGE_PROGRESS = "merge"  # the key of a merge's progress in RunState.extra
@@ -50,6 +51,19 @@ class GitChangesNotAccepted(ReviewError):
             "confirm in the merge dialog)"
         )
         self.changes = changes
+
+
+class OutOfScopeNotConfirmed(ReviewError):
+    """A merge would land changes outside the card's scope (or to its protected tests) that
+    the user has not confirmed. Nothing was changed."""
+
+    def __init__(self, report: ScopeReport):
+        self.report = report
+        super().__init__(
+            f"{report.card_id}'s work {'; and '.join(report.lines())}. Check the diff; "
+            f"merge anyway with 'kanban-agents merge {report.card_id} --allow-out-of-scope' "
+            "(in the board app, confirm in the merge dialog), or send it back"
+        )
 
 
 class MergeRefused(ReviewError):
@@ -155,14 +169,20 @@ class Reviewer:
         return git.merge_check(where.repo, where.base, tip)
 
     def merge(
-        self, card_id: str, strategy: str | None = None, *, accept_git_changes: bool = False
+        self,
+        card_id: str,
+        strategy: str | None = None,
+        *,
+        accept_git_changes: bool = False,
+        allow_out_of_scope: bool = False,
     ) -> MergeOutcome:
         """Merge the card's branch into its base, then clean up and move the card to done.
 
         Run again after an interruption, it finishes what is missing (a merge that landed is
         not made twice); on a card already merged it changes nothing (``already_merged``).
         A run that changed git's own files is merged only with ``accept_git_changes``
-        (``GitChangesNotAccepted`` otherwise).
+        (``GitChangesNotAccepted`` otherwise); one that changed files outside the card's scope or
+        its protected tests only with ``allow_out_of_scope`` (``OutOfScopeNotConfirmed``).
         """
         card = self._card(card_id)
         progress = MergeProgress.from_state(self.records.load_state(card.id))
@@ -176,14 +196,31 @@ class Reviewer:
         landed = self._landed_merge(card.id)
         if landed is not None:
             return self._finish_merge(card, landed)
-        return self._merge(card_id, strategy, accept_git_changes)
+        return self._merge(card_id, strategy, accept_git_changes, allow_out_of_scope)
 
     def git_changes(self, card_id: str) -> list[str]:
         """Changes the card's runs made to git's own files that no merge has accepted yet."""
         state = self.records.load_state(card_id)
         return list(state.extra.get(GIT_CHANGES) or []) if state is not None else []
 
-    def _merge(self, card_id: str, strategy: str | None, accept_git_changes: bool) -> MergeOutcome:
+    def scope(self, card_id: str) -> ScopeReport:
+        """What the card's work (uncommitted included) changes outside its ``files`` and in its
+        protected tests, against its base."""
+        where = self.card_branch(card_id)
+        try:
+            tip = git.snapshot_commit(where.worktree) if where.worktree else where.branch
+            changed = git.changed_paths(where.repo, where.base, tip)
+        except git.GitError as exc:
+            raise ReviewError(str(exc)) from None
+        return check_scope(where.card, changed)
+
+    def _merge(
+        self,
+        card_id: str,
+        strategy: str | None,
+        accept_git_changes: bool,
+        allow_out_of_scope: bool = False,
+    ) -> MergeOutcome:
         where = self.card_branch(card_id)
         card = where.card
         review_column = self.settings.board.review_column
@@ -194,6 +231,10 @@ class Reviewer:
         git_changes = self.git_changes(card.id)
         if git_changes and not accept_git_changes:
             raise GitChangesNotAccepted(card.id, git_changes)
+        if not allow_out_of_scope:
+            report = self.scope(card.id)
+            if report.flagged:
+                raise OutOfScopeNotConfirmed(report)
         base = self._target_branch(where)
         strategy = strategy or self.settings.review.merge_strategy
         allow_deletion = card.meta.get("allow_mass_deletion") is True

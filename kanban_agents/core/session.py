@@ -36,14 +36,18 @@ if TYPE_CHECKING:
     import asyncio
 
     from .git import MergeCheck, WorktreeDiff
+    from .pull_request import PrCheck, PrOutcome
     from .radar import RadarReport
+    from .rebase import RebaseOutcome
     from .review import CardBranch, MergeOutcome, Reviewer
     from .runs import RunManager
+    from .scope import ScopeReport
 
 log = logging.getLogger(__name__)
 
 RADAR_DEBOUNCE = 1.0  # seconds: one scan a second at most
 RADAR_RECHECK = 5.0  # seconds between looks at a base branch that may have moved
+PR_POLL = 300.0  # seconds between asking gh whether the cards' pull requests are merged
 
 
 # ---------------------------------------------------------------------------- events
@@ -110,6 +114,15 @@ class GitChangesNeedConfirm(ActionFailed):
         self.changes = changes
 
 
+class OutOfScopeNeedsConfirm(ActionFailed):
+    """The card's work changes files outside its ``files`` or its protected tests (``report``):
+    merge again with ``allow_out_of_scope=True`` once the user has seen them and confirmed."""
+
+    def __init__(self, message: str, report: ScopeReport):
+        super().__init__(message)
+        self.report = report
+
+
 class RunLost(ActionFailed):
     """The process running a followed run went away without ending it."""
 
@@ -130,7 +143,7 @@ class AgentsOff(ActionFailed):
 def _as_action_failed():
     """Review and git errors become ``ActionFailed`` (board errors pass as they are)."""
     from .git import GitError
-    from .review import GitChangesNotAccepted, MergeRefused, ReviewError
+    from .review import GitChangesNotAccepted, MergeRefused, OutOfScopeNotConfirmed, ReviewError
 
     try:
         yield
@@ -138,6 +151,8 @@ def _as_action_failed():
         raise MergeConflict(str(exc), getattr(exc, "base", ""), list(exc.files)) from exc
     except GitChangesNotAccepted as exc:
         raise GitChangesNeedConfirm(str(exc), list(exc.changes)) from exc
+    except OutOfScopeNotConfirmed as exc:
+        raise OutOfScopeNeedsConfirm(str(exc), exc.report) from exc
     except ReviewError as exc:
         raise ActionFailed(str(exc)) from exc
     except GitError as exc:
@@ -158,6 +173,7 @@ class DiffView:
     worktree: Path | None
     diff: WorktreeDiff
     live: bool
+    scope: ScopeReport | None = None  # files changed outside the card's files, protected tests
 
     def where(self) -> str:
         text = f"{self.branch} → {self.base}"
@@ -193,6 +209,7 @@ class BoardSession:
         self._radar_timer: asyncio.TimerHandle | None = None
         self._radar_task: asyncio.Task | None = None
         self._radar_ticker: asyncio.Task | None = None
+        self._pr_poller: asyncio.Task | None = None
         self._radar_pending: set[str] | None = None  # branches to rescan; None = all
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
@@ -362,11 +379,12 @@ class BoardSession:
         await runs.start(host=host)
         self._started = True
         self._radar_ticker = asyncio.ensure_future(self._radar_recheck())
+        self._pr_poller = asyncio.ensure_future(self._poll_pull_requests())
         self.schedule_radar()
 
     async def stop(self, reason: str | None = None) -> None:
         self._started = False
-        for task in (self._radar_ticker, self._radar_task):
+        for task in (self._radar_ticker, self._radar_task, self._pr_poller):
             if task is not None:
                 task.cancel()
         if self._radar_timer is not None:
@@ -654,12 +672,23 @@ class BoardSession:
             return self.reviewer.card_branch(card_id), self.reviewer.check_merge(card_id)
 
     def merge(
-        self, card_id: str, strategy: str | None = None, *, accept_git_changes: bool = False
+        self,
+        card_id: str,
+        strategy: str | None = None,
+        *,
+        accept_git_changes: bool = False,
+        allow_out_of_scope: bool = False,
     ) -> MergeOutcome:
         """``GitChangesNeedConfirm`` when the card's agent changed git's own files and the user
-        has not accepted them (``accept_git_changes``)."""
+        has not accepted them (``accept_git_changes``); ``OutOfScopeNeedsConfirm`` when its work
+        changes files outside the card's scope unconfirmed (``allow_out_of_scope``)."""
         with _as_action_failed():
-            outcome = self.reviewer.merge(card_id, strategy, accept_git_changes=accept_git_changes)
+            outcome = self.reviewer.merge(
+                card_id,
+                strategy,
+                accept_git_changes=accept_git_changes,
+                allow_out_of_scope=allow_out_of_scope,
+            )
         self.schedule_radar()
         return outcome
 
@@ -667,6 +696,12 @@ class BoardSession:
         """What the card's agent changed in git's own files, not yet accepted by a merge (for
         the merge dialog's confirmation)."""
         return self.reviewer.git_changes(card_id)
+
+    def scope(self, card_id: str) -> ScopeReport:
+        """What the card's work changes outside its ``files`` and in its protected tests (for
+        the merge dialog). Blocking (git)."""
+        with _as_action_failed():
+            return self.reviewer.scope(card_id)
 
     def review_round(self, card_id: str) -> int:
         """How many times the card was sent back to its agent."""
@@ -704,10 +739,58 @@ class BoardSession:
         with _as_action_failed():
             return await self.reviewer.run_tests(card_id, on_lines=on_lines)
 
+    async def rebase(
+        self, card_id: str, on_lines: Callable[[list[str]], None] | None = None
+    ) -> RebaseOutcome:
+        """Rebase the card's branch onto its base's tip when conflict-free (``MergeConflict``
+        names the files otherwise, nothing changed), then run its tests (``on_lines``)."""
+        from .rebase import CardRebase
+
+        with _as_action_failed():
+            outcome = await CardRebase(self.reviewer).rebase(card_id, on_lines=on_lines)
+        self.schedule_radar()
+        return outcome
+
+    def open_pull_request(self, card_id: str, draft: bool = False) -> PrOutcome:
+        """Push the card's branch to ``[review] remote`` and open its pull request with gh
+        (``outcome.missing`` says why none was opened). Blocking (git, gh)."""
+        from .pull_request import PullRequests
+
+        with _as_action_failed():
+            return PullRequests(self.reviewer).open(card_id, draft=draft)
+
+    def check_pull_requests(self) -> list[PrCheck]:
+        """Ask gh about the pull requests of the cards not done yet; merged ones move to done.
+        Blocking (gh)."""
+        from .pull_request import PR_KEY, PullRequests
+
+        if not any(card.meta.get(PR_KEY) for card in self.store.cards.values()):
+            return []  # the common case costs no git, no records, no gh
+        with _as_action_failed():
+            return PullRequests(self.reviewer).check_all()
+
+    async def _poll_pull_requests(self) -> None:
+        import asyncio
+
+        told: set[str] = set()  # each problem once, not every few minutes
+        while self._started:
+            await asyncio.sleep(PR_POLL)
+            try:
+                checks = await asyncio.to_thread(self.check_pull_requests)
+            except Exception as exc:
+                checks, error = [], exc
+            else:
+                error = next((RuntimeError(c.error) for c in checks if c.error), None)
+            if error is not None and str(error) not in told:
+                told.add(str(error))
+                self.report_failure("checking the cards' pull requests", error,
+                                    "run 'kanban-agents status' to ask again")  # fmt: skip
+
     def diff(self, card_id: str) -> DiffView:
         """The card's diff: its worktree against the base while the worktree exists, else its
         branch. Blocking (git): call it off the UI thread."""
         from . import git
+        from .scope import check_scope, diff_paths
 
         with _as_action_failed():
             where = self.reviewer.card_branch(card_id)
@@ -717,7 +800,7 @@ class BoardSession:
                 diff = git.branch_diff(where.repo, where.base, where.branch)
         return DiffView(
             card_id, where.branch, where.base, where.repo, where.worktree, diff,
-            self.is_live(card_id),
+            self.is_live(card_id), check_scope(where.card, diff_paths(diff.files)),
         )  # fmt: skip
 
     async def watch_worktree(self, worktree: Path) -> AsyncIterator[None]:
@@ -851,22 +934,27 @@ class BoardSession:
         import asyncio
 
         from .radar import ConflictRadar, active_branches
+        from .scope import scopes_of
 
         repo = self.repo
         if repo is None:
             return self.radar_report
         radar = self._radar = self._radar or ConflictRadar(repo)
+
+        def scan() -> RadarReport:
+            report = radar.scan(active_branches(self.store, self.runs.records), changed)
+            report.scope = scopes_of(self.store, report.changed)
+            return report
+
         try:
-            report = await asyncio.to_thread(
-                lambda: radar.scan(active_branches(self.store, self.runs.records), changed)
-            )
+            report = await asyncio.to_thread(scan)
         except Exception as exc:
             self.report_failure("the conflict radar", exc, "it tries again on the next change")
             return self.radar_report
         previous = self.radar_report
         self._radar_report = report
         self.radar_scans += 1
-        if report.conflicts != previous.conflicts:
+        if report.shows_differently(previous):
             self._emit(RadarUpdated(report))
         return report
 
@@ -986,6 +1074,7 @@ __all__ = [
     "DiffView",
     "GitChangesNeedConfirm",
     "MergeConflict",
+    "OutOfScopeNeedsConfirm",
     "RadarUpdated",
     "RunLog",
     "RunLost",

@@ -21,6 +21,16 @@ STATE_BADGES = {
     "merged": ("✓", "merged"),
 }
 
+# What else a card in review may need a look at (``tui/card.py`` draws them, ``?`` explains them).
+SCOPE_BADGE = "⊘ scope"  # its work changes files outside its ``files``, or its own tests
+PR_BADGE = "⇡ PR"  # a pull request is open for it (front matter ``pr:``)
+
+
+def base_behind_badge(commits: int) -> str:
+    """The card's base branch moved on by ``commits`` since its branch left it."""
+    return f"base +{commits}"
+
+
 STATE_STYLES = {
     "queued": Style(color="yellow"),
     "preparing": Style(color="cyan"),

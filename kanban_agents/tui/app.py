@@ -48,6 +48,7 @@ from ..core.session import (
     watch_board,
 )
 from .board import BoardView, ColumnModel
+from .branch_actions import BranchActions
 from .card import CardView, format_elapsed
 from .card_actions import CardActions
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
@@ -77,7 +78,7 @@ class PendingMove:
     outside_changes: int
 
 
-class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
+class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, App):
     CSS_PATH = "app.tcss"
     TITLE = "kanban-agents"
 
@@ -378,19 +379,20 @@ class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
             tuple(status.notices if status else ()) + self._radar_notices(card.id, done),
             status.run if status and status.run else _run_number(card.run.get("n")),
             bool(status and status.unconfined),
+            *self._radar_review(card.id, done),
         )
         cached = self._views.get(card.id)
         if cached is not None and cached[0] == card.digest and cached[1] == dynamic:
             return cached[2]
         findings = lint_card(card)
-        state, steps, tokens, tokens_estimated, elapsed, waiting_on, notices, run, unconfined = (
-            dynamic
-        )
+        state, steps, tokens, tokens_estimated, elapsed, waiting_on, notices, run, *rest = dynamic
+        unconfined, scope, behind = rest
         view = CardView(id=card.id, title=card.title, priority=card.priority, labels=tuple(card.labels),
                         lint=tuple(f.message for f in findings), lint_codes=tuple(f.code for f in findings),
                         state=state, run=run, steps=steps, tokens=tokens, tokens_estimated=tokens_estimated,
                         elapsed=elapsed, waiting_on=waiting_on,
-                        notices=notices, unconfined=unconfined)  # fmt: skip
+                        notices=notices, unconfined=unconfined, scope=scope, behind=behind,
+                        pr="" if card.id in done else str(card.meta.get("pr") or ""))  # fmt: skip
         self._views[card.id] = (card.digest, dynamic, view)
         return view
 
@@ -404,6 +406,14 @@ class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
             for c in (self.radar_report.for_card(card_id) if self.radar_report is not None else ())
             if c.other not in done
         )
+
+    def _radar_review(self, card_id: str, done: set[str]) -> tuple[tuple[str, ...], int]:
+        """The radar's scope findings and stale-base count for the card (none once done)."""
+        report = self.radar_report
+        if report is None or card_id in done:
+            return (), 0
+        scope = report.scope.get(card_id)
+        return (tuple(scope.lines()) if scope else ()), report.behind.get(card_id, 0)
 
     @staticmethod
     def _error_view(error: CardError) -> CardView:

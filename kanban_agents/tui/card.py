@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.strip import Strip
 
 from ..core.events import RunStatus
-from ..render.badges import STATE_BADGES
+from ..render.badges import PR_BADGE, SCOPE_BADGE, STATE_BADGES, base_behind_badge
 
 CARD_HEIGHT = 5  # border, two title lines, badge line, border
 
@@ -32,6 +32,9 @@ BADGE_HELP: tuple[tuple[str, str], ...] = (
     ("⚡1", "conflicts or overlapping files with other cards (hover for which)"),
     ("↳ card-id", "waits on these depends_on cards to be done"),
     ("⚠ lint", "not yet operating instructions (hover for what is missing)"),
+    (SCOPE_BADGE, "its work changes files outside the card's files, or its own tests (merging asks first)"),
+    (base_behind_badge(3), "its base branch moved on by 3 commits: R rebases the card onto it"),
+    (PR_BADGE, "a pull request is open for it (P); the card moves to done once it is merged"),
 )  # fmt: skip
 
 
@@ -53,6 +56,9 @@ class CardView:
     elapsed: str = ""
     waiting_on: tuple[str, ...] = ()  # depends_on cards not done yet
     notices: tuple[str, ...] = ()  # overlaps, conflicts
+    scope: tuple[str, ...] = ()  # files its work changed that the card did not ask for, in words
+    behind: int = 0  # commits its base branch moved on by since its branch left it
+    pr: str = ""  # the URL of its pull request
     error: str | None = None  # malformed file: the parse message
     unconfined: bool = False  # the run's commands are not in a sandbox
 
@@ -82,6 +88,13 @@ class CardView:
         if self.waiting_on:
             parts.append("waits on: " + ", ".join(self.waiting_on))
         parts.extend(self.notices)
+        parts.extend(self.scope)
+        if self.behind:
+            parts.append(
+                f"its base moved on by {self.behind} commit{'s' * (self.behind != 1)} (R rebases)"
+            )
+        if self.pr:
+            parts.append(f"pull request: {self.pr}")
         if self.lint:
             parts.append("not yet operating instructions:")
             parts.extend(f"  - {message}" for message in self.lint)
@@ -183,6 +196,15 @@ def _badges(view: CardView, styles: CardStyles, width: int | None = None) -> Tex
     if view.notices:
         _gap(text)
         text.append(f"⚡{len(view.notices)}", styles.notice)
+    if view.scope:
+        _gap(text)
+        text.append(SCOPE_BADGE, styles.notice)
+    if view.behind:
+        _gap(text)
+        text.append(base_behind_badge(view.behind), styles.waiting)
+    if view.pr:
+        _gap(text)
+        text.append(PR_BADGE, styles.label)
     if view.waiting_on:
         _gap(text)
         text.append("↳ " + ",".join(view.waiting_on), styles.waiting)

@@ -291,6 +291,7 @@ class PanelFeed:
         if self.card_id != card_id or get_current_worker().is_cancelled:
             return
         self.panel.diff_show(Text(view.where(), style="dim"), lines, keep_scroll=True)
+        self.panel.diff_scope_show(view.scope.lines() if view.scope is not None else [])
         self._watch(view.worktree if view.live else None)
 
     # ------------------------------------------------------------------ worktree watching (command agents)

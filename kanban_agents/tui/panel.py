@@ -55,6 +55,7 @@ class SidePanel(Vertical):
     SidePanel #card-lint { padding: 0 1; color: $text-warning; }
     SidePanel .placeholder { padding: 1 2; color: $text-muted; }
     SidePanel .status { padding: 0 1; color: $text-muted; height: 2; }
+    SidePanel #diff-scope { height: auto; max-height: 6; display: none; }
     SidePanel Log { height: 1fr; }
     SidePanel TabPane { padding: 0; }
     """
@@ -82,6 +83,7 @@ class SidePanel(Vertical):
                 yield log
             with TabPane("Diff", id="tab-diff"):
                 yield Static("", id="diff-status", classes="status")
+                yield Static("", id="diff-scope", classes="status")  # files not asked for
                 yield DiffView(id="diff-view")
             with TabPane("Tests", id="tab-tests"):
                 yield Static("", id="tests-status", classes="status")
@@ -223,7 +225,14 @@ class SidePanel(Vertical):
         self.query_one("#diff-status", Static).update(status)
         self.query_one("#diff-view", DiffView).show(lines, keep_scroll=keep_scroll)
 
+    def diff_scope_show(self, lines: list[str]) -> None:
+        """The files the card did not ask for, above the diff (hidden when there are none)."""
+        notice = self.query_one("#diff-scope", Static)
+        notice.update(Text("\n".join(f"⊘ {line}" for line in lines), style="bold red"))
+        notice.display = bool(lines)
+
     def diff_message(self, status: str | Text) -> None:
+        self.query_one("#diff-scope", Static).display = False
         self.query_one("#diff-status", Static).update(status)
         self.query_one("#diff-view", DiffView).show(DiffLines())
 

@@ -8,6 +8,7 @@ import asyncio
 import os
 import shlex
 import subprocess
+from functools import partial
 
 from rich.text import Text
 from textual import work
@@ -124,14 +125,32 @@ class ReviewActions:
                 "bold red",
             )
         label = "Accept the git changes and merge" if git_changes else "Merge"
+        # Files the card did not ask for: merging them takes a deliberate yes (Cancel has the
+        # focus, so a stray enter merges nothing).
+        try:
+            scope = await asyncio.to_thread(self.session.scope, card_id)
+        except ActionFailed as exc:
+            self.notify(str(exc), title="Cannot merge", severity="error")
+            return
+        if scope.flagged:
+            message.append(
+                "\n\n" + "\n".join(f"Its work {line}." for line in scope.lines()), "bold red"
+            )
+            label = "Merge them too"
+        variant = "error" if scope.flagged else "primary"
         choice = await self.push_screen_wait(
-            ChoiceDialog("Merge", message, [("merge", label, "primary")])
+            ChoiceDialog("Merge", message, [("merge", label, variant)])
         )
         if choice != "merge":
             return
         try:
             outcome = await asyncio.to_thread(
-                self.session.merge, card_id, accept_git_changes=bool(git_changes)
+                partial(
+                    self.session.merge,
+                    card_id,
+                    accept_git_changes=bool(git_changes),
+                    allow_out_of_scope=scope.flagged,
+                )
             )
         except MergeConflict as exc:
             await self._offer_conflict_send_back(card_id, where.base, exc.files)

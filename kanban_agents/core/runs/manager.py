@@ -525,6 +525,10 @@ class RunManager:
             )
         else:
             emit(LogLine, text=f"committed {commit[:10]} on {space.branch}", stream="git")
+        if self.settings.review.rebase_before_review:
+            from ..rebase import rebase_before_review
+
+            commit = await rebase_before_review(space, session, emit) or commit
         record.summary, record.commit = summary, commit
         self._finishing.add(card_id)
         await asyncio.get_running_loop().run_in_executor(
