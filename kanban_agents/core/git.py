@@ -811,6 +811,14 @@ def _diff_file(entry: _Entry, patch: bytes, max_patch_lines: int) -> DiffFile:
     )
 
 
+def file_lines(root: Path, rev: str, path: str) -> list[str] | None:
+    """The lines of ``path`` as commit ``rev`` has it; None when it has no such file."""
+    out = _git(root, "cat-file", "blob", f"{rev}:{path}", ok=(0, 128))
+    if out.status != 0:
+        return None
+    return out.stdout.decode("utf-8", "replace").splitlines()
+
+
 def snapshot_commit(worktree: Path) -> str:
     """A commit of ``worktree`` as it is now, on top of HEAD, that no ref points to."""
     with _scratch_index(worktree) as env:
