@@ -45,6 +45,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
                         "deleted": f.deleted,
                         "binary": f.binary,
                         "skipped": f.skipped,
+                        "folded": f.folded,
                     }
                     for f in diff.files
                 ],
@@ -55,15 +56,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for f in diff.files:
             print(
                 f"{f.status} {f.path}  +{f.added} -{f.deleted}"
-                + (f"  ({f.skipped})" if f.skipped else "")
+                + (f"  ({f.skipped or f.folded})" if f.skipped or f.folded else "")
             )
         print(
             f"{len(diff.files)} files changed, +{diff.added} -{diff.deleted} against {diff.base_ref}"
         )
         return 0
     for f in diff.files:
-        if f.skipped:
-            print(f"--- {f.path}: {f.skipped}, +{f.added} -{f.deleted} (not shown)")
+        if f.skipped or f.folded:
+            print(f"--- {f.path}: {f.skipped or f.folded}, +{f.added} -{f.deleted} (not shown)")
         else:
             sys.stdout.write(f.patch if f.patch.endswith("\n") else f.patch + "\n")
     return 0

@@ -805,8 +805,9 @@ class BoardSession:
 
     def diff(self, card_id: str) -> DiffView:
         """The card's diff: its worktree against the base while the worktree exists, else its
-        branch. Blocking (git): call it off the UI thread."""
+        branch, with noise folded (``diff_folding``). Blocking (git): off the UI thread."""
         from . import git
+        from .diff_folding import fold
 
         with _as_action_failed():
             where = self.reviewer.card_branch(card_id)
@@ -814,6 +815,7 @@ class BoardSession:
                 diff = git.worktree_diff(where.worktree, where.base)
             else:
                 diff = git.branch_diff(where.repo, where.base, where.branch)
+            diff = fold(diff, where.worktree or where.repo, self.settings.review)
         return DiffView(
             card_id, where.branch, where.base, where.repo, where.worktree, diff,
             self.is_live(card_id),
