@@ -50,6 +50,7 @@ from ..core.session import (
 from .board import BoardView, ColumnModel
 from .card import CardView, format_elapsed
 from .card_actions import CardActions
+from .comment_actions import CommentActions
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
 from .failures import UNKNOWN_WORKER, WORKER_FAILURES, FailureReporter
 from .feed import PanelFeed
@@ -77,7 +78,7 @@ class PendingMove:
     outside_changes: int
 
 
-class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
+class KanbanApp(ReviewActions, PlanningActions, CardActions, CommentActions, App):
     CSS_PATH = "app.tcss"
     TITLE = "kanban-agents"
 
@@ -121,6 +122,7 @@ class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
         self._watch_restarts = 0
         self._watch_started = 0.0
         self._views: dict[str, tuple[str, tuple, CardView]] = {}
+        self.comment_counts: dict[str, int] = {}  # filled after start (load_comment_counts)
         self._search_text: dict[str, str] = {}
         self._refresh_pending = False
         self._topbar_text: Text | None = None
@@ -174,6 +176,7 @@ class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
         self.feed.start()
         if self.session.agents_on:
             self.start_agents()
+            self.load_comment_counts()
         if warning := self.session.git_warning:
             self.notify(warning, title="No git repository", severity="warning", timeout=20)
         if self.demo:
@@ -378,19 +381,19 @@ class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
             tuple(status.notices if status else ()) + self._radar_notices(card.id, done),
             status.run if status and status.run else _run_number(card.run.get("n")),
             bool(status and status.unconfined),
+            self.comment_counts.get(card.id, 0),
         )
         cached = self._views.get(card.id)
         if cached is not None and cached[0] == card.digest and cached[1] == dynamic:
             return cached[2]
         findings = lint_card(card)
-        state, steps, tokens, tokens_estimated, elapsed, waiting_on, notices, run, unconfined = (
-            dynamic
-        )
+        (state, steps, tokens, tokens_estimated, elapsed, waiting_on, notices, run, unconfined,
+         comments) = dynamic  # fmt: skip
         view = CardView(id=card.id, title=card.title, priority=card.priority, labels=tuple(card.labels),
                         lint=tuple(f.message for f in findings), lint_codes=tuple(f.code for f in findings),
                         state=state, run=run, steps=steps, tokens=tokens, tokens_estimated=tokens_estimated,
                         elapsed=elapsed, waiting_on=waiting_on,
-                        notices=notices, unconfined=unconfined)  # fmt: skip
+                        notices=notices, unconfined=unconfined, comments=comments)  # fmt: skip
         self._views[card.id] = (card.digest, dynamic, view)
         return view
 
@@ -759,7 +762,7 @@ class KanbanApp(ReviewActions, PlanningActions, CardActions, App):
 
     def action_focus_panel(self) -> None:
         self._show_panel(True)
-        self.panel.query_one("#panel-tabs").focus()
+        self.panel.focus_content()
 
     def action_toggle_panel(self) -> None:
         self._show_panel(self.panel.has_class("-hidden"))

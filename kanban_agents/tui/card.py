@@ -30,6 +30,7 @@ BADGE_HELP: tuple[tuple[str, str], ...] = (
     ("⚠ unconfined", "the agent's commands run without a sandbox, with your rights ([sandbox] "
      "mode, or a profile with sandbox = false)"),
     ("⚡1", "conflicts or overlapping files with other cards (hover for which)"),
+    ("✎ 3", "line comments on its diff, waiting to be sent back (b) to the agent"),
     ("↳ card-id", "waits on these depends_on cards to be done"),
     ("⚠ lint", "not yet operating instructions (hover for what is missing)"),
 )  # fmt: skip
@@ -53,6 +54,7 @@ class CardView:
     elapsed: str = ""
     waiting_on: tuple[str, ...] = ()  # depends_on cards not done yet
     notices: tuple[str, ...] = ()  # overlaps, conflicts
+    comments: int = 0  # line comments of its review not yet sent back
     error: str | None = None  # malformed file: the parse message
     unconfined: bool = False  # the run's commands are not in a sandbox
 
@@ -82,6 +84,8 @@ class CardView:
         if self.waiting_on:
             parts.append("waits on: " + ", ".join(self.waiting_on))
         parts.extend(self.notices)
+        if self.comments:
+            parts.append(f"{self.comments} line comment{'s' * (self.comments != 1)} to send back (b)")
         if self.lint:
             parts.append("not yet operating instructions:")
             parts.extend(f"  - {message}" for message in self.lint)
@@ -183,6 +187,9 @@ def _badges(view: CardView, styles: CardStyles, width: int | None = None) -> Tex
     if view.notices:
         _gap(text)
         text.append(f"⚡{len(view.notices)}", styles.notice)
+    if view.comments:
+        _gap(text)
+        text.append(f"✎ {view.comments}", styles.notice)
     if view.waiting_on:
         _gap(text)
         text.append("↳ " + ",".join(view.waiting_on), styles.waiting)

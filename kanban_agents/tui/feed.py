@@ -276,7 +276,8 @@ class PanelFeed:
 
         def compute():
             view = session.diff(card_id)
-            return view, render_diff(view.diff)
+            comments = session.comments(card_id)
+            return view, render_diff(view.diff, comments=comments, card_id=card_id)
 
         try:
             view, lines = await asyncio.to_thread(compute)
@@ -291,7 +292,35 @@ class PanelFeed:
         if self.card_id != card_id or get_current_worker().is_cancelled:
             return
         self.panel.diff_show(Text(view.where(), style="dim"), lines, keep_scroll=True)
+        self.app.set_comment_count(card_id, lines.source.comments)
         self._watch(view.worktree if view.live else None)
+
+    # ------------------------------------------------------------------ line comments
+
+    def save_comment(self, card_id: str, write) -> None:
+        """Have the session store a comment change (``write(session)``, off the UI thread), then
+        show the card's comments as they are now."""
+        self.app.run_worker(
+            partial(self._save_comment, card_id, write),
+            group="comments",
+            exit_on_error=False,
+        )
+
+    async def _save_comment(self, card_id: str, write) -> None:
+        session = self.app.session
+
+        def save():
+            write(session)
+            return session.comments(card_id)
+
+        try:
+            comments = await asyncio.to_thread(save)
+        except ActionFailed as exc:
+            self.app.notify(str(exc), title="Comment not saved", severity="error")
+            return
+        self.app.set_comment_count(card_id, comments)
+        if self.card_id == card_id:
+            self.panel.diff_comments(card_id, comments)
 
     # ------------------------------------------------------------------ worktree watching (command agents)
 

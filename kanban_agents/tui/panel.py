@@ -223,6 +223,17 @@ class SidePanel(Vertical):
         self.query_one("#diff-status", Static).update(status)
         self.query_one("#diff-view", DiffView).show(lines, keep_scroll=keep_scroll)
 
+    def diff_comments(self, card_id: str, comments) -> None:
+        self.query_one("#diff-view", DiffView).show_comments(card_id, comments)
+
+    def focus_content(self) -> None:
+        """enter from the board: into the Diff tab's lines when it shows, else the tabs."""
+        tabs = self.query_one("#panel-tabs", TabbedContent)
+        if tabs.active == "tab-diff":
+            self.query_one("#diff-view", DiffView).focus()
+        else:
+            tabs.focus()
+
     def diff_message(self, status: str | Text) -> None:
         self.query_one("#diff-status", Static).update(status)
         self.query_one("#diff-view", DiffView).show(DiffLines())
