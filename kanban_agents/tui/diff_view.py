@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
@@ -50,6 +51,7 @@ STATUS_STYLES = {
     "R": Style(color="magenta", bold=True),
 }
 THEME = "monokai"
+HIGHLIGHT_ROWS = 60  # rows highlighted at once (a hunk's piece) when one of them is drawn
 CURSOR = Style(bgcolor="#3a3f58")
 FOLDED = Style(color="yellow", italic=True)
 COMMENT_STYLES = {
@@ -72,8 +74,7 @@ class Hunk:
     raw: tuple[str, ...]  # the patch lines, with their +/-/space marks
 
 
-@dataclass(frozen=True)
-class LineAnchor:
+class LineAnchor(NamedTuple):  # a tuple: made for every code row, 20,000 of them cost ~5 ms
     """A row of code a comment can be attached to: a line of the new side of the diff."""
 
     path: str
@@ -95,17 +96,24 @@ class DiffSource:
 
 @dataclass
 class DiffLines:
-    rows: list[Text] = field(default_factory=list)
+    # A str is a patch line not drawn yet: made a Text when first drawn (``row_text``), so a
+    # 20,000-line diff is not 20,000 Text objects before its first frame.
+    rows: list[Text | str] = field(default_factory=list)
     hunks: list[Hunk] = field(default_factory=list)
     anchors: dict[int, LineAnchor] = field(default_factory=dict)  # code rows: new-side lines
     comment_rows: dict[int, ReviewComment] = field(default_factory=dict)
     file_rows: dict[int, str] = field(default_factory=dict)  # file list and file header rows
     sections: list[int] = field(default_factory=list)  # each file's header row, in order
     source: DiffSource = field(default_factory=DiffSource)
+    width: int = 0  # of the widest row (patch lines counted in characters, not cells)
 
     @property
     def plain(self) -> str:
-        return "\n".join(row.plain for row in self.rows)
+        return "\n".join(row if isinstance(row, str) else row.plain for row in self.rows)
+
+    def row_text(self, index: int) -> Text:
+        row = self.rows[index]
+        return _plain_row(row) if isinstance(row, str) else row
 
     def comment_on(self, row: int) -> ReviewComment | None:
         """The comment a row shows, or the one on the row's line."""
@@ -155,6 +163,7 @@ def render_diff(
     rows.extend(notices)
     if not diff.files:
         rows.append(Text("No changes yet.", style="dim"))
+        out.width = max(row.cell_len for row in rows if isinstance(row, Text))
         return out
     by_file: dict[str, list[ReviewComment]] = {}
     for comment in comments:
@@ -189,6 +198,7 @@ def render_diff(
         for comment in by_file.get(f.path, []):
             if comment.id not in placed:  # outdated, or its line is not in the patch
                 _comment_rows(comment, out, placed=False)
+    out.width = max((len(r) if isinstance(r, str) else r.cell_len for r in rows), default=0)
     return out
 
 
@@ -219,11 +229,15 @@ def _patch_rows(f: DiffFile, out: DiffLines, on_line: dict[int, list[ReviewComme
     placed: set[int] = set()
 
     def flush() -> None:
-        if hunk:
+        # Highlighted in pieces: a screenful never waits for a 1,000-line hunk (a new file) to
+        # be highlighted whole. A construct spanning a cut (a long docstring) may be coloured
+        # wrong after it; the text is right.
+        for at in range(0, len(hunk), HIGHLIGHT_ROWS):
+            piece = hunk[at : at + HIGHLIGHT_ROWS]
             start = len(out.rows)
-            out.rows.extend(_plain_row(line) for line in hunk)
-            out.hunks.append(Hunk(f.path, start, len(out.rows), tuple(hunk)))
-            hunk.clear()
+            out.rows.extend(piece)
+            out.hunks.append(Hunk(f.path, start, len(out.rows), tuple(piece)))
+        hunk.clear()
 
     new_line = None
     for line in f.patch.splitlines():
@@ -274,6 +288,23 @@ def _comment_rows(comment: ReviewComment, out: DiffLines, placed: bool) -> None:
     for more in lines[1:]:
         out.comment_rows[len(out.rows)] = comment
         out.rows.append(Text.assemble("    ", (more, COMMENT_TEXT)))
+
+
+def prehighlight(lines: DiffLines, screens: int = 2, height: int = 50) -> None:
+    """Highlight, now (a worker thread), the code of the first screens and one piece per
+    language: a lexer's first use compiles its rules (~0.2 s for Python here), which would
+    otherwise stall the first frame or page that shows that language."""
+    first_code = min((h.start for h in lines.hunks), default=0)
+    seen: set[str] = set()
+    kept = []
+    for hunk in lines.hunks:
+        lexer = _lexer(hunk.path, "\n".join(hunk.raw))
+        if hunk.start < first_code + screens * height or lexer not in seen:
+            seen.add(lexer)
+            lines.rows[hunk.start : hunk.end] = highlight_hunk(hunk)
+        else:
+            kept.append(hunk)
+    lines.hunks[:] = kept
 
 
 def _plain_row(line: str) -> Text:
@@ -364,6 +395,7 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
         self.cursor = 0
         self._hunk_at: dict[int, Hunk] = {}
         self._cache: OrderedDict[int, tuple[Strip, Style]] = OrderedDict()
+        self._style: Style | None = None
 
     def show(self, diff: DiffLines, keep_scroll: bool = False) -> None:
         same_card = diff.source.card_id is not None and diff.source.card_id == self.diff.source.card_id
@@ -394,8 +426,7 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
         self.diff = diff
         self._hunk_at = {row: hunk for hunk in diff.hunks for row in range(hunk.start, hunk.end)}
         self._cache.clear()
-        width = max((row.cell_len for row in diff.rows), default=0)
-        self.virtual_size = Size(width, len(diff.rows))
+        self.virtual_size = Size(diff.width, len(diff.rows))
         self.refresh()
 
     # ------------------------------------------------------------------ drawing
@@ -405,14 +436,14 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
         index = y + scroll_y
         width = self.scrollable_content_region.width
         if index >= len(self.diff.rows):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style())
         hunk = self._hunk_at.get(index)
         if hunk is not None:
             self._highlight(hunk)
-        base = self.rich_style
+        base = self._base_style()
         cached = self._cache.get(index)
         if cached is None:
-            row = self.diff.rows[index]
+            row = self.diff.row_text(index)
             fill = base + row.style if isinstance(row.style, Style) else base  # whole-row styles
             # Segments without a background of their own take the widget's, not the terminal's.
             strip = Strip(list(row.render(_CONSOLE))).apply_style(fill).simplify()
@@ -431,8 +462,15 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
             self._hunk_at.pop(row, None)
             self._cache.pop(row, None)
 
+    def _base_style(self) -> Style:
+        # rich_style walks the ancestors (about 1 ms here): once per style change, not per row
+        if self._style is None:
+            self._style = self.rich_style
+        return self._style
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._style = None
         self._cache.clear()
 
     def plain_text(self) -> str:

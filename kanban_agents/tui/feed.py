@@ -28,7 +28,7 @@ from ..core.events import (
 )
 from ..core.log_format import format_event, format_events
 from ..core.session import ActionFailed
-from .diff_view import render_diff
+from .diff_view import prehighlight, render_diff
 
 if TYPE_CHECKING:
     from .app import KanbanApp
@@ -277,7 +277,9 @@ class PanelFeed:
         def compute():
             view = session.diff(card_id)
             comments = session.comments(card_id)
-            return view, render_diff(view.diff, comments=comments, card_id=card_id)
+            lines = render_diff(view.diff, comments=comments, card_id=card_id)
+            prehighlight(lines)
+            return view, lines
 
         try:
             view, lines = await asyncio.to_thread(compute)
@@ -321,6 +323,10 @@ class PanelFeed:
         self.app.set_comment_count(card_id, comments)
         if self.card_id == card_id:
             self.panel.diff_comments(card_id, comments)
+            # A diff being computed meanwhile read the comments before this one: start it over
+            # (the diff group is exclusive), or it would show the card without it.
+            if any(w.group == "diff" and w.is_running for w in self.app.workers):
+                self.refresh_diff(immediate=True)
 
     # ------------------------------------------------------------------ worktree watching (command agents)
 
