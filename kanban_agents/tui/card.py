@@ -85,7 +85,9 @@ class CardView:
             parts.append("waits on: " + ", ".join(self.waiting_on))
         parts.extend(self.notices)
         if self.comments:
-            parts.append(f"{self.comments} line comment{'s' * (self.comments != 1)} to send back (b)")
+            parts.append(
+                f"{self.comments} line comment{'s' * (self.comments != 1)} to send back (b)"
+            )
         if self.lint:
             parts.append("not yet operating instructions:")
             parts.extend(f"  - {message}" for message in self.lint)

@@ -51,7 +51,7 @@ STATUS_STYLES = {
     "R": Style(color="magenta", bold=True),
 }
 THEME = "monokai"
-HIGHLIGHT_ROWS = 60  # rows highlighted at once (a hunk's piece) when one of them is drawn
+HIGHLIGHT_ROWS = 40  # rows highlighted at once (a hunk's piece) when one of them is drawn
 CURSOR = Style(bgcolor="#3a3f58")
 FOLDED = Style(color="yellow", italic=True)
 COMMENT_STYLES = {
@@ -202,7 +202,9 @@ def render_diff(
     return out
 
 
-def _file_body(f: DiffFile, out: DiffLines, comments: list[ReviewComment], folded: bool) -> set[int]:
+def _file_body(
+    f: DiffFile, out: DiffLines, comments: list[ReviewComment], folded: bool
+) -> set[int]:
     """The file's rows under its header; returns the ids of the comments placed under a line."""
     rows = out.rows
     if f.skipped:
@@ -382,7 +384,12 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
 
         def __init__(self, card_id: str, anchor: LineAnchor, text: str, comment_id: int | None):
             super().__init__()
-            self.card_id, self.anchor, self.text, self.comment_id = card_id, anchor, text, comment_id
+            self.card_id, self.anchor, self.text, self.comment_id = (
+                card_id,
+                anchor,
+                text,
+                comment_id,
+            )
 
     class CommentRemoved(Message):
         def __init__(self, card_id: str, comment_id: int):
@@ -398,7 +405,9 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
         self._style: Style | None = None
 
     def show(self, diff: DiffLines, keep_scroll: bool = False) -> None:
-        same_card = diff.source.card_id is not None and diff.source.card_id == self.diff.source.card_id
+        same_card = (
+            diff.source.card_id is not None and diff.source.card_id == self.diff.source.card_id
+        )
         toggled = self.diff.source.toggled if same_card else frozenset()
         if toggled and diff.source.diff is not None:  # the reviewer's folds outlive a refresh
             diff = self._render(replace(diff.source, toggled=toggled))
@@ -531,10 +540,14 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
             return
         f = next((f for f in source.diff.files if f.path == path), None)
         if f is None or f.skipped:
-            self.app.notify(f"{path}: {f.skipped if f else 'gone'}, there is nothing to unfold", timeout=3)
+            self.app.notify(
+                f"{path}: {f.skipped if f else 'gone'}, there is nothing to unfold", timeout=3
+            )
             return
         toggled = source.toggled ^ {path}
-        was_in_list = self.cursor not in self.diff.sections and self.cursor < (self.diff.sections or [0])[0]
+        was_in_list = (
+            self.cursor not in self.diff.sections and self.cursor < (self.diff.sections or [0])[0]
+        )
         self._set(self._render(replace(source, toggled=toggled)))
         if not was_in_list:  # stay on the file's header: its code opens (or closes) below it
             header = next((r for r in self.diff.sections if self.diff.file_rows.get(r) == path), 0)

@@ -5,8 +5,8 @@ agent's next request carries each ``path:line`` comment. Large diffs: lock files
 from __future__ import annotations
 
 from kanban_agents.core.agent.scripted_server import ScriptedServer
-from kanban_agents.tui.diff_view import DiffView
 from kanban_agents.tui.dialogs import TextDialog
+from kanban_agents.tui.diff_view import DiffView
 from tests.core.test_runs import finish
 from tests.e2e.test_review_flow import make_app, project, run_to_review, turns, until  # noqa: F401
 from tests.helpers import screen_text
