@@ -186,12 +186,12 @@ def _badges(view: CardView, styles: CardStyles, width: int | None = None) -> Tex
     if view.unconfined:
         _gap(text)
         text.append("⚠ unconfined", styles.notice)
+    if view.comments:  # before ⚡: what the reviewer wrote must not be cut on a narrow card
+        _gap(text)
+        text.append(f"✎ {view.comments}", styles.notice)
     if view.notices:
         _gap(text)
         text.append(f"⚡{len(view.notices)}", styles.notice)
-    if view.comments:
-        _gap(text)
-        text.append(f"✎ {view.comments}", styles.notice)
     if view.waiting_on:
         _gap(text)
         text.append("↳ " + ",".join(view.waiting_on), styles.waiting)
