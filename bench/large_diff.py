@@ -110,11 +110,11 @@ def in_process(board: Path) -> dict:
         view = session.diff("big")
         diffs.append(time.perf_counter() - start)
         start = time.perf_counter()
-        lines = render_diff(view.diff, card_id="big")
+        lines = render_diff(view.diff)
         renders.append(time.perf_counter() - start)
         changed = view.diff.added + view.diff.deleted
         rows = len(lines.rows)
-    folded = [f.path for f in view.diff.files if f.folded]
+    folded = [f.path for f in view.diff.files if getattr(f, "folded", None) or f.skipped]
     return {"diff": summarize(diffs), "render": summarize(renders), "changed_lines": changed,
             "rows": rows, "folded": folded}  # fmt: skip
 

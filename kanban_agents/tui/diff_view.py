@@ -292,20 +292,23 @@ def _comment_rows(comment: ReviewComment, out: DiffLines, placed: bool) -> None:
         out.rows.append(Text.assemble("    ", (more, COMMENT_TEXT)))
 
 
-def prehighlight(lines: DiffLines, screens: int = 2, height: int = 50) -> None:
-    """Highlight, now (a worker thread), the code of the first screens and one piece per
-    language: a lexer's first use compiles its rules (~0.2 s for Python here), which would
-    otherwise stall the first frame or page that shows that language."""
-    first_code = min((h.start for h in lines.hunks), default=0)
-    seen: set[str] = set()
+def prehighlight(lines: DiffLines, rows: int = 60) -> None:
+    """In a worker thread, before the diff is shown: highlight the code in its first ``rows``
+    rows (the first screen), and warm each language's lexer on one line. A lexer's first use
+    compiles its rules (~0.2 s for Python here), which would otherwise stall the first frame or
+    page down that shows that language."""
+    warmed: set[str] = set()
     kept = []
     for hunk in lines.hunks:
-        lexer = _lexer(hunk.path, "\n".join(hunk.raw))
-        if hunk.start < first_code + screens * height or lexer not in seen:
-            seen.add(lexer)
+        if hunk.start < rows:
             lines.rows[hunk.start : hunk.end] = highlight_hunk(hunk)
-        else:
-            kept.append(hunk)
+            continue
+        name = hunk.path.rsplit("/", 1)[-1]
+        language = _lexer_by_name(name) or name
+        if language not in warmed:
+            warmed.add(language)
+            highlight_hunk(Hunk(hunk.path, 0, 1, hunk.raw[:1]))
+        kept.append(hunk)
     lines.hunks[:] = kept
 
 
