@@ -123,7 +123,7 @@ def cmd_send_back(args: argparse.Namespace) -> int:
             )
         if args.message == "-":
             feedback = sys.stdin.read()
-        comments = sum(1 for c in session.comments(card_id) if c.status == "pending")
+        comments = sum(1 for c in session.line_comments(card_id) if c.status == "pending")
         card = session.send_back(card_id, feedback)
     except _failed() as exc:
         raise UserError(str(exc)) from None
@@ -147,7 +147,7 @@ def cmd_comment(args: argparse.Namespace) -> int:
         comment = session.add_comment(card_id, path, int(line), text)
     except _failed() as exc:
         raise UserError(str(exc)) from None
-    pending = sum(1 for c in session.comments(card_id) if c.status == "pending")
+    pending = sum(1 for c in session.line_comments(card_id) if c.status == "pending")
     print(
         f"commented on {comment.where} of {card_id} ({pending} pending; "
         f"'kanban-agents send-back {card_id}' sends them)"
@@ -159,7 +159,7 @@ def cmd_comments(args: argparse.Namespace) -> int:
     session = _session(args)
     card_id = find_card(session.store, args.card).id
     try:
-        comments = session.comments(card_id)
+        comments = session.line_comments(card_id)
     except _failed() as exc:
         raise UserError(str(exc)) from None
     if args.json:

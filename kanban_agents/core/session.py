@@ -704,9 +704,10 @@ class BoardSession:
 
         return ReviewComments(self._records().root)
 
-    def comments(self, card_id: str) -> list:
-        """The card's line comments (``ReviewComment``); sent ones whose line the agent's next
-        round took away are marked outdated first. Blocking (git): off the UI thread."""
+    def line_comments(self, card_id: str) -> list:
+        """The card's line comments on its diff (``ReviewComment``; not ``comment``, an agent's
+        note to the reviewer). Sent ones whose line the agent's next round took away are marked
+        outdated first. Blocking (git): off the UI thread."""
         from .review_comments import CommentError
 
         store = self._comment_store()

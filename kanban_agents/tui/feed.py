@@ -276,7 +276,7 @@ class PanelFeed:
 
         def compute():
             view = session.diff(card_id)
-            comments = session.comments(card_id)
+            comments = session.line_comments(card_id)
             lines = render_diff(view.diff, comments=comments, card_id=card_id)
             prehighlight(lines)
             return view, lines
@@ -313,7 +313,7 @@ class PanelFeed:
 
         def save():
             write(session)
-            return session.comments(card_id)
+            return session.line_comments(card_id)
 
         try:
             comments = await asyncio.to_thread(save)
