@@ -153,6 +153,18 @@ class ReviewComments:
                 for c in data.comments
             ]
 
+    def retire_pending(self, card_id: str) -> None:
+        """Pending comments of work that was merged or discarded: outdated, kept."""
+        if not self.path(card_id).exists():
+            return
+        with self._changing(card_id) as data:
+            data.comments = [
+                replace(c, status=CommentStatus.OUTDATED)
+                if c.status is CommentStatus.PENDING
+                else c
+                for c in data.comments
+            ]
+
     def mark_outdated(
         self, card_id: str, since_run: int, line_text: Callable[[str], list[str] | None]
     ) -> list[ReviewComment]:

@@ -660,6 +660,7 @@ class BoardSession:
         has not accepted them (``accept_git_changes``)."""
         with _as_action_failed():
             outcome = self.reviewer.merge(card_id, strategy, accept_git_changes=accept_git_changes)
+        self._retire_comments(card_id)
         self.schedule_radar()
         return outcome
 
@@ -712,9 +713,13 @@ class BoardSession:
 
         store = self._comment_store()
         state = self._records().load_state(card_id)
-        with _as_action_failed(), _comment_errors(CommentError):
+        with _comment_errors(CommentError):
             if state is not None and state.run and state.state not in ACTIVE_STATES:
-                store.mark_outdated(card_id, state.run, self._file_lines_of(card_id))
+                try:
+                    with _as_action_failed():
+                        store.mark_outdated(card_id, state.run, self._file_lines_of(card_id))
+                except ActionFailed:  # no work left to compare with (merged, discarded): as is
+                    pass
             return store.list(card_id)
 
     def add_comment(
@@ -743,6 +748,16 @@ class BoardSession:
 
         with _comment_errors(CommentError):
             return self._comment_store().remove(card_id, comment_id)
+
+    def _retire_comments(self, card_id: str) -> None:
+        """The work is merged or discarded: its pending comments can no longer go back to an
+        agent. They are kept, as outdated, so the card shows no ``✎`` for them."""
+        from .review_comments import CommentError
+
+        try:
+            self._comment_store().retire_pending(card_id)
+        except (CommentError, ActionFailed, OSError):
+            log.warning("could not retire the line comments of %s", card_id, exc_info=True)
 
     def pending_comment_counts(self) -> dict[str, int]:
         """Pending line comments per card (the cards' ``✎ N``); {} outside a git repository."""
@@ -797,6 +812,7 @@ class BoardSession:
             await self.runs.wait(card_id)
         with _as_action_failed():
             card = await asyncio.to_thread(self.reviewer.discard, card_id)
+        self._retire_comments(card_id)
         self.schedule_radar()
         return card
 

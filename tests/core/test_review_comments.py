@@ -149,3 +149,10 @@ async def test_comments_go_back_with_the_card_reach_the_model_and_turn_outdated(
     assert BoardSession.open(project / "board").pending_comment_counts() == {}
     nothing = kanban(project, "send-back", "sub")
     assert nothing.returncode == 1 and "nothing to send back" in nothing.stderr
+
+    # work discarded with a comment pending: kept, outdated, no ✎ on the card
+    assert kanban(project, "comment", "sub", "calc.py:5", "-m", "Late.").returncode == 0
+    assert BoardSession.open(project / "board").pending_comment_counts() == {"sub": 1}
+    assert kanban(project, "discard", "sub", "--yes").returncode == 0
+    assert BoardSession.open(project / "board").pending_comment_counts() == {}
+    assert "calc.py:5  [outdated]" in kanban(project, "comments", "sub").stdout
