@@ -45,6 +45,13 @@ HISTORY_GROWTH = 10
 EARLIER_MARK = "⋯ earlier events not shown: scroll up to load them"
 
 
+def diff_notices(view) -> list[Text]:
+    """What the reviewer must see at the top of the Diff tab, above the file list, for the
+    card's diff (``session.DiffView``): none yet. The place for review warnings such as files
+    changed outside the card's ``files``."""
+    return []
+
+
 class PanelFeed:
     def __init__(self, app: KanbanApp):
         self.app = app
@@ -277,7 +284,9 @@ class PanelFeed:
         def compute():
             view = session.diff(card_id)
             comments = session.line_comments(card_id)
-            lines = render_diff(view.diff, comments=comments, card_id=card_id)
+            lines = render_diff(
+                view.diff, comments=comments, card_id=card_id, notices=diff_notices(view)
+            )
             prehighlight(lines)
             return view, lines
 
