@@ -143,6 +143,14 @@ COMMANDS: tuple[Command, ...] = (
         arg("--conflict", action="store_true",
             help="add the merge conflict with the base as feedback"),
     )),
+    Command("comment", "comment on one line of a card's diff (sent back with the card)",
+            "cli_review:cmd_comment", (
+        arg("card"),
+        arg("where", metavar="PATH:LINE", help="file and line number on the new side of the diff"),
+        arg("-m", "--message", required=True, help="the comment ('-' reads it from stdin)"),
+    )),
+    Command("comments", "list a card's line comments (pending, sent, outdated)",
+            "cli_review:cmd_comments", (arg("card"), JSON)),
     Command("discard",
             "delete a card's worktree and branch; the card goes back to the first column",
             "cli_review:cmd_discard", (

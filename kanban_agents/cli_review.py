@@ -46,6 +46,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
                         "deleted": f.deleted,
                         "binary": f.binary,
                         "skipped": f.skipped,
+                        "folded": f.folded,
                     }
                     for f in diff.files
                 ],
@@ -57,7 +58,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for f in diff.files:
             print(
                 f"{f.status} {f.path}  +{f.added} -{f.deleted}"
-                + (f"  ({f.skipped})" if f.skipped else "")
+                + (f"  ({f.skipped or f.folded})" if f.skipped or f.folded else "")
             )
         print(
             f"{len(diff.files)} files changed, +{diff.added} -{diff.deleted} against {diff.base_ref}"
@@ -66,8 +67,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
             print(f"! {line}")
         return 0
     for f in diff.files:
-        if f.skipped:
-            print(f"--- {f.path}: {f.skipped}, +{f.added} -{f.deleted} (not shown)")
+        if f.skipped or f.folded:
+            print(f"--- {f.path}: {f.skipped or f.folded}, +{f.added} -{f.deleted} (not shown)")
         else:
             sys.stdout.write(f.patch if f.patch.endswith("\n") else f.patch + "\n")
     for line in scope.lines() if scope is not None else ():  # stderr: the patch stays a patch
@@ -131,14 +132,54 @@ def cmd_send_back(args: argparse.Namespace) -> int:
             )
         if args.message == "-":
             feedback = sys.stdin.read()
+        comments = sum(1 for c in session.line_comments(card_id) if c.status == "pending")
         card = session.send_back(card_id, feedback)
     except _failed() as exc:
         raise UserError(str(exc)) from None
+    with_comments = f" and {comments} line comment{'s' * (comments != 1)}" if comments else ""
     print(
-        f"sent {card.id} back to {session.store.status_of(card)} with review notes (round "
-        f"{session.review_round(card.id)})"
+        f"sent {card.id} back to {session.store.status_of(card)} with review notes{with_comments} "
+        f"(round {session.review_round(card.id)})"
     )
     hint_agent_host(session.store, card.id)
+    return 0
+
+
+def cmd_comment(args: argparse.Namespace) -> int:
+    session = _session(args)
+    card_id = find_card(session.store, args.card).id
+    path, _, line = args.where.rpartition(":")
+    if not path or not line.isdigit() or int(line) < 1:
+        raise UserError(f"{args.where!r} is not PATH:LINE (e.g. calc.py:12)")
+    text = sys.stdin.read() if args.message == "-" else args.message
+    try:
+        comment = session.add_comment(card_id, path, int(line), text)
+    except _failed() as exc:
+        raise UserError(str(exc)) from None
+    pending = sum(1 for c in session.line_comments(card_id) if c.status == "pending")
+    print(
+        f"commented on {comment.where} of {card_id} ({pending} pending; "
+        f"'kanban-agents send-back {card_id}' sends them)"
+    )
+    return 0
+
+
+def cmd_comments(args: argparse.Namespace) -> int:
+    session = _session(args)
+    card_id = find_card(session.store, args.card).id
+    try:
+        comments = session.line_comments(card_id)
+    except _failed() as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print_json({"card": card_id, "comments": [c.as_dict() for c in comments]})
+        return 0
+    if not comments:
+        print(f"{card_id} has no line comments")
+        return 0
+    for c in comments:
+        sent = f", round {c.round}" if c.round else ""
+        print(f"{c.where}  [{c.status}{sent}]\n  > {c.quote}\n  {c.text}")
     return 0
 
 

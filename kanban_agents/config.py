@@ -224,6 +224,16 @@ class RunSettings:
     output_cap: Annotated[int, _doc("characters of command output kept (head and tail)")] = 30_000
 
 
+# Lock files, minified bundles and snapshots: nobody reviews them line by line.
+DEFAULT_COLLAPSE = (
+    "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb",
+    "poetry.lock", "Pipfile.lock", "uv.lock", "pdm.lock", "Cargo.lock", "Gemfile.lock",
+    "composer.lock", "go.sum", "flake.lock", "mix.lock", "Podfile.lock", "pubspec.lock",
+    "*.min.js", "*.min.css", "*.map",
+    "__snapshots__/**", "*.snap",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ReviewSettings:
     merge_strategy: Annotated[
@@ -248,6 +258,16 @@ class ReviewSettings:
     remote: Annotated[
         str, _doc("the git remote P and 'kanban-agents pr' push a card's branch to")
     ] = "origin"
+    collapse: Annotated[
+        tuple[str, ...],
+        _doc(
+            "globs of files the Diff tab folds (counts only, enter unfolds): a name ('*.lock') "
+            "or a path ('__snapshots__/**'); besides, .gitattributes linguist-generated / -diff"
+        ),
+    ] = DEFAULT_COLLAPSE
+    fold_lines: Annotated[
+        int, _doc("the Diff tab folds a file with more changed lines than this", ge=1)
+    ] = 1500
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@
 
 Writes board.svg (160x45, side panel shown, the first column's first card selected) and board-80x24.svg (no panel)
 into ``--out``; then, unless ``--no-agents``, agents-running.svg (the demo repository with agents at work and the
-Log tab open) and review-diff.svg (a card in review with its Diff tab). With ``rsvg-convert`` on PATH, a PNG
-beside each SVG.
+Log tab open), review-diff.svg (a card in review with its Diff tab), review-comments.svg (a line comment in
+it) and review-folded.svg (a lock file folded). With ``rsvg-convert`` on PATH, a PNG beside each SVG.
 """
 
 from __future__ import annotations
@@ -84,10 +84,46 @@ async def save_agent_shots(out: Path) -> list[Path]:
                 await pilot.pause(0.3)
                 review = out / "review-diff.svg"
                 app.save_screenshot(review.name, str(review.parent))
+                extra = await save_review_shots(app, pilot, out)
                 await runs.stop()
         finally:
             server.stop()
-    return [running, review]
+    return [running, review, *extra]
+
+
+async def save_review_shots(app: KanbanApp, pilot, out: Path) -> list[Path]:
+    """The Diff tab of the card in review: a line comment under its line, then a lock file
+    folded (written into the card's worktree as an agent's install would)."""
+    from kanban_agents.tui.dialogs import TextDialog
+    from kanban_agents.tui.diff_view import DiffView
+
+    await pilot.press("w", "enter")  # a wide panel; the focus in the diff's lines
+    view = app.query_one(DiffView)
+    rows = view.diff
+    target = next(
+        i for i in range(len(rows.rows)) if rows.row_text(i).plain.startswith("+def line_count")
+    )
+    view.move_cursor(target)
+    await pilot.press("a")
+    await until(pilot, lambda: isinstance(app.screen, TextDialog))
+    await pilot.press(*"Count a last line without a newline too, and test it.", "ctrl+s")
+    await until(pilot, lambda: "✎ Count a last line" in app.panel.diff_text())
+    await pilot.pause(0.3)
+    comments = out / "review-comments.svg"
+    app.save_screenshot(comments.name, str(comments.parent))
+    worktree = app.session.worktree_of("add-line-count")
+    packages = "".join(
+        f'    "node_modules/dep-{i}": {{"version": "1.{i}.0"}},\n' for i in range(1200)
+    )
+    (worktree / "package-lock.json").write_text('{\n  "packages": {\n' + packages + "  }\n}\n")
+    app.feed.refresh_diff(immediate=True)
+    await until(pilot, lambda: "▸ folded: collapsed (package-lock.json)" in app.panel.diff_text())
+    view.move_cursor(0)
+    await pilot.press("right_square_bracket")
+    await pilot.pause(0.3)
+    folded = out / "review-folded.svg"
+    app.save_screenshot(folded.name, str(folded.parent))
+    return [comments, folded]
 
 
 def to_png(svg: Path) -> Path:

@@ -28,29 +28,6 @@ FALLBACK_EMAIL = "kanban-agents@localhost"
 
 MERGE_STRATEGIES = ("merge", "squash", "rebase")
 
-# Lock and generated files: their diffs are noise in a review, so only their counts are shown.
-GENERATED_NAMES = frozenset(
-    {
-        "package-lock.json",
-        "npm-shrinkwrap.json",
-        "yarn.lock",
-        "pnpm-lock.yaml",
-        "bun.lockb",
-        "poetry.lock",
-        "Pipfile.lock",
-        "uv.lock",
-        "pdm.lock",
-        "Cargo.lock",
-        "Gemfile.lock",
-        "composer.lock",
-        "go.sum",
-        "flake.lock",
-        "mix.lock",
-        "Podfile.lock",
-        "pubspec.lock",
-    }
-)
-
 # Subcommands whose second word names the operation ("git worktree add failed: ...").
 _TWO_WORD_COMMANDS = frozenset({"worktree", "stash", "remote", "submodule", "notes", "bisect"})
 
@@ -92,7 +69,10 @@ class DiffFile:
     deleted: int
     binary: bool
     patch: str  # this file's unified diff ("" when skipped)
-    skipped: str | None  # "binary", "generated/lock file", "large (N lines)"
+    skipped: str | None  # "binary", "no patch", "large (N lines)" (over max_patch_lines)
+    # Why a review shows it folded (counts only until unfolded): "lock or generated file", ...
+    # Set by ``diff_folding``, not here: the patch is kept.
+    folded: str | None = None
 
 
 @dataclass(frozen=True)
@@ -704,7 +684,9 @@ def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
         yield env
 
 
-def worktree_diff(worktree: Path, base_ref: str, *, max_patch_lines: int = 3000) -> WorktreeDiff:
+def worktree_diff(
+    worktree: Path, base_ref: str, *, max_patch_lines: int | None = None
+) -> WorktreeDiff:
     """Everything ``worktree`` changes since it forked from ``base_ref``, uncommitted included."""
     merge_base = _merge_base(worktree, base_ref, "HEAD")
     with _scratch_index(worktree) as env:
@@ -713,7 +695,7 @@ def worktree_diff(worktree: Path, base_ref: str, *, max_patch_lines: int = 3000)
 
 
 def branch_diff(
-    root: Path, base_ref: str, branch: str, *, max_patch_lines: int = 3000
+    root: Path, base_ref: str, branch: str, *, max_patch_lines: int | None = None
 ) -> WorktreeDiff:
     """What ``branch`` changes since it forked from ``base_ref`` (for a branch with no worktree)."""
     merge_base = _merge_base(root, base_ref, branch)
@@ -736,7 +718,7 @@ def _diff_arguments(merge_base: str) -> list[str]:
 
 
 def _worktree_diff_from(
-    stdout: bytes, base_ref: str, merge_base: str, max_patch_lines: int
+    stdout: bytes, base_ref: str, merge_base: str, max_patch_lines: int | None
 ) -> WorktreeDiff:
     summary, _, patch = stdout.partition(b"\0\0")
     entries = _parse_summary(summary)
@@ -786,19 +768,11 @@ def _parse_summary(summary: bytes) -> list[_Entry]:
     return entries
 
 
-def is_generated(path: str) -> bool:
-    """Lock files and generated bundles, whose diffs nobody reviews line by line."""
-    name = path.rsplit("/", 1)[-1]
-    return name in GENERATED_NAMES or ".min." in name or name.endswith(".map")
-
-
-def _diff_file(entry: _Entry, patch: bytes, max_patch_lines: int) -> DiffFile:
+def _diff_file(entry: _Entry, patch: bytes, max_patch_lines: int | None) -> DiffFile:
     changed = entry.added + entry.deleted
     if entry.binary:
         skipped: str | None = "binary"
-    elif is_generated(entry.path):
-        skipped = "generated/lock file"
-    elif changed > max_patch_lines:
+    elif max_patch_lines is not None and changed > max_patch_lines:
         skipped = f"large ({changed} lines)"
     elif not patch:
         skipped = "no patch"
@@ -814,6 +788,27 @@ def _diff_file(entry: _Entry, patch: bytes, max_patch_lines: int) -> DiffFile:
         patch="" if skipped else patch.decode("utf-8", "replace"),
         skipped=skipped,
     )
+
+
+def check_attributes(root: Path, paths: list[str], names: tuple[str, ...]) -> dict[str, dict]:
+    """``.gitattributes`` values of ``paths`` in ``root``'s checkout: {path: {name: value}}, a
+    value being "set", "unset", "unspecified" or the attribute's text."""
+    found: dict[str, dict] = {}
+    for chunk in range(0, len(paths), 500):  # a long diff's paths in a few command lines
+        out = _git(root, "check-attr", "-z", *names, "--", *paths[chunk : chunk + 500])
+        fields = out.stdout.split(b"\0")
+        for i in range(0, len(fields) - 2, 3):
+            path, name, value = (os.fsdecode(f) for f in fields[i : i + 3])
+            found.setdefault(path, {})[name] = value
+    return found
+
+
+def file_lines(root: Path, rev: str, path: str) -> list[str] | None:
+    """The lines of ``path`` as commit ``rev`` has it; None when it has no such file."""
+    out = _git(root, "cat-file", "blob", f"{rev}:{path}", ok=(0, 128))
+    if out.status != 0:
+        return None
+    return out.stdout.decode("utf-8", "replace").splitlines()
 
 
 def snapshot_commit(worktree: Path) -> str:

@@ -386,7 +386,9 @@ class Reviewer:
         with the card) and move it back to the agent column, where the same agent continues."""
         feedback = feedback.strip()
         if not feedback:
-            raise ReviewError("feedback is empty: say what the agent should change")
+            raise ReviewError(
+                "nothing to send back: write notes (-m) or comment on lines of the diff first"
+            )
         card = self._card(card_id)
         refusal = send_back_refusal(card.id, self.records.load_state(card.id))
         if refusal is not None:

@@ -689,6 +689,7 @@ class BoardSession:
                 accept_git_changes=accept_git_changes,
                 allow_out_of_scope=allow_out_of_scope,
             )
+        self._retire_comments(card_id)
         self.schedule_radar()
         return outcome
 
@@ -720,8 +721,122 @@ class BoardSession:
         return send_back_refusal(card_id, records.load_state(card_id))
 
     def send_back(self, card_id: str, feedback: str) -> Card:
+        """Back to the agent with ``feedback`` and the card's pending line comments (either may
+        be empty, not both); the comments are marked sent with the round."""
+        from .review_comments import with_comments
+
+        comments = self._comment_store()
+        pending = comments.pending(card_id)
         with _as_action_failed():
-            return self.reviewer.send_back(card_id, feedback)
+            card = self.reviewer.send_back(card_id, with_comments(feedback, pending))
+        if pending:
+            comments.mark_sent(card_id, [c.id for c in pending], self.review_round(card_id))
+        return card
+
+    # ------------------------------------------------------------------ line comments
+
+    def _comment_store(self):
+        from .review_comments import ReviewComments
+
+        return ReviewComments(self._records().root)
+
+    def line_comments(self, card_id: str) -> list:
+        """The card's line comments on its diff (``ReviewComment``; not ``comment``, an agent's
+        note to the reviewer). Sent ones whose line the agent's next round took away are marked
+        outdated first. Blocking (git): off the UI thread."""
+        from .review_comments import CommentError
+
+        store = self._comment_store()
+        state = self._records().load_state(card_id)
+        with _comment_errors(CommentError):
+            if state is not None and state.run and state.state not in ACTIVE_STATES:
+                try:
+                    with _as_action_failed():
+                        store.mark_outdated(card_id, state.run, self._file_lines_of(card_id))
+                except ActionFailed:  # no work left to compare with (merged, discarded): as is
+                    pass
+            return store.list(card_id)
+
+    def add_comment(
+        self, card_id: str, path: str, line: int, text: str, quote: str | None = None
+    ) -> Any:
+        """A pending comment on ``path:line`` (new side of the card's diff). ``quote``: the diff
+        line as the view shows it; None: looked up in the card's diff (blocking, git)."""
+        from .review_comments import CommentError, new_side_lines
+
+        state = self._records().load_state(card_id)
+        with _as_action_failed(), _comment_errors(CommentError):
+            if quote is None:
+                quote = self._quote(card_id, path, line, new_side_lines)
+            return self._comment_store().add(
+                card_id, path, line, quote, text, run=state.run if state else 0
+            )
+
+    def edit_comment(self, card_id: str, comment_id: int, text: str) -> Any:
+        from .review_comments import CommentError
+
+        with _comment_errors(CommentError):
+            return self._comment_store().edit(card_id, comment_id, text)
+
+    def remove_comment(self, card_id: str, comment_id: int) -> Any:
+        from .review_comments import CommentError
+
+        with _comment_errors(CommentError):
+            return self._comment_store().remove(card_id, comment_id)
+
+    def _retire_comments(self, card_id: str) -> None:
+        """The work is merged or discarded: its pending comments can no longer go back to an
+        agent. They are kept, as outdated, so the card shows no ``✎`` for them."""
+        from .review_comments import CommentError
+
+        try:
+            self._comment_store().retire_pending(card_id)
+        except (CommentError, ActionFailed, OSError):
+            log.warning("could not retire the line comments of %s", card_id, exc_info=True)
+
+    def pending_comment_counts(self) -> dict[str, int]:
+        """Pending line comments per card (the cards' ``✎ N``); {} outside a git repository."""
+        if state_dir(self.root) is None:
+            return {}
+        from .review_comments import CommentError
+
+        try:
+            return self._comment_store().pending_counts()
+        except CommentError:
+            return {}
+
+    def _quote(self, card_id: str, path: str, line: int, new_side_lines) -> str:
+        files = {f.path: f for f in self.diff(card_id).diff.files}
+        if path in files and files[path].patch:
+            quote = new_side_lines(files[path].patch).get(line)
+            if quote is not None:
+                return quote
+        lines = self._file_lines_of(card_id)(path)  # a line the diff leaves out: still fine
+        if lines is None:
+            raise ActionFailed(
+                f"{card_id}'s work has no file {path} (see 'kanban-agents diff {card_id} --stat')"
+            )
+        if not 1 <= line <= len(lines):
+            raise ActionFailed(
+                f"{path} has {len(lines)} lines in {card_id}'s work: there is no line {line}"
+            )
+        return " " + lines[line - 1]
+
+    def _file_lines_of(self, card_id: str) -> Callable[[str], list[str] | None]:
+        """How to read a file of the card's work: in its worktree, else on its branch."""
+        from . import git
+
+        where = self.reviewer.card_branch(card_id)
+
+        def lines(path: str) -> list[str] | None:
+            if where.worktree is not None:
+                try:
+                    return (where.worktree / path).read_text(errors="replace").splitlines()
+                except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                    return None
+            return git.file_lines(where.repo, where.branch, path)
+
+        return lines
 
     async def discard(self, card_id: str) -> Card:
         """Stop the card's agent if it runs, then delete its worktree and branch."""
@@ -732,6 +847,7 @@ class BoardSession:
             await self.runs.wait(card_id)
         with _as_action_failed():
             card = await asyncio.to_thread(self.reviewer.discard, card_id)
+        self._retire_comments(card_id)
         self.schedule_radar()
         return card
 
@@ -788,8 +904,9 @@ class BoardSession:
 
     def diff(self, card_id: str) -> DiffView:
         """The card's diff: its worktree against the base while the worktree exists, else its
-        branch. Blocking (git): call it off the UI thread."""
+        branch, with noise folded (``diff_folding``). Blocking (git): off the UI thread."""
         from . import git
+        from .diff_folding import fold
         from .scope import check_scope, diff_paths
 
         with _as_action_failed():
@@ -798,6 +915,7 @@ class BoardSession:
                 diff = git.worktree_diff(where.worktree, where.base)
             else:
                 diff = git.branch_diff(where.repo, where.base, where.branch)
+            diff = fold(diff, where.worktree or where.repo, self.settings.review)
         return DiffView(
             card_id, where.branch, where.base, where.repo, where.worktree, diff,
             self.is_live(card_id), check_scope(where.card, diff_paths(diff.files)),
@@ -977,6 +1095,14 @@ class BoardSession:
 _HOSTED_STATES = ("preparing", "running", "testing")
 
 
+@contextlib.contextmanager
+def _comment_errors(kind: type[Exception]):
+    try:
+        yield
+    except kind as exc:
+        raise ActionFailed(str(exc)) from exc
+
+
 def run_as_seen(store: BoardStore, card: Card) -> dict[str, Any]:
     """The card's ``run:`` front matter, except that a run whose process is gone (killed, say)
     reads ``interrupted``, as ``status`` and the board see it."""
@@ -1048,6 +1174,10 @@ def _relative(path: Path, root: Path) -> str:
 
 def __getattr__(name: str):
     # View types of a diff, re-exported without loading git for commands that show no diff.
+    if name in ("ReviewComment", "CommentStatus", "new_side_lines"):
+        from . import review_comments
+
+        return getattr(review_comments, name)
     if name in ("DiffFile", "WorktreeDiff"):
         from . import git
 

@@ -51,6 +51,7 @@ from .board import BoardView, ColumnModel
 from .branch_actions import BranchActions
 from .card import CardView, format_elapsed
 from .card_actions import CardActions
+from .comment_actions import CommentActions
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
 from .failures import UNKNOWN_WORKER, WORKER_FAILURES, FailureReporter
 from .feed import PanelFeed
@@ -78,7 +79,7 @@ class PendingMove:
     outside_changes: int
 
 
-class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, App):
+class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, CommentActions, App):
     CSS_PATH = "app.tcss"
     TITLE = "kanban-agents"
 
@@ -122,6 +123,7 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, App)
         self._watch_restarts = 0
         self._watch_started = 0.0
         self._views: dict[str, tuple[str, tuple, CardView]] = {}
+        self.comment_counts: dict[str, int] = {}  # filled after start (load_comment_counts)
         self._search_text: dict[str, str] = {}
         self._refresh_pending = False
         self._topbar_text: Text | None = None
@@ -175,6 +177,7 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, App)
         self.feed.start()
         if self.session.agents_on:
             self.start_agents()
+            self.load_comment_counts()
         if warning := self.session.git_warning:
             self.notify(warning, title="No git repository", severity="warning", timeout=20)
         if self.demo:
@@ -380,18 +383,19 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, App)
             status.run if status and status.run else _run_number(card.run.get("n")),
             bool(status and status.unconfined),
             *self._radar_review(card.id, done),
+            self.comment_counts.get(card.id, 0),
         )
         cached = self._views.get(card.id)
         if cached is not None and cached[0] == card.digest and cached[1] == dynamic:
             return cached[2]
         findings = lint_card(card)
         state, steps, tokens, tokens_estimated, elapsed, waiting_on, notices, run, *rest = dynamic
-        unconfined, scope, behind = rest
+        unconfined, scope, behind, comments = rest
         view = CardView(id=card.id, title=card.title, priority=card.priority, labels=tuple(card.labels),
                         lint=tuple(f.message for f in findings), lint_codes=tuple(f.code for f in findings),
                         state=state, run=run, steps=steps, tokens=tokens, tokens_estimated=tokens_estimated,
                         elapsed=elapsed, waiting_on=waiting_on,
-                        notices=notices, unconfined=unconfined, scope=scope, behind=behind,
+                        notices=notices, unconfined=unconfined, scope=scope, behind=behind, comments=comments,
                         pr="" if card.id in done else str(card.meta.get("pr") or ""))  # fmt: skip
         self._views[card.id] = (card.digest, dynamic, view)
         return view
@@ -769,7 +773,7 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, App)
 
     def action_focus_panel(self) -> None:
         self._show_panel(True)
-        self.panel.query_one("#panel-tabs").focus()
+        self.panel.focus_content()
 
     def action_toggle_panel(self) -> None:
         self._show_panel(self.panel.has_class("-hidden"))

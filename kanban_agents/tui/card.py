@@ -30,6 +30,7 @@ BADGE_HELP: tuple[tuple[str, str], ...] = (
     ("⚠ unconfined", "the agent's commands run without a sandbox, with your rights (sandbox "
      "mode off or unavailable, or a profile with sandbox = false)"),
     ("⚡1", "conflicts or overlapping files with other cards (hover for which)"),
+    ("✎ 3", "line comments on its diff, waiting to be sent back (b) to the agent"),
     ("↳ card-id", "waits on these depends_on cards to be done"),
     ("⚠ lint", "not yet operating instructions (hover for what is missing)"),
     (SCOPE_BADGE, "its work changes files outside the card's files, or its own tests (merging asks first)"),
@@ -59,6 +60,7 @@ class CardView:
     scope: tuple[str, ...] = ()  # files its work changed that the card did not ask for, in words
     behind: int = 0  # commits its base branch moved on by since its branch left it
     pr: str = ""  # the URL of its pull request
+    comments: int = 0  # line comments of its review not yet sent back
     error: str | None = None  # malformed file: the parse message
     unconfined: bool = False  # the run's commands are not in a sandbox
 
@@ -95,6 +97,10 @@ class CardView:
             )
         if self.pr:
             parts.append(f"pull request: {self.pr}")
+        if self.comments:
+            parts.append(
+                f"{self.comments} line comment{'s' * (self.comments != 1)} to send back (b)"
+            )
         if self.lint:
             parts.append("not yet operating instructions:")
             parts.extend(f"  - {message}" for message in self.lint)
@@ -193,6 +199,9 @@ def _badges(view: CardView, styles: CardStyles, width: int | None = None) -> Tex
     if view.unconfined:
         _gap(text)
         text.append("⚠ unconfined", styles.notice)
+    if view.comments:  # before ⚡: what the reviewer wrote must not be cut on a narrow card
+        _gap(text)
+        text.append(f"✎ {view.comments}", styles.notice)
     if view.notices:
         _gap(text)
         text.append(f"⚡{len(view.notices)}", styles.notice)

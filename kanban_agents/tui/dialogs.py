@@ -117,12 +117,17 @@ class TextDialog(ModalScreen[str | None]):
     ]
 
     def __init__(
-        self, title: str, text: str = "", hint: str = "ctrl+s to send, escape to cancel"
+        self,
+        title: str,
+        text: str = "",
+        hint: str = "ctrl+s to send, escape to cancel",
+        allow_empty: bool = False,  # sending nothing is an answer (""); escape is None
     ) -> None:
         super().__init__()
         self.title_text = title
         self.text = text
         self.hint = hint
+        self.allow_empty = allow_empty
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -145,7 +150,7 @@ class TextDialog(ModalScreen[str | None]):
 
     def action_submit(self) -> None:
         text = self.query_one(TextArea).text.strip()
-        self.dismiss(text or None)
+        self.dismiss(text if text or self.allow_empty else None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

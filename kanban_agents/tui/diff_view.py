@@ -1,26 +1,40 @@
-"""The Diff tab: a file list with +/- counts, then the unified diff, syntax highlighted.
+"""The Diff tab: notices, a file list with +/- counts, then the unified diff, syntax highlighted,
+with the reviewer's line comments under their lines.
 
 ``render_diff`` builds plain rows quickly (added/removed rows already tinted); ``DiffView`` draws
 only the visible rows and highlights a hunk the first time one of its rows is drawn. Highlighting
 a whole 50-file diff up front costs about half a second of pure Python here: paid lazily, a
-screenful costs a few milliseconds.
+screenful costs a few milliseconds. Noise (lock files, generated files, huge files: the session
+decides, ``DiffFile.folded``) is folded to one row until the reviewer unfolds it.
+
+The view has a line cursor (``j``/``k``, a click): ``a`` comments on the cursor's line, ``delete``
+removes a comment, ``]``/``[`` jump between files, ``enter`` folds or unfolds one. It asks, then
+posts what the reviewer wrote (``CommentWritten``, ``CommentRemoved``); the app has the session
+store it and hands the card's comments back (``show_comments``).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import NamedTuple
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
 from rich.text import Span, Text
+from textual import events
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..core.session import DiffFile, WorktreeDiff
+from ..core.session import DiffFile, ReviewComment, WorktreeDiff, new_side_lines
 from .card import _CONSOLE
+from .dialogs import TextDialog
+from .keys import Scope, bindings
 from .textual_internals import QuietVirtualSize
 
 ADDED = Style(color="green")
@@ -37,6 +51,15 @@ STATUS_STYLES = {
     "R": Style(color="magenta", bold=True),
 }
 THEME = "monokai"
+HIGHLIGHT_ROWS = 40  # rows highlighted at once (a hunk's piece) when one of them is drawn
+CURSOR = Style(bgcolor="#3a3f58")
+FOLDED = Style(color="yellow", italic=True)
+COMMENT_STYLES = {
+    "pending": Style(color="yellow", bold=True),
+    "sent": Style(color="cyan"),
+    "outdated": Style(color="red", dim=True),
+}
+COMMENT_TEXT = Style(italic=True)
 META_PREFIXES = ("new file mode", "deleted file mode", "similarity index", "rename from", "rename to",
                  "old mode", "new mode", "Binary files")  # fmt: skip
 
@@ -51,19 +74,84 @@ class Hunk:
     raw: tuple[str, ...]  # the patch lines, with their +/-/space marks
 
 
+class LineAnchor(NamedTuple):  # a tuple: made for every code row, 20,000 of them cost ~5 ms
+    """A row of code a comment can be attached to: a line of the new side of the diff."""
+
+    path: str
+    line: int
+    quote: str  # the diff line, with its mark
+
+
+@dataclass(frozen=True)
+class DiffSource:
+    """What the rows were made from, to make them again (a fold toggled, a comment written)."""
+
+    diff: WorktreeDiff | None = None
+    title: str = ""
+    comments: tuple[ReviewComment, ...] = ()
+    toggled: frozenset[str] = frozenset()  # files the reviewer folded or unfolded
+    notices: tuple[Text, ...] = ()
+    card_id: str | None = None
+
+
 @dataclass
 class DiffLines:
-    rows: list[Text] = field(default_factory=list)
+    # A str is a patch line not drawn yet: made a Text when first drawn (``row_text``), so a
+    # 20,000-line diff is not 20,000 Text objects before its first frame.
+    rows: list[Text | str] = field(default_factory=list)
     hunks: list[Hunk] = field(default_factory=list)
+    anchors: dict[int, LineAnchor] = field(default_factory=dict)  # code rows: new-side lines
+    comment_rows: dict[int, ReviewComment] = field(default_factory=dict)
+    file_rows: dict[int, str] = field(default_factory=dict)  # file list and file header rows
+    sections: list[int] = field(default_factory=list)  # each file's header row, in order
+    source: DiffSource = field(default_factory=DiffSource)
+    width: int = 0  # of the widest row (patch lines counted in characters, not cells)
 
     @property
     def plain(self) -> str:
-        return "\n".join(row.plain for row in self.rows)
+        return "\n".join(row if isinstance(row, str) else row.plain for row in self.rows)
+
+    def row_text(self, index: int) -> Text:
+        row = self.rows[index]
+        return _plain_row(row) if isinstance(row, str) else row
+
+    def comment_on(self, row: int) -> ReviewComment | None:
+        """The comment a row shows, or the one on the row's line."""
+        if row in self.comment_rows:
+            return self.comment_rows[row]
+        anchor = self.anchors.get(row)
+        if anchor is None:
+            return None
+        return next(
+            (c for c in self.source.comments
+             if (c.path, c.line) == (anchor.path, anchor.line) and c.status != "outdated"),
+            None,
+        )  # fmt: skip
 
 
-def render_diff(diff: WorktreeDiff, title: str = "") -> DiffLines:
-    """The rows of the Diff tab for ``diff``: summary, file list, then each file's patch."""
-    out = DiffLines()
+def is_folded(f: DiffFile, toggled: frozenset[str] = frozenset()) -> bool:
+    """Folded by the session's rules, unless the reviewer toggled it (or folded it by hand)."""
+    if f.skipped:
+        return False  # no patch to unfold: summarised instead
+    return bool(f.folded) != (f.path in toggled)
+
+
+def render_diff(
+    diff: WorktreeDiff,
+    title: str = "",
+    *,
+    comments: Sequence[ReviewComment] = (),
+    toggled: frozenset[str] = frozenset(),
+    notices: Sequence[Text] = (),
+    card_id: str | None = None,
+) -> DiffLines:
+    """The rows of the Diff tab for ``diff``: summary, notices, file list, then each file's patch
+    (folded files as one row) with the line comments under their lines.
+
+    ``notices``: rows at the very top for what the reviewer must see before the diff (files the
+    card did not ask for ...)."""
+    source = DiffSource(diff, title, tuple(comments), frozenset(toggled), tuple(notices), card_id)
+    out = DiffLines(source=source)
     rows = out.rows
     if title:
         rows.append(Text(title, style="bold"))
@@ -72,9 +160,20 @@ def render_diff(diff: WorktreeDiff, title: str = "") -> DiffLines:
         (f"+{diff.added}", ADDED), " ", (f"-{diff.deleted}", REMOVED),
         (f"  vs {diff.base_ref} (fork point {diff.merge_base[:8]})", "dim"),
     ))  # fmt: skip
+    rows.extend(notices)
     if not diff.files:
         rows.append(Text("No changes yet.", style="dim"))
+        out.width = max(row.cell_len for row in rows if isinstance(row, Text))
         return out
+    by_file: dict[str, list[ReviewComment]] = {}
+    for comment in comments:
+        by_file.setdefault(comment.path, []).append(comment)
+    paths = {f.path for f in diff.files}
+    elsewhere = [c for path, cs in by_file.items() if path not in paths for c in cs]
+    if elsewhere:  # on files the diff no longer has: never dropped
+        rows.append(Text("Comments on files no longer in the diff:", style="bold"))
+        for comment in elsewhere:
+            _comment_rows(comment, out, placed=False)
     width = max(len(f.path) for f in diff.files)
     for f in diff.files:
         line = Text.assemble((f" {f.status} ", STATUS_STYLES.get(f.status, Style())), f.path.ljust(width), "  ",
@@ -83,42 +182,134 @@ def render_diff(diff: WorktreeDiff, title: str = "") -> DiffLines:
             line.append(f"  (from {f.old_path})", "dim")
         if f.skipped:
             line.append(f"  {f.skipped}", "dim italic")
+        elif is_folded(f, toggled):
+            line.append(f"  ▸ folded: {f.folded or 'by you'}", FOLDED)
+        count = len(by_file.get(f.path, ()))
+        if count:
+            line.append(f"  ✎ {count}", COMMENT_STYLES["pending"])
+        out.file_rows[len(rows)] = f.path
         rows.append(line)
     for f in diff.files:
         rows.append(Text(""))
+        out.file_rows[len(rows)] = f.path
+        out.sections.append(len(rows))
         rows.append(Text(f" {f.path} ", style=FILE_HEADER))
-        if f.skipped:
-            rows.append(
-                Text(f"  {f.skipped}: +{f.added} -{f.deleted}, not shown", style="dim italic")
-            )
-            continue
-        _patch_rows(f, out)
+        placed = _file_body(f, out, by_file.get(f.path, []), is_folded(f, toggled))
+        for comment in by_file.get(f.path, []):
+            if comment.id not in placed:  # outdated, or its line is not in the patch
+                _comment_rows(comment, out, placed=False)
+    out.width = max((len(r) if isinstance(r, str) else r.cell_len for r in rows), default=0)
     return out
 
 
-def _patch_rows(f: DiffFile, out: DiffLines) -> None:
+def _file_body(
+    f: DiffFile, out: DiffLines, comments: list[ReviewComment], folded: bool
+) -> set[int]:
+    """The file's rows under its header; returns the ids of the comments placed under a line."""
+    rows = out.rows
+    if f.skipped:
+        what = "binary file" if f.binary else f.skipped
+        verb = {"A": "added", "D": "deleted", "R": "renamed"}.get(f.status, "changed")
+        rows.append(Text(f"  {what} {verb}, not shown", style="dim italic"))
+        return set()
+    if folded:
+        out.file_rows[len(rows)] = f.path
+        rows.append(Text.assemble(
+            (f"  ▸ folded: {f.folded or 'by you'}, ", FOLDED), (f"+{f.added}", ADDED), " ",
+            (f"-{f.deleted}", REMOVED), ("  enter unfolds", "dim"),
+        ))  # fmt: skip
+        return set()
+    on_line: dict[int, list[ReviewComment]] = {}
+    for comment in comments:
+        if comment.status != "outdated":
+            on_line.setdefault(comment.line, []).append(comment)
+    return _patch_rows(f, out, on_line)
+
+
+def _patch_rows(f: DiffFile, out: DiffLines, on_line: dict[int, list[ReviewComment]]) -> set[int]:
     hunk: list[str] = []
+    placed: set[int] = set()
 
     def flush() -> None:
-        if hunk:
+        # Highlighted in pieces: a screenful never waits for a 1,000-line hunk (a new file) to
+        # be highlighted whole. A construct spanning a cut (a long docstring) may be coloured
+        # wrong after it; the text is right.
+        for at in range(0, len(hunk), HIGHLIGHT_ROWS):
+            piece = hunk[at : at + HIGHLIGHT_ROWS]
             start = len(out.rows)
-            out.rows.extend(_plain_row(line) for line in hunk)
-            out.hunks.append(Hunk(f.path, start, len(out.rows), tuple(hunk)))
-            hunk.clear()
+            out.rows.extend(piece)
+            out.hunks.append(Hunk(f.path, start, len(out.rows), tuple(piece)))
+        hunk.clear()
 
+    new_line = None
     for line in f.patch.splitlines():
         if line.startswith(("diff --git", "index ", "--- ", "+++ ")):
             continue
         if line.startswith("@@"):
             flush()
             out.rows.append(Text(line, style=HUNK))
+            new_line = _hunk_start(line)
         elif line.startswith(META_PREFIXES):
             out.rows.append(Text(line, style="dim"))
         elif line.startswith("\\"):
             out.rows.append(Text(line, style="dim italic"))
         else:
-            hunk.append(line)
+            if new_line is not None and not line.startswith("-"):
+                out.anchors[len(out.rows) + len(hunk)] = LineAnchor(f.path, new_line, line or " ")
+                hunk.append(line)
+                if new_line in on_line:
+                    flush()  # the comment's rows sit between this line and the next
+                    for comment in on_line[new_line]:
+                        _comment_rows(comment, out, placed=True)
+                        placed.add(comment.id)
+                new_line += 1
+            else:
+                hunk.append(line)
     flush()
+    return placed
+
+
+def _hunk_start(header: str) -> int | None:
+    lines = new_side_lines(header + "\n+")
+    return next(iter(lines), None)
+
+
+def _comment_rows(comment: ReviewComment, out: DiffLines, placed: bool) -> None:
+    status = str(comment.status)
+    style = COMMENT_STYLES.get(status, COMMENT_STYLES["pending"])
+    label = {"pending": "✎", "sent": f"✎ sent (round {comment.round})",
+             "outdated": f"✎ outdated (round {comment.round})"}.get(status, "✎")  # fmt: skip
+    first = Text.assemble(("  ", ""), (label, style), " ")
+    if not placed:
+        first.append(f"{comment.where} ", "bold")
+        first.append(f"> {comment.quote.strip()}  ", "dim")
+    lines = comment.text.splitlines() or [""]
+    first.append(lines[0], COMMENT_TEXT)
+    out.comment_rows[len(out.rows)] = comment
+    out.rows.append(first)
+    for more in lines[1:]:
+        out.comment_rows[len(out.rows)] = comment
+        out.rows.append(Text.assemble("    ", (more, COMMENT_TEXT)))
+
+
+def prehighlight(lines: DiffLines, rows: int = 60) -> None:
+    """In a worker thread, before the diff is shown: highlight the code in its first ``rows``
+    rows (the first screen), and warm each language's lexer on one line. A lexer's first use
+    compiles its rules (~0.2 s for Python here), which would otherwise stall the first frame or
+    page down that shows that language."""
+    warmed: set[str] = set()
+    kept = []
+    for hunk in lines.hunks:
+        if hunk.start < rows:
+            lines.rows[hunk.start : hunk.end] = highlight_hunk(hunk)
+            continue
+        name = hunk.path.rsplit("/", 1)[-1]
+        language = _lexer_by_name(name) or name
+        if language not in warmed:
+            warmed.add(language)
+            highlight_hunk(Hunk(hunk.path, 0, 1, hunk.raw[:1]))
+        kept.append(hunk)
+    lines.hunks[:] = kept
 
 
 def _plain_row(line: str) -> Text:
@@ -185,39 +376,86 @@ def _foreground(style: Style | str) -> Style:
 
 
 class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
-    """Diff rows drawn on demand; a hunk is highlighted the first time a row of it is drawn."""
+    """Diff rows drawn on demand; a hunk is highlighted the first time a row of it is drawn.
+    A line cursor for comments and folds (its keys: ``Scope.DIFF`` in ``keys.py``)."""
 
     DEFAULT_CSS = "DiffView { height: 1fr; overflow: auto auto; }"
+    BINDINGS = bindings(Scope.DIFF)
+
+    class CommentWritten(Message):
+        """The reviewer wrote a comment on ``anchor`` (``comment_id``: the one edited)."""
+
+        def __init__(self, card_id: str, anchor: LineAnchor, text: str, comment_id: int | None):
+            super().__init__()
+            self.card_id, self.anchor, self.text, self.comment_id = (
+                card_id,
+                anchor,
+                text,
+                comment_id,
+            )
+
+    class CommentRemoved(Message):
+        def __init__(self, card_id: str, comment_id: int):
+            super().__init__()
+            self.card_id, self.comment_id = card_id, comment_id
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.diff = DiffLines()
+        self.cursor = 0
         self._hunk_at: dict[int, Hunk] = {}
         self._cache: OrderedDict[int, tuple[Strip, Style]] = OrderedDict()
+        self._style: Style | None = None
 
     def show(self, diff: DiffLines, keep_scroll: bool = False) -> None:
+        same_card = (
+            diff.source.card_id is not None and diff.source.card_id == self.diff.source.card_id
+        )
+        toggled = self.diff.source.toggled if same_card else frozenset()
+        if toggled and diff.source.diff is not None:  # the reviewer's folds outlive a refresh
+            diff = self._render(replace(diff.source, toggled=toggled))
+        self._set(diff)
+        if not keep_scroll or not same_card:
+            self.cursor = 0
+            self.scroll_to(0, 0, animate=False)
+        self.cursor = min(self.cursor, max(0, len(diff.rows) - 1))
+
+    def show_comments(self, card_id: str, comments: Sequence[ReviewComment]) -> None:
+        """The card's comments as the session has them now (after one was written)."""
+        source = self.diff.source
+        if source.card_id != card_id or source.diff is None:
+            return
+        self._set(self._render(replace(source, comments=tuple(comments))))
+
+    @staticmethod
+    def _render(source: DiffSource) -> DiffLines:
+        assert source.diff is not None
+        return render_diff(source.diff, source.title, comments=source.comments,
+                           toggled=source.toggled, notices=source.notices,
+                           card_id=source.card_id)  # fmt: skip
+
+    def _set(self, diff: DiffLines) -> None:
         self.diff = diff
         self._hunk_at = {row: hunk for hunk in diff.hunks for row in range(hunk.start, hunk.end)}
         self._cache.clear()
-        width = max((row.cell_len for row in diff.rows), default=0)
-        self.virtual_size = Size(width, len(diff.rows))
-        if not keep_scroll:
-            self.scroll_to(0, 0, animate=False)
+        self.virtual_size = Size(diff.width, len(diff.rows))
         self.refresh()
+
+    # ------------------------------------------------------------------ drawing
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = y + scroll_y
         width = self.scrollable_content_region.width
         if index >= len(self.diff.rows):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style())
         hunk = self._hunk_at.get(index)
         if hunk is not None:
             self._highlight(hunk)
-        base = self.rich_style
+        base = self._base_style()
         cached = self._cache.get(index)
         if cached is None:
-            row = self.diff.rows[index]
+            row = self.diff.row_text(index)
             fill = base + row.style if isinstance(row.style, Style) else base  # whole-row styles
             # Segments without a background of their own take the widget's, not the terminal's.
             strip = Strip(list(row.render(_CONSOLE))).apply_style(fill).simplify()
@@ -225,6 +463,9 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
             if len(self._cache) > 2000:
                 self._cache.popitem(last=False)
         strip, fill = cached
+        if index == self.cursor and self.has_focus:
+            fill = fill + CURSOR
+            strip = Strip(Segment.apply_style(strip, post_style=CURSOR), strip.cell_length)
         return strip.crop_extend(scroll_x, scroll_x + width, fill)
 
     def _highlight(self, hunk: Hunk) -> None:
@@ -233,9 +474,134 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
             self._hunk_at.pop(row, None)
             self._cache.pop(row, None)
 
+    def _base_style(self) -> Style:
+        # rich_style walks the ancestors (about 1 ms here): once per style change, not per row
+        if self._style is None:
+            self._style = self.rich_style
+        return self._style
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._style = None
         self._cache.clear()
 
     def plain_text(self) -> str:
         return self.diff.plain
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self.refresh()  # the cursor shows while the view has the focus
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self.refresh()
+
+    # ------------------------------------------------------------------ cursor
+
+    def move_cursor(self, row: int) -> None:
+        rows = len(self.diff.rows)
+        if not rows:
+            return
+        old, self.cursor = self.cursor, max(0, min(rows - 1, row))
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False)
+        self.refresh_lines(old - self.scroll_offset.y)
+        self.refresh_lines(self.cursor - self.scroll_offset.y)
+        self.refresh()
+
+    def action_cursor(self, step: int) -> None:
+        self.move_cursor(self.cursor + step)
+
+    def action_cursor_page(self, pages: int) -> None:
+        self.move_cursor(self.cursor + pages * max(1, self.scrollable_content_region.height - 1))
+
+    def on_click(self, event: events.Click) -> None:
+        self.focus()
+        self.move_cursor(event.y + self.scroll_offset.y)
+
+    def action_next_file(self, step: int) -> None:
+        """]/[: the cursor to the next (previous) file's header, at the top of the view."""
+        sections = self.diff.sections
+        if not sections:
+            return
+        if step > 0:
+            target = next((r for r in sections if r > self.cursor), None)
+        else:
+            target = next((r for r in reversed(sections) if r < self.cursor), None)
+        if target is None:
+            self.app.bell()
+            return
+        self.move_cursor(target)
+        self.scroll_to(y=target, animate=False)
+
+    def action_toggle_fold(self) -> None:
+        """enter: fold or unfold the file under the cursor (its header, its list row, its code)."""
+        path = self._path_at(self.cursor)
+        source = self.diff.source
+        if path is None or source.diff is None:
+            return
+        f = next((f for f in source.diff.files if f.path == path), None)
+        if f is None or f.skipped:
+            self.app.notify(
+                f"{path}: {f.skipped if f else 'gone'}, there is nothing to unfold", timeout=3
+            )
+            return
+        toggled = source.toggled ^ {path}
+        was_in_list = (
+            self.cursor not in self.diff.sections and self.cursor < (self.diff.sections or [0])[0]
+        )
+        self._set(self._render(replace(source, toggled=toggled)))
+        if not was_in_list:  # stay on the file's header: its code opens (or closes) below it
+            header = next((r for r in self.diff.sections if self.diff.file_rows.get(r) == path), 0)
+            self.move_cursor(header)
+
+    def _path_at(self, row: int) -> str | None:
+        if row in self.diff.file_rows:
+            return self.diff.file_rows[row]
+        anchor = self.diff.anchors.get(row)
+        if anchor is not None:
+            return anchor.path
+        headers = [r for r in self.diff.sections if r <= row]
+        return self.diff.file_rows.get(headers[-1]) if headers else None
+
+    # ------------------------------------------------------------------ comments
+
+    def action_comment(self) -> None:
+        """a: write (or edit) the comment on the cursor's line."""
+        card_id = self.diff.source.card_id
+        comment = self.diff.comment_on(self.cursor)
+        anchor = self.diff.anchors.get(self.cursor)
+        if comment is not None and anchor is None:
+            anchor = LineAnchor(comment.path, comment.line, comment.quote)
+        if card_id is None or anchor is None:
+            self.app.notify(
+                "Put the cursor on a line of code (j/k or a click) to comment on it.", timeout=3
+            )
+            return
+        editing = comment if comment is not None and comment.status == "pending" else None
+
+        def written(text: str | None) -> None:
+            if text:
+                self.post_message(
+                    self.CommentWritten(card_id, anchor, text, editing.id if editing else None)
+                )
+
+        self.app.push_screen(
+            TextDialog(
+                f"{'Edit the comment on' if editing else 'Comment on'} {anchor.path}:{anchor.line}",
+                editing.text if editing else "",
+                hint="ctrl+s saves · escape cancels · it goes to the agent with the next send "
+                "back (b)",
+            ),
+            written,
+        )
+
+    def action_remove_comment(self) -> None:
+        """delete: remove the comment on the cursor's line."""
+        card_id = self.diff.source.card_id
+        comment = self.diff.comment_on(self.cursor)
+        if card_id is None or comment is None:
+            self.app.notify("No comment on this line.", timeout=3)
+            return
+        self.post_message(self.CommentRemoved(card_id, comment.id))

@@ -44,6 +44,10 @@ WORKER_FAILURES: dict[str, Failure] = {
     "planning": Failure("Planning failed", "The card is unchanged; press T or S to try again."),
     "log-history": Failure("Run log not loaded", "Select another card and back to load it again."),
     "diff": Failure("Diff not shown", "It is computed again on the agent's next edit."),
+    "comments": Failure("Comment not saved", "Press a on the line to write it again."),
+    "comment-counts": Failure(
+        "Comment counts not loaded", "Cards show ✎ once their Diff tab has been opened."
+    ),
     "diff-watch": Failure(
         "Diff stopped following the worktree", "Select another card and back to follow it again."
     ),

@@ -28,7 +28,7 @@ from ..core.events import (
 )
 from ..core.log_format import format_event, format_events
 from ..core.session import ActionFailed
-from .diff_view import render_diff
+from .diff_view import prehighlight, render_diff
 
 if TYPE_CHECKING:
     from .app import KanbanApp
@@ -43,6 +43,13 @@ AFTER_REVIEW = (RunPhase.DISCARDED, RunPhase.MERGED)  # a run's ends that the re
 HISTORY_FIRST = 1_000
 HISTORY_GROWTH = 10
 EARLIER_MARK = "⋯ earlier events not shown: scroll up to load them"
+
+
+def diff_notices(view) -> list[Text]:
+    """What the reviewer must see at the top of the Diff tab, above the file list, for the
+    card's diff (``session.DiffView``): none yet. The place for review warnings such as files
+    changed outside the card's ``files``."""
+    return []
 
 
 class PanelFeed:
@@ -276,7 +283,12 @@ class PanelFeed:
 
         def compute():
             view = session.diff(card_id)
-            return view, render_diff(view.diff)
+            comments = session.line_comments(card_id)
+            lines = render_diff(
+                view.diff, comments=comments, card_id=card_id, notices=diff_notices(view)
+            )
+            prehighlight(lines)
+            return view, lines
 
         try:
             view, lines = await asyncio.to_thread(compute)
@@ -292,7 +304,39 @@ class PanelFeed:
             return
         self.panel.diff_show(Text(view.where(), style="dim"), lines, keep_scroll=True)
         self.panel.diff_scope_show(view.scope.lines() if view.scope is not None else [])
+        self.app.set_comment_count(card_id, lines.source.comments)
         self._watch(view.worktree if view.live else None)
+
+    # ------------------------------------------------------------------ line comments
+
+    def save_comment(self, card_id: str, write) -> None:
+        """Have the session store a comment change (``write(session)``, off the UI thread), then
+        show the card's comments as they are now."""
+        self.app.run_worker(
+            partial(self._save_comment, card_id, write),
+            group="comments",
+            exit_on_error=False,
+        )
+
+    async def _save_comment(self, card_id: str, write) -> None:
+        session = self.app.session
+
+        def save():
+            write(session)
+            return session.line_comments(card_id)
+
+        try:
+            comments = await asyncio.to_thread(save)
+        except ActionFailed as exc:
+            self.app.notify(str(exc), title="Comment not saved", severity="error")
+            return
+        self.app.set_comment_count(card_id, comments)
+        if self.card_id == card_id:
+            self.panel.diff_comments(card_id, comments)
+            # A diff being computed meanwhile read the comments before this one: start it over
+            # (the diff group is exclusive), or it would show the card without it.
+            if any(w.group == "diff" and w.is_running for w in self.app.workers):
+                self.refresh_diff(immediate=True)
 
     # ------------------------------------------------------------------ worktree watching (command agents)
 

@@ -26,6 +26,7 @@ class Section(StrEnum):
     CARDS = "Cards"
     AGENTS = "Agents"
     REVIEW = "Review"
+    DIFF = "Diff tab (once it has the focus: enter, or a click)"
     PLAN = "Plan"
     VIEW = "View"
 
@@ -41,6 +42,7 @@ RUNNABLE = (NO_RUN, "failed", "cancelled", "interrupted", "discarded")  # r star
 class Scope(Enum):
     APP = "app"  # KanbanApp.BINDINGS: active on every screen of the board
     BOARD = "board"  # BoardView.BINDINGS: selection keys, active while the board has focus
+    DIFF = "diff"  # DiffView.BINDINGS: its line cursor, comments and folds, while it has focus
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,9 @@ _SIDEWAYS = _row(Section.MOVE, "H L / shift+← →", "move the card to the prev
 _UP_DOWN = _row(Section.MOVE, "K J", "move the card up / down in its column")
 _WORKTREE = _row(Section.REVIEW, "s / o", "a shell / your editor in the card's worktree")
 _TABS = _row(Section.VIEW, "1 2 3 4", "panel tabs: Card, Log, Diff, Tests")
+_DIFF_LINES = _row(Section.DIFF, "↓ ↑ / j k", "line cursor down / up (a click puts it on a line)")
+_DIFF_PAGES = _row(Section.DIFF, "pgup / pgdn", "line cursor a screen up / down")
+_DIFF_FILES = _row(Section.DIFF, "] [", "next / previous file")
 
 KEYS: tuple[Key | HelpRow, ...] = (
     # --- Navigate: the board's own keys, then the pointer and the panel
@@ -165,6 +170,19 @@ KEYS: tuple[Key | HelpRow, ...] = (
         command=Command("Review: shell in worktree", "Open a shell in the card's worktree")),
     Key("o", "open_worktree", _WORKTREE, "Open worktree",
         command=Command("Review: editor on worktree", "Open your editor on the card's worktree")),
+    # --- The Diff tab's own keys (its line cursor, comments, folds)
+    Key("down,j", "cursor(1)", _DIFF_LINES, "Down", scope=Scope.DIFF),
+    Key("up,k", "cursor(-1)", _DIFF_LINES, "Up", scope=Scope.DIFF),
+    Key("pagedown", "cursor_page(1)", _DIFF_PAGES, "Page down", scope=Scope.DIFF),
+    Key("pageup", "cursor_page(-1)", _DIFF_PAGES, "Page up", scope=Scope.DIFF),
+    Key("a", "comment", _row(Section.DIFF, "a", "comment on the cursor's line, or edit its comment "
+        "(sent to the agent with the next send back, b)"), "Comment", scope=Scope.DIFF),
+    Key("delete", "remove_comment", _row(Section.DIFF, "delete", "remove the comment on the cursor's line"),
+        "Remove comment", scope=Scope.DIFF),
+    Key("right_square_bracket", "next_file(1)", _DIFF_FILES, "Next file", scope=Scope.DIFF),
+    Key("left_square_bracket", "next_file(-1)", _DIFF_FILES, "Previous file", scope=Scope.DIFF),
+    Key("enter", "toggle_fold", _row(Section.DIFF, "enter", "fold / unfold the file under the cursor "
+        "(lock, generated and large files start folded)"), "Fold", scope=Scope.DIFF),
     # --- Filter: in the footer after Merge, in the help under Cards
     Key("slash", "filter", _row(Section.CARDS, "/", "filter by text, #label or id; escape clears"),
         "Filter", footer=True, key_display="/",

@@ -231,6 +231,17 @@ class SidePanel(Vertical):
         notice.update(Text("\n".join(f"⊘ {line}" for line in lines), style="bold red"))
         notice.display = bool(lines)
 
+    def diff_comments(self, card_id: str, comments) -> None:
+        self.query_one("#diff-view", DiffView).show_comments(card_id, comments)
+
+    def focus_content(self) -> None:
+        """enter from the board: into the Diff tab's lines when it shows, else the tabs."""
+        tabs = self.query_one("#panel-tabs", TabbedContent)
+        if tabs.active == "tab-diff":
+            self.query_one("#diff-view", DiffView).focus()
+        else:
+            tabs.focus()
+
     def diff_message(self, status: str | Text) -> None:
         self.query_one("#diff-scope", Static).display = False
         self.query_one("#diff-status", Static).update(status)

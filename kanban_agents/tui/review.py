@@ -193,14 +193,20 @@ class ReviewActions:
             self.notify(refusal, title="Cannot send back", severity="warning")
             return
 
+        comments = self.comment_counts.get(card.id, 0)
+
         async def sent(feedback: str | None) -> None:
-            if feedback:
+            if feedback or (feedback is not None and comments):
                 await self._send_back(card.id, feedback)
 
+        with_comments = f" with {comments} line comment{'s' * (comments != 1)}" if comments else ""
         self.push_screen(
             TextDialog(
-                f"Send {card.id} back: what should the agent change?",
-                hint="Appended to the card under '## Review notes'. ctrl+s sends, escape cancels.",
+                f"Send {card.id} back{with_comments}: what should the agent change?",
+                hint="Appended to the card under '## Review notes'"
+                + (", the line comments after your notes (these may be empty)" if comments else "")
+                + ". ctrl+s sends, escape cancels.",
+                allow_empty=bool(comments),
             ),
             sent,
         )
@@ -212,6 +218,7 @@ class ReviewActions:
             self.notify(str(exc), title="Send back failed", severity="error")
             return
         self.notify(f"{card_id} went back to its agent with your notes.", timeout=4)
+        self.load_comment_counts()  # its comments are sent now
         self.refresh_board()
 
     def action_discard(self) -> None:

@@ -10,9 +10,11 @@ from textual.app import App
 from kanban_agents.tui.app import KanbanApp
 from kanban_agents.tui.board import BoardView
 from kanban_agents.tui.dialogs import HelpScreen
+from kanban_agents.tui.diff_view import DiffView
 
 SYMBOLS = {"left": "←", "right": "→", "up": "↑", "down": "↓", "slash": "/", "question_mark": "?",
-           "pageup": "pgup", "pagedown": "pgdn"}  # fmt: skip
+           "pageup": "pgup", "pagedown": "pgdn", "right_square_bracket": "]",
+           "left_square_bracket": "["}  # fmt: skip
 POINTER_ROWS = {"mouse click", "mouse drag"}  # the mouse: no key to bind
 
 
@@ -34,9 +36,9 @@ def help_rows(app: KanbanApp) -> list[tuple[str, str]]:
 
 
 def bound_keys() -> dict[str, str]:
-    """Every key of the board's app and board view, with its action."""
+    """Every key of the board's app, board view and Diff tab, with its action."""
     found = {}
-    for binding in [*KanbanApp.BINDINGS, *BoardView.BINDINGS]:
+    for binding in [*KanbanApp.BINDINGS, *BoardView.BINDINGS, *DiffView.BINDINGS]:
         for key in binding.key.split(","):
             found[key.strip()] = binding.action
     return found
