@@ -71,26 +71,25 @@ def _board_near(cwd: Path, top: Path | None) -> Path | None:
 
 def main_checkout_of(top: Path) -> Path | None:
     """The main checkout of the repository when ``top`` is a linked worktree (its ``.git`` is a
-    file), else None. A submodule's ``.git`` is a file too, but its common dir is not a
-    ``.git`` directory of a checkout: None."""
-    if not (top / ".git").is_file():
-        return None
-    import subprocess
-
+    file naming ``.git/worktrees/<name>``, whose ``commondir`` leads back to the shared ``.git``),
+    else None. Read from git's files, as git does: no git process (``list`` stays fast). A
+    submodule's ``.git`` is a file too, but its git dir has no ``commondir``: None."""
     try:
-        common = subprocess.run(
-            ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-            cwd=top,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
+        pointer = (top / ".git").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):  # a directory (the main checkout), or unreadable
         return None
-    path = Path(common.stdout.strip())
-    if common.returncode != 0 or path.name != ".git" or not path.is_dir():
+    if not pointer.startswith("gitdir:"):
         return None
-    return path.parent if path.parent != top else None
+    git_dir = Path(pointer.removeprefix("gitdir:").strip())
+    git_dir = git_dir if git_dir.is_absolute() else (top / git_dir)
+    try:
+        common = Path((git_dir / "commondir").read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError):
+        return None
+    common = (common if common.is_absolute() else git_dir / common).resolve()
+    if common.name != ".git" or not common.is_dir():
+        return None
+    return common.parent if common.parent != top.resolve() else None
 
 
 def _looks_like_board(path: Path) -> bool:
