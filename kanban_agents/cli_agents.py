@@ -1,4 +1,4 @@
-"""Headless agent commands: ``run``, ``status``, ``log``.
+"""Headless agent commands: ``run``, ``say``, ``status``, ``log``.
 
 Their names, flags and help are rows of the command table in ``cli.py``.
 """
@@ -140,6 +140,15 @@ def _action(call, *args):
         return call(*args)
     except _action_errors() as exc:
         raise UserError(str(exc)) from None
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    session = open_session(args, agents=False)
+    card = find_card(session.store, args.card)
+    text = sys.stdin.read() if args.message == "-" else args.message
+    sent = _action(session.say, card.id, text)
+    print(sent.explanation)
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -152,6 +152,16 @@ class UsageUpdated(Event):
 
 
 @dataclass(frozen=True)
+class ReviewerMessage(Event):
+    """A message the reviewer sent the running agent (``i``, ``kanban-agents say``), as the
+    agent got it: before its next model turn, or with the review notes of a command agent."""
+
+    text: str
+    message_id: str = ""
+    kind: ClassVar[str] = "reviewer_message"
+
+
+@dataclass(frozen=True)
 class DiffChanged(Event):
     kind: ClassVar[str] = "diff"
 
@@ -191,6 +201,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ToolFinished,
         TestsFinished,
         UsageUpdated,
+        ReviewerMessage,
         DiffChanged,
         Notice,
         RunFinished,

@@ -3,6 +3,7 @@
 
   ◆ state changes     » assistant text      ▶ tool calls        ✔/✖ tool results and tests
   │ folded output     $ commands            ! notices and retries
+  ✉ your messages to the running agent
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .events import (
     Event,
     LogLine,
     Notice,
+    ReviewerMessage,
     RunFinished,
     StateChanged,
     TestsFinished,
@@ -60,6 +62,9 @@ def format_event(event: Event) -> list[str]:
         return [f"{mark} (attempt {event.attempt})", *fold(event.output)]
     if isinstance(event, Notice):
         return [f"! {event.text}"]
+    if isinstance(event, ReviewerMessage):
+        lines = event.text.strip().splitlines() or [""]
+        return [f"✉ you to the agent: {lines[0]}", *(f"  {line}" for line in lines[1:])]
     if isinstance(event, LogLine):  # one event may carry several lines (a chunk of output)
         if event.stream in ("stdout", "stderr", "setup"):
             return [f"│ {line}" for line in event.text.split("\n")]

@@ -42,6 +42,7 @@ from .events import (
     event_from_dict,
 )
 from .host import FileLock, board_host_pid
+from .inbox import Inbox
 from .paths import state_dir
 from .safe_write import write_atomic
 
@@ -147,6 +148,10 @@ class RunRecords:
 
     def lock(self, card_id: str) -> FileLock:
         return FileLock(self.card_dir(card_id) / "lock")
+
+    def inbox(self, card_id: str) -> Inbox:
+        """The reviewer's messages to the card's agent (see ``inbox.py``)."""
+        return Inbox(self.card_dir(card_id))
 
     # ------------------------------------------------------------------ state
 

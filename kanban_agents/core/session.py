@@ -526,6 +526,25 @@ class BoardSession:
             "new branch from the base"
         )
 
+    def say(self, card_id: str, text: str):
+        """Send the reviewer's message to the card's agent (see ``steering.py``); returns a
+        ``SentMessage`` whose ``explanation`` says when the agent reads it."""
+        from .steering import EmptyMessage, say
+
+        card = self.store.get(card_id)
+        records = self._records()
+        status = self.status(card_id)
+        if status is not None and status.state is not None:
+            state = status.state
+        else:
+            recorded = records.load_state(card_id)
+            state = records.as_seen(recorded).state if recorded is not None else None
+        in_column = self.store.status_of(card) == self.settings.board.agent_column
+        try:
+            return say(card, text, records, self.settings, state, in_column)
+        except EmptyMessage as exc:
+            raise ActionFailed(str(exc)) from None
+
     def cancel(self, card_id: str, reason: str = "cancelled by you") -> bool:
         return self.runs.cancel(card_id, reason) if self._agents else False
 

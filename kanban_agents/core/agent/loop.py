@@ -64,12 +64,15 @@ class Agent:
         emit: Emitter,
         on_finish: Callable[[str], Awaitable[str | None]],
         checkpoint: Callable[[list[dict]], None] = lambda messages: None,
+        before_turn: Callable[[list[dict]], None] = lambda messages: None,
     ):
         self.model, self.toolbox, self.limits, self.emit = model, toolbox, limits, emit
         self.on_finish = on_finish  # None: accepted; text: why not (e.g. the failing test output)
         self.checkpoint = (
             checkpoint  # saves the conversation after each step, so a crash can resume
         )
+        # Adds what arrived meanwhile (the reviewer's messages) before each model turn.
+        self.before_turn = before_turn
         self.steps = self.prompt_tokens = self.completion_tokens = self.tool_calls = 0
         self.usage_estimated = False  # some turn's usage was our estimate, not the server's
         self.summary: str | None = None
@@ -87,6 +90,7 @@ class Agent:
         idle = 0
         while self.summary is None:
             self._check_limits()
+            self.before_turn(messages)
             turn = await self.step(messages)
             self.checkpoint(messages)
             idle = 0 if turn.tool_calls else idle + 1

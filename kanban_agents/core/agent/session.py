@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 from .. import git
 from ..card import Card
-from ..events import RUNNING, TESTING, Emitter, LogLine, Notice, RunPhase, Sink, TestsFinished
+from ..events import (
+    RUNNING,
+    TESTING,
+    Emitter,
+    LogLine,
+    Notice,
+    ReviewerMessage,
+    RunPhase,
+    Sink,
+    TestsFinished,
+)
 from ..records import RunRecords, RunState
 from ..runs.errors import RunError
 
@@ -105,6 +115,8 @@ class AgentSession:
         from .prompt import SYSTEM_PROMPT, card_prompt, review_prompt
 
         messages = repaired(self.records.load_messages(self.card.id))
+        if messages:
+            self.records.inbox(self.card.id).settle(messages, self.record.run)
         feedback = self.record.extra.pop("pending_feedback", None)
         if not messages:
             return [
@@ -147,6 +159,7 @@ class AgentSession:
             self.emit,
             self.tests_stop_or_retry(),
             checkpoint=lambda history: self.records.save_messages(self.card.id, history),
+            before_turn=self.deliver_messages,
         )
         try:
             return await agent.run(messages)
@@ -159,6 +172,19 @@ class AgentSession:
             self.record.tokens = agent.prompt_tokens + agent.completion_tokens
             self.record.tokens_estimated = agent.usage_estimated
             self.records.save_messages(self.card.id, messages)
+
+    def deliver_messages(self, messages: list[dict]) -> None:
+        """The reviewer's pending messages join the conversation as user messages, in the order
+        sent; the conversation is saved before they are marked delivered (see ``inbox.py``)."""
+        inbox = self.records.inbox(self.card.id)
+        pending = inbox.pending()
+        if not pending:
+            return
+        for message in pending:
+            messages.append(message.as_user_message())
+            self.emit(ReviewerMessage, text=message.text, message_id=message.id)
+        self.records.save_messages(self.card.id, messages)
+        inbox.mark_delivered([m.id for m in pending], self.record.run)
 
     def _checked_after_run(self, call):
         """``Toolbox.call``, followed by ``after_command`` once a ``run`` call is done (its
@@ -213,6 +239,7 @@ class AgentSession:
         from .prompt import command_prompt
 
         prompt = command_prompt(self.card, self.space.path, self.space.branch)
+        prompt += self.take_messages_for_command()
         runtime = self.runtime if profile.sandbox else None
         if not profile.sandbox:
             self.record.extra["sandbox"] = "off"  # status --json and the card's badge say so
@@ -259,6 +286,19 @@ class AgentSession:
         if not tests.passed:
             raise RunError(f"the agent finished but the tests fail: {last_line(tests.output)}")
         return summary_line(result.output)
+
+    def take_messages_for_command(self) -> str:
+        """A command agent cannot be told anything mid-run: the messages sent to it since its
+        last run go into its prompt with the review notes, as a section ("" when none)."""
+        inbox = self.records.inbox(self.card.id)
+        pending = inbox.pending()
+        if not pending:
+            return ""
+        for message in pending:
+            self.emit(ReviewerMessage, text=message.text, message_id=message.id)
+        inbox.mark_delivered([m.id for m in pending], self.record.run)
+        notes = "\n\n".join(f"- {m.text.strip()}" for m in pending)
+        return f"\n## Messages from the reviewer (sent while the card waited or ran)\n{notes}\n"
 
     async def worktree_tree(self) -> str:
         """The worktree's whole state (untracked files too, the agent's side files not) as a
