@@ -754,6 +754,7 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
 
     def action_focus_board(self) -> None:
         """escape: back to the board; on the board (or in the filter box), clear the filter."""
+        self.panel.close_message_line()
         box = self.query_one("#filter", Input)
         if box.has_focus or (self.board.has_focus and self.filter_text):
             box.value = ""
