@@ -153,6 +153,7 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from .core.card import Card
+    from .core.log_format import format_cost
 
     session = open_session(args)
     store = session.store
@@ -174,6 +175,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "steps": state.steps,
                 "tokens": state.tokens,
                 "tokens_estimated": state.tokens_estimated,
+                "cost": state.cost,  # dollars of this run; null: unknown (no [pricing], or
+                # a command agent that did not say)
+                "card_cost": state.card_cost,  # dollars of all the card's runs
                 "branch": state.branch,
                 "worktree": state.worktree,
                 "base": state.base,
@@ -188,8 +192,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         orphans = [{"path": str(w.path), "branch": w.branch} for w in session.orphans()]
     except _action_errors():  # git failing to list worktrees must not hide the runs
         orphans = []
+    known = [row["card_cost"] for row in rows if row["card_cost"] is not None]
+    total = sum(known) if known else None
     if args.json:
-        print_json(jsonable({"runs": rows, "orphaned_worktrees": orphans, "pull_requests": prs}))
+        print_json(
+            jsonable(
+                {
+                    "runs": rows,
+                    "total_cost": total,
+                    "orphaned_worktrees": orphans,
+                    "pull_requests": prs,
+                }
+            )
+        )
         return 0
     if not rows:
         print("no agent runs yet (move a card to the agent column, or 'kanban-agents run CARD')")
@@ -198,11 +213,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         live = f" pid {row['pid']}" if row["live"] else ""
         estimate = "~" if row["tokens_estimated"] else ""  # the server reported no usage
         tokens = f"  {estimate}{row['tokens']} tok" if row["tokens"] else ""
+        if row["cost"] is not None or row["tokens"] or row["state"] in ("review", "failed"):
+            tokens += f"  {format_cost(row['cost'])}"
         reason = f"  {row['reason']}" if row["reason"] else ""
         state = row["state"] or "(not started)"  # a record with no state yet: a queued card
         run = f"run {row['run']}  " if row["run"] else ""
         unconfined = "  UNCONFINED" if row["sandbox"] == "off" else ""  # no sandbox: said
         print(f"{row['card']:<{width}}  {run}{state:<11}{live}{tokens}{unconfined}{reason}")
+    if rows:
+        print(f"total: {format_cost(total)}" + ("" if total is not None else " (no [pricing])"))
     if orphans:
         print(
             f"\norphaned worktrees (their card is gone; remove with 'git worktree remove'): {len(orphans)}"

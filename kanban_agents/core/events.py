@@ -144,6 +144,9 @@ class UsageUpdated(Event):
     completion_tokens: int
     steps: int
     estimated: bool = False  # the server gave no usage: the counts are an estimate
+    cached_tokens: int = 0
+    cost: float | None = None  # dollars of this run so far; None: no [pricing] for the model
+    cost_total: float | None = None  # dollars of all the card's runs, this one included
     kind: ClassVar[str] = "usage"
 
     @property
@@ -249,6 +252,8 @@ class RunStatus:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     tokens_estimated: bool = False
+    cost: float | None = None  # this run's dollars (None: unknown)
+    cost_total: float | None = None  # the card's dollars over all its runs (None: unknown)
     started: float | None = None
     finished: float | None = None
     attempt: int = 0
@@ -278,6 +283,7 @@ class RunStatus:
             self.completion_tokens = event.completion_tokens
             self.tokens_estimated = event.estimated
             self.steps = event.steps
+            self.cost, self.cost_total = event.cost, event.cost_total
         elif isinstance(event, TestsFinished):
             self.last_tests = event
             self.attempt = event.attempt

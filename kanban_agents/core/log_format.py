@@ -72,6 +72,15 @@ def format_event(event: Event) -> list[str]:
     return []
 
 
+def format_cost(dollars: float | None) -> str:
+    """Dollars as the board and the CLI show them; None (no [pricing]): "cost unknown"."""
+    if dollars is None:
+        return "cost unknown"
+    if dollars < 0.01:
+        return f"${dollars:.4f}"
+    return f"${dollars:.2f}"
+
+
 def format_events(events: Iterable[Event]) -> list[str]:
     lines: list[str] = []
     for event in events:

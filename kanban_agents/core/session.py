@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 RADAR_DEBOUNCE = 1.0  # seconds: one scan a second at most
 RADAR_RECHECK = 5.0  # seconds between looks at a base branch that may have moved
 PR_POLL = 300.0  # seconds between asking gh whether the cards' pull requests are merged
+COST_REREAD = 5.0  # seconds between reads of the records for today's cost
 
 
 # ---------------------------------------------------------------------------- events
@@ -215,6 +216,7 @@ class BoardSession:
         self._started = False
         self.radar_scans = 0  # how many scans ran (tests and benchmarks look)
         self._theme = store.settings.ui.theme  # the last one chosen (remember_theme)
+        self._cost_cache: tuple[float, float, float] | None = None  # read at, midnight, $
         store.add_listener(self._on_store_change)
 
     @classmethod
@@ -356,6 +358,8 @@ class BoardSession:
         self._emit(event)
         from .events import DiffChanged, RunFinished, ToolFinished
 
+        if isinstance(event, RunFinished):
+            self._cost_cache = None  # its cost moves from the live figure to the records
         if isinstance(event, RunFinished | DiffChanged) or (
             isinstance(event, ToolFinished) and event.name in ("write_file", "edit_file")
         ):
@@ -612,6 +616,34 @@ class BoardSession:
             (state, records.lock(state.card_id).holder())
             for state in map(records.as_seen, records.all_states())
         ]
+
+    def cost_today(self) -> float:
+        """Dollars of today's runs (since local midnight): finished ones from the records
+        (read at most every few seconds), running ones from their events."""
+        from .pricing import cost_since, start_of_today
+
+        now = time.time()
+        midnight = start_of_today(now)
+        cached = self._cost_cache
+        if cached is None or now - cached[0] > COST_REREAD or cached[1] != midnight:
+            try:
+                states = self._records().all_states()
+            except ActionFailed:
+                states = []
+            live = {c for c, s in self.statuses().items() if s.state in ACTIVE_STATES}
+            # A live run's cost comes from its events; its record may hold an older figure.
+            extras = [
+                {
+                    **s.extra,
+                    "costs": [c for c in s.extra.get("costs") or [] if c.get("run") != s.run],
+                }
+                if s.card_id in live
+                else s.extra
+                for s in states
+            ]
+            cached = self._cost_cache = (now, midnight, cost_since(extras, midnight))
+        running = sum(s.cost or 0.0 for s in self.statuses().values() if s.state in ACTIVE_STATES)
+        return cached[2] + running
 
     def card_run_as_seen(self, card: Card) -> dict[str, Any]:
         """The card's ``run`` front matter, corrected when its process is gone."""

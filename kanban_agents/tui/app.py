@@ -38,6 +38,7 @@ from ..core.events import (
     UsageUpdated,
 )
 from ..core.lint import lint_card
+from ..core.log_format import format_cost
 from ..core.session import (
     BackgroundFailed,
     BoardChanged,
@@ -377,6 +378,7 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
             status.steps if status else 0,
             status.tokens if status else int(card.run.get("tokens") or 0),
             bool(status and status.tokens_estimated),
+            _card_cost(status, card.run),
             format_elapsed(status, self.clock()) if live else "",
             tuple(d for d in card.depends_on if d not in done),
             tuple(status.notices if status else ()) + self._radar_notices(card.id, done),
@@ -389,11 +391,13 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
         if cached is not None and cached[0] == card.digest and cached[1] == dynamic:
             return cached[2]
         findings = lint_card(card)
-        state, steps, tokens, tokens_estimated, elapsed, waiting_on, notices, run, *rest = dynamic
+        state, steps, tokens, tokens_estimated, cost, elapsed, waiting_on, notices, run, *rest = (
+            dynamic
+        )
         unconfined, scope, behind, comments = rest
         view = CardView(id=card.id, title=card.title, priority=card.priority, labels=tuple(card.labels),
                         lint=tuple(f.message for f in findings), lint_codes=tuple(f.code for f in findings),
-                        state=state, run=run, steps=steps, tokens=tokens, tokens_estimated=tokens_estimated,
+                        state=state, run=run, steps=steps, tokens=tokens, tokens_estimated=tokens_estimated, cost=cost,
                         elapsed=elapsed, waiting_on=waiting_on,
                         notices=notices, unconfined=unconfined, scope=scope, behind=behind, comments=comments,
                         pr="" if card.id in done else str(card.meta.get("pr") or ""))  # fmt: skip
@@ -442,6 +446,8 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
         for state in ("running", "queued", "review", "failed"):
             if states.get(state):
                 text.append(f"  · {states[state]} {state}")
+        if self.settings.pricing:
+            text.append(f"  · {format_cost(self.session.cost_today())} today")
         errors = len(self.store.errors)
         if errors:
             text.append(f"  · {errors} unreadable", "bold red")
@@ -852,3 +858,11 @@ def run_app(board_dir: Path, demo: bool = False) -> int:
 def _run_number(value) -> int:
     """The run number a card's ``run:`` line records (a hand edit may hold anything)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _card_cost(status, run: dict) -> float | None:
+    """The card's cost over all its runs: live from its run's events, else from its file."""
+    if status is not None and status.cost_total is not None:
+        return status.cost_total
+    cost = run.get("cost")
+    return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None

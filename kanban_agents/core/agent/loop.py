@@ -17,10 +17,12 @@ from ..events import (
     AssistantMessage,
     Emitter,
     LogLine,
+    Notice,
     ToolCalled,
     ToolFinished,
     UsageUpdated,
 )
+from ..pricing import Usage
 from ..runs.errors import RunError
 from .model import Model, ModelError, ModelTurn, ToolCall
 from .tools import Toolbox, ToolResult, tool_schemas
@@ -53,6 +55,7 @@ class Limits:
     max_steps: int
     max_tokens: int
     max_wall_seconds: float
+    max_cost: float | None = None  # dollars; None: no budget
 
 
 class Agent:
@@ -65,6 +68,8 @@ class Agent:
         on_finish: Callable[[str], Awaitable[str | None]],
         checkpoint: Callable[[list[dict]], None] = lambda messages: None,
         before_turn: Callable[[list[dict]], None] = lambda messages: None,
+        price: Callable[[Usage, str], float | None] = lambda usage, model: None,
+        cost_before: float = 0.0,
     ):
         self.model, self.toolbox, self.limits, self.emit = model, toolbox, limits, emit
         self.on_finish = on_finish  # None: accepted; text: why not (e.g. the failing test output)
@@ -73,6 +78,10 @@ class Agent:
         )
         # Adds what arrived meanwhile (the reviewer's messages) before each model turn.
         self.before_turn = before_turn
+        self.price = price  # dollars of a usage on a model; None: no price for it
+        self.cost_before = cost_before  # what the card's earlier runs cost
+        self.cached_tokens = 0
+        self.cost: float | None = None
         self.steps = self.prompt_tokens = self.completion_tokens = self.tool_calls = 0
         self.usage_estimated = False  # some turn's usage was our estimate, not the server's
         self.summary: str | None = None
@@ -120,12 +129,26 @@ class Agent:
         self.completion_tokens += turn.completion_tokens
         self.tool_calls += len(turn.tool_calls)
         self.usage_estimated = self.usage_estimated or turn.usage_estimated
+        self.cached_tokens += turn.cached_tokens
+        usage = Usage(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
+        unpriced = self.cost is None
+        self.cost = self.price(usage, self.model.name)
+        if self.cost is None and unpriced and self.steps == 1 and self.limits.max_cost is not None:
+            self.emit(
+                Notice,
+                text=f"max_cost ${self.limits.max_cost:g} cannot be checked: kanban.toml has no "
+                f'[pricing."{self.model.name}"]; the run is limited by tokens only',
+                level="warning",
+            )
         self.emit(
             UsageUpdated,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
             steps=self.steps,
             estimated=self.usage_estimated,
+            cached_tokens=self.cached_tokens,
+            cost=self.cost,
+            cost_total=None if self.cost is None else self.cost_before + self.cost,
         )
         messages.append(turn.as_message())
         if turn.text.strip():
@@ -193,6 +216,9 @@ class Agent:
             raise LimitExceeded(f"step limit of {self.limits.max_steps} reached")
         if self.prompt_tokens + self.completion_tokens >= self.limits.max_tokens:
             raise LimitExceeded(f"token limit of {self.limits.max_tokens} reached")
+        budget = self.limits.max_cost
+        if budget is not None and self.cost is not None and self.cost >= budget:
+            raise LimitExceeded(f"budget of ${budget:g} reached")
 
 
 def _parsed(arguments: str) -> dict:

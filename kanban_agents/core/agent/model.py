@@ -78,6 +78,7 @@ class ModelTurn:
     tool_calls: list[ToolCall] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, served from the server's prompt cache
     finish_reason: str | None = None
     usage_estimated: bool = False  # the server gave no usage: the counts are our estimate
 
@@ -449,6 +450,16 @@ def _finished(turn: ModelTurn, calls: dict[int, dict[str, str]], messages: list[
     return turn
 
 
+def _read_usage(usage: Any, turn: ModelTurn) -> None:
+    if not isinstance(usage, dict):
+        return
+    turn.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+    turn.completion_tokens = int(usage.get("completion_tokens") or 0)
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict):
+        turn.cached_tokens = int(details.get("cached_tokens") or 0)
+
+
 def _absorb_chunk(
     chunk: dict[str, Any],
     turn: ModelTurn,
@@ -456,10 +467,7 @@ def _absorb_chunk(
     on_text: Callable[[str], None],
 ) -> None:
     """One ``chat.completion.chunk``, read leniently (servers leave out or repeat fields)."""
-    usage = chunk.get("usage")
-    if isinstance(usage, dict):
-        turn.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        turn.completion_tokens = int(usage.get("completion_tokens") or 0)
+    _read_usage(chunk.get("usage"), turn)
     for choice in chunk.get("choices") or ():
         if not isinstance(choice, dict) or choice.get("index", 0) != 0:
             continue
@@ -535,10 +543,7 @@ def _absorb_completion(
 ) -> None:
     """A whole (non-streamed) completion body, read leniently (minimal servers leave out ids,
     indexes and the like), into the same shape as a stream's chunks."""
-    usage = body.get("usage")
-    if isinstance(usage, dict):
-        turn.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        turn.completion_tokens = int(usage.get("completion_tokens") or 0)
+    _read_usage(body.get("usage"), turn)
     for choice in body["choices"][:1]:
         if not isinstance(choice, dict):
             continue

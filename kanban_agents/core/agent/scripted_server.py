@@ -57,6 +57,7 @@ class Reply:
     tool_calls: list[ToolCallSpec] = field(default_factory=list)
     prompt_tokens: int | None = None  # None: a rough count from the request's messages
     completion_tokens: int | None = None  # None: a rough count from the reply
+    cached_tokens: int | None = None  # reported as prompt_tokens_details.cached_tokens
     delay: float = 0.0  # seconds to wait before answering (for cancel tests)
     chunk_delay: float = 0.0  # seconds between streamed chunks
 
@@ -384,11 +385,14 @@ class _Completion:
         if completion_tokens is None:
             arguments = "".join(_arguments_json(call) for call in self.reply.tool_calls)
             completion_tokens = _rough_tokens(self.reply.text + arguments)
-        return {
+        usage = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": self.prompt_tokens + completion_tokens,
         }
+        if self.reply.cached_tokens is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.reply.cached_tokens}
+        return usage
 
     def as_completion(self) -> dict:
         """The non-streaming ``chat.completion`` object."""

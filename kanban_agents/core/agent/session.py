@@ -150,8 +150,16 @@ class AgentSession:
         )
         if self.after_command is not None:
             toolbox.call = self._checked_after_run(toolbox.call)
+        from ..pricing import cost_of, earlier_cost
+
         messages = self.conversation()
-        limits = Limits(profile.max_steps, profile.max_tokens, profile.max_wall_seconds)
+        limits = Limits(
+            profile.max_steps,
+            profile.max_tokens,
+            profile.max_wall_seconds,
+            max_cost=self.max_cost(profile),
+        )
+        pricing = self.settings.pricing
         agent = Agent(
             model,
             toolbox,
@@ -160,6 +168,8 @@ class AgentSession:
             self.tests_stop_or_retry(),
             checkpoint=lambda history: self.records.save_messages(self.card.id, history),
             before_turn=self.deliver_messages,
+            price=lambda usage, model_name: cost_of(usage, model_name, pricing),
+            cost_before=earlier_cost(self.record.extra, self.record.run),
         )
         try:
             return await agent.run(messages)
@@ -171,7 +181,25 @@ class AgentSession:
             self.record.steps = agent.steps
             self.record.tokens = agent.prompt_tokens + agent.completion_tokens
             self.record.tokens_estimated = agent.usage_estimated
+            self.record_cost(agent.cost)
             self.records.save_messages(self.card.id, messages)
+
+    def max_cost(self, profile) -> float | None:
+        """The run's budget in dollars: the card's ``max_cost``, else the profile's."""
+        value = self.card.meta.get("max_cost", profile.max_cost)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise RunError(
+                f"max_cost in the card must be a number of dollars (like 0.50), not {value!r}"
+            )
+        return float(value)
+
+    def record_cost(self, cost: float | None) -> None:
+        from ..pricing import record_run_cost
+
+        self.record.cost = cost
+        record_run_cost(self.record.extra, self.record.run, cost)
 
     def deliver_messages(self, messages: list[dict]) -> None:
         """The reviewer's pending messages join the conversation as user messages, in the order
@@ -266,6 +294,9 @@ class AgentSession:
             )
         except CommandAgentError as exc:
             raise RunError(str(exc)) from None
+        from ..pricing import command_agent_cost
+
+        self.record_cost(command_agent_cost(result.output))  # None: it did not say
         if self.after_command is not None:
             await self.after_command()
         problem = api_problem(result.output)
