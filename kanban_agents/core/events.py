@@ -165,6 +165,15 @@ class ReviewerMessage(Event):
 
 
 @dataclass(frozen=True)
+class AgentBlocked(Event):
+    """The agent seems to wait for someone: a command agent silent at a question, or model
+    requests that keep failing (``blocked.py``)."""
+
+    reason: str
+    kind: ClassVar[str] = "blocked"
+
+
+@dataclass(frozen=True)
 class DiffChanged(Event):
     kind: ClassVar[str] = "diff"
 
@@ -205,6 +214,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TestsFinished,
         UsageUpdated,
         ReviewerMessage,
+        AgentBlocked,
         DiffChanged,
         Notice,
         RunFinished,
@@ -254,6 +264,7 @@ class RunStatus:
     tokens_estimated: bool = False
     cost: float | None = None  # this run's dollars (None: unknown)
     cost_total: float | None = None  # the card's dollars over all its runs (None: unknown)
+    blocked: str = ""  # why the agent seems to wait for someone; "" once it moves on
     started: float | None = None
     finished: float | None = None
     attempt: int = 0
@@ -271,6 +282,10 @@ class RunStatus:
             if event.run < self.run:
                 return
             self.__init__(self.card_id, run=event.run)  # a new run starts from a clean slate
+        if isinstance(event, StateChanged | RunFinished) or (
+            isinstance(event, LogLine) and event.stream == "stdout"
+        ):
+            self.blocked = ""  # it moved on
         if isinstance(event, StateChanged):
             self.state = event.state
             self.reason = event.reason
@@ -284,7 +299,11 @@ class RunStatus:
             self.tokens_estimated = event.estimated
             self.steps = event.steps
             self.cost, self.cost_total = event.cost, event.cost_total
+            self.blocked = ""
+        elif isinstance(event, AgentBlocked):
+            self.blocked = event.reason
         elif isinstance(event, TestsFinished):
+            self.blocked = ""
             self.last_tests = event
             self.attempt = event.attempt
         elif isinstance(event, Notice):

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 
 from .events import (
+    AgentBlocked,
     AssistantMessage,
     Event,
     LogLine,
@@ -62,6 +63,8 @@ def format_event(event: Event) -> list[str]:
         return [f"{mark} (attempt {event.attempt})", *fold(event.output)]
     if isinstance(event, Notice):
         return [f"! {event.text}"]
+    if isinstance(event, AgentBlocked):
+        return [f"! blocked: {event.reason}"]
     if isinstance(event, ReviewerMessage):
         lines = event.text.strip().splitlines() or [""]
         return [f"✉ you to the agent: {lines[0]}", *(f"  {line}" for line in lines[1:])]

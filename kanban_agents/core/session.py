@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .board import BoardChange, BoardError, BoardStore, CardConflict, CardNotFound
 from .card import Card, CardError
-from .events import ACTIVE_STATES, MERGED, CancelCause, Event, RunStatus
+from .events import ACTIVE_STATES, FAILED, MERGED, CancelCause, Event, RunStatus
 from .frontmatter_edit import DELETE
 from .paths import state_dir
 
@@ -217,6 +217,8 @@ class BoardSession:
         self.radar_scans = 0  # how many scans ran (tests and benchmarks look)
         self._theme = store.settings.ui.theme  # the last one chosen (remember_theme)
         self._cost_cache: tuple[float, float, float] | None = None  # read at, midnight, $
+        self._hooks = None  # HookRunner, made when a hook first fires
+        self._hooks_watching = False
         store.add_listener(self._on_store_change)
 
     @classmethod
@@ -365,6 +367,60 @@ class BoardSession:
         ):
             self.schedule_radar()
 
+    # ------------------------------------------------------------------ hooks ([hooks])
+
+    def _watch_for_hooks(self, runs) -> None:
+        if not self._hooks_watching:
+            self._hooks_watching = True
+            runs.subscribe(self._hooks_on_run_event)
+
+    def _hooks_on_run_event(self, event: Event) -> None:
+        from .events import REVIEW, AgentBlocked, RunFinished
+
+        if isinstance(event, RunFinished) and event.state in (REVIEW, FAILED):
+            hook = "on_review" if event.state == REVIEW else "on_failed"
+            self._fire_hook(hook, event.card_id, str(event.state), event.reason, event.run)
+        elif isinstance(event, AgentBlocked):
+            self._fire_hook("on_blocked", event.card_id, "blocked", event.reason, event.run)
+
+    def _fire_hook(self, name: str, card_id: str, state: str, reason: str, run: int = 0) -> None:
+        """Start the hook's command, if one is set, in the background (``hooks.py``)."""
+        from .hooks import Hook, HookCall, HookRunner
+
+        hook = Hook(name)
+        if self._hooks is None:
+            self._hooks = HookRunner(self.settings.hooks, self.root, self._hook_failed)
+        if not self._hooks.command(hook).strip():
+            return
+        entry = self.store.entry(card_id)
+        try:
+            recorded = self._records().load_state(card_id)
+        except ActionFailed:
+            recorded = None
+        call = HookCall(
+            hook, card_id, title=getattr(entry, "title", "") or "", state=state,
+            worktree=recorded.worktree if recorded is not None else "", reason=reason,
+            run=run or (recorded.run if recorded is not None else 0),
+        )  # fmt: skip
+        self._hooks.fire(call)
+
+    def _hook_failed(self, call, problem: str) -> None:
+        """A hook failed (in its thread): the card's log keeps it, the views show it."""
+        from .events import Notice
+        from .records import run_records
+
+        notice = Notice(call.card_id, call.run, text=problem, level="warning")
+        if call.run:
+            records = run_records(self.store)  # its own file handle: the host may be writing
+            records.append(notice)
+            records.close(call.card_id, call.run)
+        log.warning("%s: %s", call.card_id, problem)
+        self._emit(notice)
+
+    def wait_for_hooks(self, timeout: float | None = None) -> None:
+        if self._hooks is not None:
+            self._hooks.wait(timeout)
+
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, *, host: bool = True) -> None:
@@ -376,6 +432,7 @@ class BoardSession:
             return
         runs = self.runs
         runs.subscribe(self._on_run_event)
+        self._watch_for_hooks(runs)
         if hasattr(runs, "on_subscriber_error"):
             runs.on_subscriber_error = lambda exc, what: self.report_failure(
                 what or "an agent event subscriber", exc, "restart the app"
@@ -697,6 +754,7 @@ class BoardSession:
                 on_event(event)
 
         runs.subscribe(relay)
+        self._watch_for_hooks(runs)
         await runs.start(auto_start=False)
         try:
             agent_column = self.settings.board.agent_column
@@ -742,6 +800,10 @@ class BoardSession:
             )
         self._retire_comments(card_id)
         self.schedule_radar()
+        if not outcome.already_merged:
+            self._fire_hook(
+                "on_merged", card_id, "merged", f"{outcome.commit[:12]} on {outcome.base}"
+            )
         return outcome
 
     def git_changes(self, card_id: str) -> list[str]:

@@ -30,6 +30,7 @@ from ..config import Settings
 from ..core.board import BoardError, BoardStore, CardConflict
 from ..core.card import Card, CardError
 from ..core.events import (
+    AgentBlocked,
     Notice,
     RunFinished,
     RunStatus,
@@ -53,6 +54,7 @@ from .branch_actions import BranchActions
 from .card import CardView, format_elapsed
 from .card_actions import CardActions
 from .comment_actions import CommentActions
+from .desktop_notify import desktop_notify
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
 from .failures import UNKNOWN_WORKER, WORKER_FAILURES, FailureReporter
 from .feed import PanelFeed
@@ -277,23 +279,26 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
             self._schedule_refresh()
         if isinstance(event, RunFinished):
             self._announce(event)
+        elif isinstance(event, AgentBlocked):
+            self._schedule_refresh()
+            self._needs_you("Agent blocked", f"{event.card_id}: {event.reason}", "warning")
+
+    def _needs_you(self, title: str, text: str, severity: str) -> None:
+        """A card needs the user (review, failed, blocked): in the app, a bell, the desktop."""
+        self.notify(text, title=title, severity=severity, timeout=12)
+        self.bell()
+        if self.settings.ui.desktop_notifications:
+            desktop_notify(self, f"kanban-agents: {title}", text)
 
     def _announce(self, event: RunFinished) -> None:
         if event.state == "review":
-            self.notify(
+            self._needs_you(
+                "Ready for review",
                 f"{event.card_id} is ready for review: {event.reason}.",
-                title="Ready for review",
-                timeout=8,
+                "information",
             )
-            self.bell()
         elif event.state == "failed":
-            self.notify(
-                f"{event.card_id}: {event.reason}",
-                title="Agent failed",
-                severity="error",
-                timeout=12,
-            )
-            self.bell()
+            self._needs_you("Agent failed", f"{event.card_id}: {event.reason}", "error")
         elif event.state == "interrupted" and event.reason:
             self.notify(
                 f"{event.card_id}: {event.reason}", title="Agent interrupted", severity="warning"
@@ -381,7 +386,9 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
             _card_cost(status, card.run),
             format_elapsed(status, self.clock()) if live else "",
             tuple(d for d in card.depends_on if d not in done),
-            tuple(status.notices if status else ()) + self._radar_notices(card.id, done),
+            tuple(status.notices if status else ())
+            + ((f"blocked: {status.blocked}",) if status and status.blocked else ())
+            + self._radar_notices(card.id, done),
             status.run if status and status.run else _run_number(card.run.get("n")),
             bool(status and status.unconfined),
             *self._radar_review(card.id, done),

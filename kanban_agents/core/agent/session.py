@@ -17,10 +17,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import git
+from ..blocked import IdleWatch, RetryStreak
 from ..card import Card
 from ..events import (
     RUNNING,
     TESTING,
+    AgentBlocked,
     Emitter,
     LogLine,
     Notice,
@@ -160,6 +162,15 @@ class AgentSession:
             max_cost=self.max_cost(profile),
         )
         pricing = self.settings.pricing
+        streak = RetryStreak(lambda why: self.emit(AgentBlocked, reason=why))
+        retried = getattr(model, "on_retry", None)
+        if retried is not None:  # OpenAIModel: its retries also count towards "blocked"
+            model.on_retry = lambda text: (retried(text), streak.failed(text))
+
+        def before_turn(history: list[dict]) -> None:
+            streak.succeeded()  # the previous turn got its answer
+            self.deliver_messages(history)
+
         agent = Agent(
             model,
             toolbox,
@@ -167,7 +178,7 @@ class AgentSession:
             self.emit,
             self.tests_stop_or_retry(),
             checkpoint=lambda history: self.records.save_messages(self.card.id, history),
-            before_turn=self.deliver_messages,
+            before_turn=before_turn,
             price=lambda usage, model_name: cost_of(usage, model_name, pricing),
             cost_before=earlier_cost(self.record.extra, self.record.run),
         )
@@ -279,6 +290,11 @@ class AgentSession:
                 topic="unconfined",
             )
         before = await self.worktree_tree()
+        idle = IdleWatch(
+            self.settings.runs.idle_seconds,
+            lambda why: self.emit(AgentBlocked, reason=why),
+        )
+        watching = asyncio.ensure_future(idle.watch())
         try:
             result = await run_command_agent(
                 profile,
@@ -291,9 +307,12 @@ class AgentSession:
                 runtime=runtime,
                 files=self.card.files,
                 env=self.env if self.agent_env is None else self.agent_env,
+                idle_watch=idle,
             )
         except CommandAgentError as exc:
             raise RunError(str(exc)) from None
+        finally:
+            watching.cancel()
         from ..pricing import command_agent_cost
 
         self.record_cost(command_agent_cost(result.output))  # None: it did not say
