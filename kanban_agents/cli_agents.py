@@ -220,8 +220,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         run = f"run {row['run']}  " if row["run"] else ""
         unconfined = "  UNCONFINED" if row["sandbox"] == "off" else ""  # no sandbox: said
         print(f"{row['card']:<{width}}  {run}{state:<11}{live}{tokens}{unconfined}{reason}")
-    if rows:
-        print(f"total: {format_cost(total)}" + ("" if total is not None else " (no [pricing])"))
+    if rows and (total is not None or store.settings.pricing):
+        print(f"total: {format_cost(total)}")
     if orphans:
         print(
             f"\norphaned worktrees (their card is gone; remove with 'git worktree remove'): {len(orphans)}"

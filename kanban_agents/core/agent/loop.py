@@ -24,6 +24,7 @@ from ..events import (
 )
 from ..pricing import Usage
 from ..runs.errors import RunError
+from .context import ContextKeeper
 from .model import Model, ModelError, ModelTurn, ToolCall
 from .tools import Toolbox, ToolResult, tool_schemas
 
@@ -70,6 +71,7 @@ class Agent:
         before_turn: Callable[[list[dict]], None] = lambda messages: None,
         price: Callable[[Usage, str], float | None] = lambda usage, model: None,
         cost_before: float = 0.0,
+        context_tokens: int | None = None,
     ):
         self.model, self.toolbox, self.limits, self.emit = model, toolbox, limits, emit
         self.on_finish = on_finish  # None: accepted; text: why not (e.g. the failing test output)
@@ -82,6 +84,12 @@ class Agent:
         self.cost_before = cost_before  # what the card's earlier runs cost
         self.cached_tokens = 0
         self.cost: float | None = None
+        # None: the conversation grows as it will (the model server's own limit applies).
+        self.context = (
+            None
+            if context_tokens is None
+            else ContextKeeper(context_tokens, tool_schemas(), self.summarise)
+        )
         self.steps = self.prompt_tokens = self.completion_tokens = self.tool_calls = 0
         self.usage_estimated = False  # some turn's usage was our estimate, not the server's
         self.summary: str | None = None
@@ -100,6 +108,7 @@ class Agent:
         while self.summary is None:
             self._check_limits()
             self.before_turn(messages)
+            await self.fit_context(messages)
             turn = await self.step(messages)
             self.checkpoint(messages)
             idle = 0 if turn.tool_calls else idle + 1
@@ -125,9 +134,33 @@ class Agent:
                 # The reason on the card is one line; the server's whole answer goes here.
                 self.emit(LogLine, text=f"model server said:\n{exc.detail}")
             raise
+        self.tool_calls += len(turn.tool_calls)
+        self.count_usage(turn)
+        messages.append(turn.as_message())
+        if turn.text.strip():
+            self.emit(AssistantMessage, text=turn.text, step=self.steps)
+        for call in turn.tool_calls:
+            result = await self.call_tool(call)
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": result.output})
+            if self.summary is not None:
+                break  # finished: later calls of this turn are moot
+        return turn
+
+    async def fit_context(self, messages: list[dict]) -> None:
+        if self.context is None:
+            return
+        for fitted in await self.context.fit(messages):
+            self.emit(LogLine, text=fitted.describe(self.context.context_tokens))
+
+    async def summarise(self, request: list[dict]) -> str:
+        """One model call without tools (the context keeper's summary); its tokens count."""
+        turn = await self.model.complete(request, [], on_text=lambda text: None)
+        self.count_usage(turn)
+        return turn.text
+
+    def count_usage(self, turn: ModelTurn) -> None:
         self.prompt_tokens += turn.prompt_tokens
         self.completion_tokens += turn.completion_tokens
-        self.tool_calls += len(turn.tool_calls)
         self.usage_estimated = self.usage_estimated or turn.usage_estimated
         self.cached_tokens += turn.cached_tokens
         usage = Usage(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
@@ -150,15 +183,6 @@ class Agent:
             cost=self.cost,
             cost_total=None if self.cost is None else self.cost_before + self.cost,
         )
-        messages.append(turn.as_message())
-        if turn.text.strip():
-            self.emit(AssistantMessage, text=turn.text, step=self.steps)
-        for call in turn.tool_calls:
-            result = await self.call_tool(call)
-            messages.append({"role": "tool", "tool_call_id": call.id, "content": result.output})
-            if self.summary is not None:
-                break  # finished: later calls of this turn are moot
-        return turn
 
     async def call_tool(self, call: ToolCall) -> ToolResult:
         self.emit(

@@ -158,6 +158,30 @@ class OpenAIModel:
             self.name = ids[0] if ids else DEFAULT_MODEL
         return self.name
 
+    async def advertised_context(self) -> int | None:
+        """The model's context length where the server lists it (vLLM ``max_model_len``,
+        llama.cpp ``meta.n_ctx_train``, others ``context_length``); None when it does not."""
+        await self.resolve_name()
+        try:
+            listing = await self._client.models.list()
+            entries = [m.model_dump() for m in listing.data]
+        except Exception:
+            return None
+        entry = next((e for e in entries if e.get("id") == self.name), None)
+        if entry is None:
+            return None
+        meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+        for value in (
+            entry.get("max_model_len"),
+            entry.get("context_length"),
+            entry.get("context_window"),
+            meta.get("n_ctx"),
+            meta.get("n_ctx_train"),
+        ):
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+        return None
+
     async def complete(
         self, messages: list[dict], tools: list[dict], on_text: Callable[[str], None]
     ) -> ModelTurn:

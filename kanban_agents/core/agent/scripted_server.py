@@ -230,8 +230,10 @@ class ScriptedServer:
         model: str = "scripted-model",
         streaming: bool = True,
         dialect: Dialect | str = "openai",
+        context_length: int | None = None,
     ):
         self.model = model
+        self.context_length = context_length  # listed as vLLM's max_model_len when set
         self.dialect = DIALECTS[dialect] if isinstance(dialect, str) else dialect
         self.streaming = streaming  # False: answer every request with one JSON body, as some
         # minimal servers do even when the client asks for a stream
@@ -497,6 +499,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self._path() == "/v1/models":
             model = self.server.owner.model
             entry = {"id": model, "object": "model", "created": 0, "owned_by": "scripted"}
+            if self.server.owner.context_length is not None:
+                entry["max_model_len"] = self.server.owner.context_length
             self._send_json(200, {"object": "list", "data": [entry]})
         else:
             self._send_error(HttpError(404, f"scripted server: no route GET {self._path()}"))

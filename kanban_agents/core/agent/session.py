@@ -181,6 +181,7 @@ class AgentSession:
             before_turn=before_turn,
             price=lambda usage, model_name: cost_of(usage, model_name, pricing),
             cost_before=earlier_cost(self.record.extra, self.record.run),
+            context_tokens=await self.context_tokens(profile, model),
         )
         try:
             return await agent.run(messages)
@@ -194,6 +195,19 @@ class AgentSession:
             self.record.tokens_estimated = agent.usage_estimated
             self.record_cost(agent.cost)
             self.records.save_messages(self.card.id, messages)
+
+    async def context_tokens(self, profile, model) -> int:
+        """The profile's ``context_tokens``, else the model's context as its server reports it
+        (vLLM, llama.cpp), else 128k."""
+        from .context import DEFAULT_CONTEXT_TOKENS
+
+        if profile.context_tokens:
+            return profile.context_tokens
+        advertised = getattr(model, "advertised_context", None)
+        reported = await advertised() if advertised is not None else None
+        if reported:
+            self.emit(LogLine, text=f"context: the model server reports {reported} tokens")
+        return reported or DEFAULT_CONTEXT_TOKENS
 
     def max_cost(self, profile) -> float | None:
         """The run's budget in dollars: the card's ``max_cost``, else the profile's."""
