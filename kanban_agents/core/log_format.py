@@ -79,7 +79,7 @@ def format_cost(dollars: float | None) -> str:
     """Dollars as the board and the CLI show them; None (no [pricing]): "cost unknown"."""
     if dollars is None:
         return "cost unknown"
-    if dollars < 0.01:
+    if 0 < dollars < 0.01:
         return f"${dollars:.4f}"
     return f"${dollars:.2f}"
 
