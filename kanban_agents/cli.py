@@ -82,6 +82,11 @@ COMMANDS: tuple[Command, ...] = (
         arg("--force", action="store_true",
             help="run a card that is done (merged) again, on a new branch from the base"),
     )),
+    Command("say", "send a message to a card's agent while it works (read before its next turn)",
+            "cli_agents:cmd_say", (
+        arg("card"),
+        arg("-m", "--message", required=True, help="the message ('-' reads it from stdin)"),
+    )),
     Command("status", "list agent runs", "cli_agents:cmd_status", (JSON,)),
     Command("log", "print a card's run log", "cli_agents:cmd_log", (
         arg("card"),

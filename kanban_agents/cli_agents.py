@@ -1,4 +1,4 @@
-"""Headless agent commands: ``run``, ``status``, ``log``.
+"""Headless agent commands: ``run``, ``say``, ``status``, ``log``.
 
 Their names, flags and help are rows of the command table in ``cli.py``.
 """
@@ -142,8 +142,18 @@ def _action(call, *args):
         raise UserError(str(exc)) from None
 
 
+def cmd_say(args: argparse.Namespace) -> int:
+    session = open_session(args, agents=False)
+    card = find_card(session.store, args.card)
+    text = sys.stdin.read() if args.message == "-" else args.message
+    sent = _action(session.say, card.id, text)
+    print(sent.explanation)
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from .core.card import Card
+    from .core.log_format import format_cost
 
     session = open_session(args)
     store = session.store
@@ -165,6 +175,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "steps": state.steps,
                 "tokens": state.tokens,
                 "tokens_estimated": state.tokens_estimated,
+                "cost": state.cost,  # dollars of this run; null: unknown (no [pricing], or
+                # a command agent that did not say)
+                "card_cost": state.card_cost,  # dollars of all the card's runs
                 "branch": state.branch,
                 "worktree": state.worktree,
                 "base": state.base,
@@ -179,8 +192,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         orphans = [{"path": str(w.path), "branch": w.branch} for w in session.orphans()]
     except _action_errors():  # git failing to list worktrees must not hide the runs
         orphans = []
+    known = [row["card_cost"] for row in rows if row["card_cost"] is not None]
+    total = sum(known) if known else None
     if args.json:
-        print_json(jsonable({"runs": rows, "orphaned_worktrees": orphans, "pull_requests": prs}))
+        print_json(
+            jsonable(
+                {
+                    "runs": rows,
+                    "total_cost": total,
+                    "orphaned_worktrees": orphans,
+                    "pull_requests": prs,
+                }
+            )
+        )
         return 0
     if not rows:
         print("no agent runs yet (move a card to the agent column, or 'kanban-agents run CARD')")
@@ -189,11 +213,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         live = f" pid {row['pid']}" if row["live"] else ""
         estimate = "~" if row["tokens_estimated"] else ""  # the server reported no usage
         tokens = f"  {estimate}{row['tokens']} tok" if row["tokens"] else ""
+        if row["cost"] is not None or row["tokens"] or row["state"] in ("review", "failed"):
+            tokens += f"  {format_cost(row['cost'])}"
         reason = f"  {row['reason']}" if row["reason"] else ""
         state = row["state"] or "(not started)"  # a record with no state yet: a queued card
         run = f"run {row['run']}  " if row["run"] else ""
         unconfined = "  UNCONFINED" if row["sandbox"] == "off" else ""  # no sandbox: said
         print(f"{row['card']:<{width}}  {run}{state:<11}{live}{tokens}{unconfined}{reason}")
+    if rows and (total is not None or store.settings.pricing):
+        print(f"total: {format_cost(total)}")
     if orphans:
         print(
             f"\norphaned worktrees (their card is gone; remove with 'git worktree remove'): {len(orphans)}"

@@ -83,6 +83,12 @@ class AgentProfile:
     max_wall_seconds: Annotated[float, _doc("wall-clock limit of a run")] = 1800.0
     max_tokens: Annotated[int, _doc("token limit of a run")] = 400_000
     temperature: Annotated[float, _doc("sampling temperature")] | None = None
+    max_cost: (
+        Annotated[float, _doc("dollars a run may cost ([pricing] of its model)", ge=0)] | None
+    ) = None
+    context_tokens: (
+        Annotated[int, _doc("the conversation is kept under this many tokens", ge=1000)] | None
+    ) = None
     request_timeout: Annotated[
         float, _doc("the longest wait for the server's first (or next) byte")
     ] = 60.0
@@ -222,6 +228,9 @@ class RunSettings:
     test_timeout: Annotated[float, _doc("seconds for the card's tests")] = 600.0
     command_timeout: Annotated[float, _doc("default timeout of the agent's run tool")] = 120.0
     output_cap: Annotated[int, _doc("characters of command output kept (head and tail)")] = 30_000
+    idle_seconds: Annotated[
+        float, _doc("a command agent silent this long at a prompt-like line is blocked", gt=0)
+    ] = 120.0
 
 
 # Lock files, minified bundles and snapshots: nobody reviews them line by line.
@@ -293,6 +302,30 @@ class UISettings:
     theme: Annotated[str, _doc("any Textual theme")] = "textual-dark"
     log_max_lines: Annotated[int, _doc("scrollback of the Log and Tests tabs")] = 50_000
     editor: Annotated[str, _doc("editor for e and o; empty: $VISUAL, $EDITOR, vi")] = ""
+    desktop_notifications: Annotated[
+        bool, _doc("review, failed, blocked: a desktop notification (OSC 777/9, notify-send)")
+    ] = False
+
+
+@dataclass(frozen=True)
+class HookSettings:
+    on_review: Annotated[str, _doc("shell command run when a card reaches review")] = ""
+    on_failed: Annotated[str, _doc("shell command run when a run fails")] = ""
+    on_blocked: Annotated[str, _doc("shell command run when an agent seems blocked")] = ""
+    on_merged: Annotated[str, _doc("shell command run when a card is merged")] = ""
+    timeout: Annotated[float, _doc("seconds a hook may run before it is stopped", gt=0)] = 30.0
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """Dollars per million tokens of one model."""
+
+    input: Annotated[float, _doc("dollars per million prompt tokens", ge=0)]
+    output: Annotated[float, _doc("dollars per million completion tokens", ge=0)]
+    cached_input: (
+        Annotated[float, _doc("dollars per million cached prompt tokens; unset: input", ge=0)]
+        | None
+    ) = None
 
 
 @dataclass(frozen=True)
@@ -314,8 +347,10 @@ class Settings:
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     ui: UISettings = field(default_factory=UISettings)
     mcp: MCPSettings = field(default_factory=MCPSettings)
+    hooks: HookSettings = field(default_factory=HookSettings)
     default_agent: str = "builtin"
     agents: dict[str, AgentProfile] = field(default_factory=dict)
+    pricing: dict[str, ModelPrice] = field(default_factory=dict)  # model name -> price
 
     @property
     def column_ids(self) -> list[str]:
@@ -350,6 +385,7 @@ SECTIONS = {
     "sandbox": SandboxSettings,
     "ui": UISettings,
     "mcp": MCPSettings,
+    "hooks": HookSettings,
 }
 
 
@@ -444,7 +480,7 @@ def remember_user_setting(
 
 
 def _build(raw: dict[str, Any], environ: typing.Mapping[str, str]) -> Settings:
-    unknown = set(raw) - set(SECTIONS) - {"agents"}
+    unknown = set(raw) - set(SECTIONS) - {"agents", "pricing"}
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     sections = {}
@@ -489,7 +525,19 @@ def _build(raw: dict[str, Any], environ: typing.Mapping[str, str]) -> Settings:
             )
     if default_agent not in agents:
         raise ConfigError(f"agents.default names unknown profile {default_agent!r}")
-    return Settings(default_agent=default_agent, agents=agents, **sections)
+    pricing = _pricing(raw.get("pricing", {}))
+    return Settings(default_agent=default_agent, agents=agents, pricing=pricing, **sections)
+
+
+def _pricing(table: Any) -> dict[str, ModelPrice]:
+    if not isinstance(table, dict):
+        raise ConfigError('[pricing] must be a table of models: [pricing."gpt-4o-mini"]')
+    prices = {}
+    for model, price in table.items():
+        if not isinstance(price, dict) or not price:
+            raise ConfigError(f'[pricing."{model}"] must be a table: input = ..., output = ...')
+        prices[model] = _convert(ModelPrice, dict(price), f'pricing."{model}"')
+    return prices
 
 
 def _make_profile(base: AgentProfile, table: dict[str, Any]) -> AgentProfile:

@@ -144,11 +144,33 @@ class UsageUpdated(Event):
     completion_tokens: int
     steps: int
     estimated: bool = False  # the server gave no usage: the counts are an estimate
+    cached_tokens: int = 0
+    cost: float | None = None  # dollars of this run so far; None: no [pricing] for the model
+    cost_total: float | None = None  # dollars of all the card's runs, this one included
     kind: ClassVar[str] = "usage"
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class ReviewerMessage(Event):
+    """A message the reviewer sent the running agent (``i``, ``kanban-agents say``), as the
+    agent got it: before its next model turn, or with the review notes of a command agent."""
+
+    text: str
+    message_id: str = ""
+    kind: ClassVar[str] = "reviewer_message"
+
+
+@dataclass(frozen=True)
+class AgentBlocked(Event):
+    """The agent seems to wait for someone: a command agent silent at a question, or model
+    requests that keep failing (``blocked.py``)."""
+
+    reason: str
+    kind: ClassVar[str] = "blocked"
 
 
 @dataclass(frozen=True)
@@ -191,6 +213,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ToolFinished,
         TestsFinished,
         UsageUpdated,
+        ReviewerMessage,
+        AgentBlocked,
         DiffChanged,
         Notice,
         RunFinished,
@@ -238,6 +262,9 @@ class RunStatus:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     tokens_estimated: bool = False
+    cost: float | None = None  # this run's dollars (None: unknown)
+    cost_total: float | None = None  # the card's dollars over all its runs (None: unknown)
+    blocked: str = ""  # why the agent seems to wait for someone; "" once it moves on
     started: float | None = None
     finished: float | None = None
     attempt: int = 0
@@ -255,6 +282,10 @@ class RunStatus:
             if event.run < self.run:
                 return
             self.__init__(self.card_id, run=event.run)  # a new run starts from a clean slate
+        if isinstance(event, StateChanged | RunFinished) or (
+            isinstance(event, LogLine) and event.stream == "stdout"
+        ):
+            self.blocked = ""  # it moved on
         if isinstance(event, StateChanged):
             self.state = event.state
             self.reason = event.reason
@@ -267,7 +298,12 @@ class RunStatus:
             self.completion_tokens = event.completion_tokens
             self.tokens_estimated = event.estimated
             self.steps = event.steps
+            self.cost, self.cost_total = event.cost, event.cost_total
+            self.blocked = ""
+        elif isinstance(event, AgentBlocked):
+            self.blocked = event.reason
         elif isinstance(event, TestsFinished):
+            self.blocked = ""
             self.last_tests = event
             self.attempt = event.attempt
         elif isinstance(event, Notice):

@@ -3,6 +3,7 @@
 
   ◆ state changes     » assistant text      ▶ tool calls        ✔/✖ tool results and tests
   │ folded output     $ commands            ! notices and retries
+  ✉ your messages to the running agent
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import json
 from collections.abc import Iterable
 
 from .events import (
+    AgentBlocked,
     AssistantMessage,
     Event,
     LogLine,
     Notice,
+    ReviewerMessage,
     RunFinished,
     StateChanged,
     TestsFinished,
@@ -60,11 +63,25 @@ def format_event(event: Event) -> list[str]:
         return [f"{mark} (attempt {event.attempt})", *fold(event.output)]
     if isinstance(event, Notice):
         return [f"! {event.text}"]
+    if isinstance(event, AgentBlocked):
+        return [f"! blocked: {event.reason}"]
+    if isinstance(event, ReviewerMessage):
+        lines = event.text.strip().splitlines() or [""]
+        return [f"✉ you to the agent: {lines[0]}", *(f"  {line}" for line in lines[1:])]
     if isinstance(event, LogLine):  # one event may carry several lines (a chunk of output)
         if event.stream in ("stdout", "stderr", "setup"):
             return [f"│ {line}" for line in event.text.split("\n")]
         return [line if line.startswith("$ ") else f"  {line}" for line in event.text.split("\n")]
     return []
+
+
+def format_cost(dollars: float | None) -> str:
+    """Dollars as the board and the CLI show them; None (no [pricing]): "cost unknown"."""
+    if dollars is None:
+        return "cost unknown"
+    if 0 < dollars < 0.01:
+        return f"${dollars:.4f}"
+    return f"${dollars:.2f}"
 
 
 def format_events(events: Iterable[Event]) -> list[str]:

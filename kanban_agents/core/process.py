@@ -80,15 +80,18 @@ async def run_command(
     output_cap: int = 30_000,
     env: Mapping[str, str] | None = None,
     on_lines: Callable[[list[str]], None] | None = None,
+    on_partial: Callable[[str], None] | None = None,
 ) -> CommandResult:
     """Run ``command`` (a shell string, or an argv list run without a shell) in ``cwd``.
 
     stdout and stderr are merged; ``on_lines`` gets the complete lines of each chunk as it arrives
     (one call per chunk, not per line: a chatty command must not flood the event loop).
+    ``on_partial`` gets, after each chunk, the unfinished last line ("" if none): a question
+    waiting for an answer has no newline yet.
     """
     started = time.monotonic()
     loop = asyncio.get_running_loop()
-    output = _CappedOutput(output_cap, on_lines)
+    output = _CappedOutput(output_cap, on_lines, on_partial)
     mark = secrets.token_hex(8)
     marked_env = dict(os.environ if env is None else env)
     marked_env[COMMAND_MARK] = mark
@@ -180,9 +183,15 @@ _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 class _CappedOutput:
     """The head and the tail of a byte stream, about ``cap`` characters in all, in bounded memory."""
 
-    def __init__(self, cap: int, on_lines: Callable[[list[str]], None] | None = None):
+    def __init__(
+        self,
+        cap: int,
+        on_lines: Callable[[list[str]], None] | None = None,
+        on_partial: Callable[[str], None] | None = None,
+    ):
         self.cap = cap
         self.on_lines = on_lines
+        self.on_partial = on_partial
         self._partial = bytearray()
         self.keep = max(cap // 2, 1)
         self.byte_budget = 4 * self.keep + 4  # a UTF-8 character takes at most 4 bytes
@@ -200,6 +209,8 @@ class _CappedOutput:
                 self.on_lines(
                     [line.decode("utf-8", errors="replace").rstrip("\r") for line in lines]
                 )
+            if self.on_partial is not None:
+                self.on_partial(self._partial.decode("utf-8", errors="replace").rstrip("\r"))
         self.chars += len(chunk.translate(None, _CONTINUATION_BYTES))
         room = self.byte_budget - len(self.head)
         if room > 0:

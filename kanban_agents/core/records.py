@@ -42,6 +42,7 @@ from .events import (
     event_from_dict,
 )
 from .host import FileLock, board_host_pid
+from .inbox import Inbox
 from .paths import state_dir
 from .safe_write import write_atomic
 
@@ -70,6 +71,7 @@ class RunState:
     finished: float | None = None
     tokens: int = 0
     tokens_estimated: bool = False  # the server reported no usage: ``tokens`` is our estimate
+    cost: float | None = None  # dollars of this run ([pricing]); None: unknown
     steps: int = 0
     pid: int | None = None
     branch: str = ""
@@ -86,6 +88,13 @@ class RunState:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
+
+    @property
+    def card_cost(self) -> float | None:
+        """Dollars of all the card's runs with a known cost; None when none is known."""
+        from .pricing import card_cost
+
+        return card_cost(self.extra)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunState:
@@ -147,6 +156,10 @@ class RunRecords:
 
     def lock(self, card_id: str) -> FileLock:
         return FileLock(self.card_dir(card_id) / "lock")
+
+    def inbox(self, card_id: str) -> Inbox:
+        """The reviewer's messages to the card's agent (see ``inbox.py``)."""
+        return Inbox(self.card_dir(card_id))
 
     # ------------------------------------------------------------------ state
 

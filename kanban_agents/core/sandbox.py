@@ -284,6 +284,7 @@ class SandboxRuntime:
         env: Mapping[str, str] | None = None,
         on_lines: Callable[[list[str]], None] | None = None,
         read_write: Sequence[str] = (),
+        on_partial: Callable[[str], None] | None = None,
     ) -> CommandResult:
         settings = self._settings_of(Path(cwd))
         base_env = dict(os.environ if env is None else env)
@@ -298,7 +299,7 @@ class SandboxRuntime:
         )
         result = await run_command(
             wrapped, cwd=cwd, timeout=timeout, output_cap=output_cap, env=base_env,
-            on_lines=on_lines,
+            on_lines=on_lines, on_partial=on_partial,
         )  # fmt: skip
         note = limit_note(result, settings)
         if note:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .board import BoardChange, BoardError, BoardStore, CardConflict, CardNotFound
 from .card import Card, CardError
-from .events import ACTIVE_STATES, MERGED, CancelCause, Event, RunStatus
+from .events import ACTIVE_STATES, FAILED, MERGED, CancelCause, Event, RunStatus
 from .frontmatter_edit import DELETE
 from .paths import state_dir
 
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 RADAR_DEBOUNCE = 1.0  # seconds: one scan a second at most
 RADAR_RECHECK = 5.0  # seconds between looks at a base branch that may have moved
 PR_POLL = 300.0  # seconds between asking gh whether the cards' pull requests are merged
+COST_REREAD = 5.0  # seconds between reads of the records for today's cost
 
 
 # ---------------------------------------------------------------------------- events
@@ -215,6 +216,9 @@ class BoardSession:
         self._started = False
         self.radar_scans = 0  # how many scans ran (tests and benchmarks look)
         self._theme = store.settings.ui.theme  # the last one chosen (remember_theme)
+        self._cost_cache: tuple[float, float, float] | None = None  # read at, midnight, $
+        self._hooks = None  # HookRunner, made when a hook first fires
+        self._hooks_watching = False
         store.add_listener(self._on_store_change)
 
     @classmethod
@@ -356,10 +360,66 @@ class BoardSession:
         self._emit(event)
         from .events import DiffChanged, RunFinished, ToolFinished
 
+        if isinstance(event, RunFinished):
+            self._cost_cache = None  # its cost moves from the live figure to the records
         if isinstance(event, RunFinished | DiffChanged) or (
             isinstance(event, ToolFinished) and event.name in ("write_file", "edit_file")
         ):
             self.schedule_radar()
+
+    # ------------------------------------------------------------------ hooks ([hooks])
+
+    def _watch_for_hooks(self, runs) -> None:
+        if not self._hooks_watching:
+            self._hooks_watching = True
+            runs.subscribe(self._hooks_on_run_event)
+
+    def _hooks_on_run_event(self, event: Event) -> None:
+        from .events import REVIEW, AgentBlocked, RunFinished
+
+        if isinstance(event, RunFinished) and event.state in (REVIEW, FAILED):
+            hook = "on_review" if event.state == REVIEW else "on_failed"
+            self._fire_hook(hook, event.card_id, str(event.state), event.reason, event.run)
+        elif isinstance(event, AgentBlocked):
+            self._fire_hook("on_blocked", event.card_id, "blocked", event.reason, event.run)
+
+    def _fire_hook(self, name: str, card_id: str, state: str, reason: str, run: int = 0) -> None:
+        """Start the hook's command, if one is set, in the background (``hooks.py``)."""
+        from .hooks import Hook, HookCall, HookRunner
+
+        hook = Hook(name)
+        if self._hooks is None:
+            self._hooks = HookRunner(self.settings.hooks, self.root, self._hook_failed)
+        if not self._hooks.command(hook).strip():
+            return
+        entry = self.store.entry(card_id)
+        try:
+            recorded = self._records().load_state(card_id)
+        except ActionFailed:
+            recorded = None
+        call = HookCall(
+            hook, card_id, title=getattr(entry, "title", "") or "", state=state,
+            worktree=recorded.worktree if recorded is not None else "", reason=reason,
+            run=run or (recorded.run if recorded is not None else 0),
+        )  # fmt: skip
+        self._hooks.fire(call)
+
+    def _hook_failed(self, call, problem: str) -> None:
+        """A hook failed (in its thread): the card's log keeps it, the views show it."""
+        from .events import Notice
+        from .records import run_records
+
+        notice = Notice(call.card_id, call.run, text=problem, level="warning")
+        if call.run:
+            records = run_records(self.store)  # its own file handle: the host may be writing
+            records.append(notice)
+            records.close(call.card_id, call.run)
+        log.warning("%s: %s", call.card_id, problem)
+        self._emit(notice)
+
+    def wait_for_hooks(self, timeout: float | None = None) -> None:
+        if self._hooks is not None:
+            self._hooks.wait(timeout)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -372,6 +432,7 @@ class BoardSession:
             return
         runs = self.runs
         runs.subscribe(self._on_run_event)
+        self._watch_for_hooks(runs)
         if hasattr(runs, "on_subscriber_error"):
             runs.on_subscriber_error = lambda exc, what: self.report_failure(
                 what or "an agent event subscriber", exc, "restart the app"
@@ -526,6 +587,25 @@ class BoardSession:
             "new branch from the base"
         )
 
+    def say(self, card_id: str, text: str):
+        """Send the reviewer's message to the card's agent (see ``steering.py``); returns a
+        ``SentMessage`` whose ``explanation`` says when the agent reads it."""
+        from .steering import EmptyMessage, say
+
+        card = self.store.get(card_id)
+        records = self._records()
+        status = self.status(card_id)
+        if status is not None and status.state is not None:
+            state = status.state
+        else:
+            recorded = records.load_state(card_id)
+            state = records.as_seen(recorded).state if recorded is not None else None
+        in_column = self.store.status_of(card) == self.settings.board.agent_column
+        try:
+            return say(card, text, records, self.settings, state, in_column)
+        except EmptyMessage as exc:
+            raise ActionFailed(str(exc)) from None
+
     def cancel(self, card_id: str, reason: str = "cancelled by you") -> bool:
         return self.runs.cancel(card_id, reason) if self._agents else False
 
@@ -594,6 +674,34 @@ class BoardSession:
             for state in map(records.as_seen, records.all_states())
         ]
 
+    def cost_today(self) -> float:
+        """Dollars of today's runs (since local midnight): finished ones from the records
+        (read at most every few seconds), running ones from their events."""
+        from .pricing import cost_since, start_of_today
+
+        now = time.time()
+        midnight = start_of_today(now)
+        cached = self._cost_cache
+        if cached is None or now - cached[0] > COST_REREAD or cached[1] != midnight:
+            try:
+                states = self._records().all_states()
+            except ActionFailed:
+                states = []
+            live = {c for c, s in self.statuses().items() if s.state in ACTIVE_STATES}
+            # A live run's cost comes from its events; its record may hold an older figure.
+            extras = [
+                {
+                    **s.extra,
+                    "costs": [c for c in s.extra.get("costs") or [] if c.get("run") != s.run],
+                }
+                if s.card_id in live
+                else s.extra
+                for s in states
+            ]
+            cached = self._cost_cache = (now, midnight, cost_since(extras, midnight))
+        running = sum(s.cost or 0.0 for s in self.statuses().values() if s.state in ACTIVE_STATES)
+        return cached[2] + running
+
     def card_run_as_seen(self, card: Card) -> dict[str, Any]:
         """The card's ``run`` front matter, corrected when its process is gone."""
         return run_as_seen(self.store, card)
@@ -646,6 +754,7 @@ class BoardSession:
                 on_event(event)
 
         runs.subscribe(relay)
+        self._watch_for_hooks(runs)
         await runs.start(auto_start=False)
         try:
             agent_column = self.settings.board.agent_column
@@ -691,6 +800,10 @@ class BoardSession:
             )
         self._retire_comments(card_id)
         self.schedule_radar()
+        if not outcome.already_merged:
+            self._fire_hook(
+                "on_merged", card_id, "merged", f"{outcome.commit[:12]} on {outcome.base}"
+            )
         return outcome
 
     def git_changes(self, card_id: str) -> list[str]:

@@ -30,6 +30,7 @@ from ..config import Settings
 from ..core.board import BoardError, BoardStore, CardConflict
 from ..core.card import Card, CardError
 from ..core.events import (
+    AgentBlocked,
     Notice,
     RunFinished,
     RunStatus,
@@ -38,6 +39,7 @@ from ..core.events import (
     UsageUpdated,
 )
 from ..core.lint import lint_card
+from ..core.log_format import format_cost
 from ..core.session import (
     BackgroundFailed,
     BoardChanged,
@@ -52,6 +54,7 @@ from .branch_actions import BranchActions
 from .card import CardView, format_elapsed
 from .card_actions import CardActions
 from .comment_actions import CommentActions
+from .desktop_notify import desktop_notify
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
 from .failures import UNKNOWN_WORKER, WORKER_FAILURES, FailureReporter
 from .feed import PanelFeed
@@ -276,23 +279,26 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
             self._schedule_refresh()
         if isinstance(event, RunFinished):
             self._announce(event)
+        elif isinstance(event, AgentBlocked):
+            self._schedule_refresh()
+            self._needs_you("Agent blocked", f"{event.card_id}: {event.reason}", "warning")
+
+    def _needs_you(self, title: str, text: str, severity: str) -> None:
+        """A card needs the user (review, failed, blocked): in the app, a bell, the desktop."""
+        self.notify(text, title=title, severity=severity, timeout=12)
+        self.bell()
+        if self.settings.ui.desktop_notifications:
+            desktop_notify(self, f"kanban-agents: {title}", text)
 
     def _announce(self, event: RunFinished) -> None:
         if event.state == "review":
-            self.notify(
+            self._needs_you(
+                "Ready for review",
                 f"{event.card_id} is ready for review: {event.reason}.",
-                title="Ready for review",
-                timeout=8,
+                "information",
             )
-            self.bell()
         elif event.state == "failed":
-            self.notify(
-                f"{event.card_id}: {event.reason}",
-                title="Agent failed",
-                severity="error",
-                timeout=12,
-            )
-            self.bell()
+            self._needs_you("Agent failed", f"{event.card_id}: {event.reason}", "error")
         elif event.state == "interrupted" and event.reason:
             self.notify(
                 f"{event.card_id}: {event.reason}", title="Agent interrupted", severity="warning"
@@ -377,9 +383,12 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
             status.steps if status else 0,
             status.tokens if status else int(card.run.get("tokens") or 0),
             bool(status and status.tokens_estimated),
+            _card_cost(status, card.run),
             format_elapsed(status, self.clock()) if live else "",
             tuple(d for d in card.depends_on if d not in done),
-            tuple(status.notices if status else ()) + self._radar_notices(card.id, done),
+            tuple(status.notices if status else ())
+            + ((f"blocked: {status.blocked}",) if status and status.blocked else ())
+            + self._radar_notices(card.id, done),
             status.run if status and status.run else _run_number(card.run.get("n")),
             bool(status and status.unconfined),
             *self._radar_review(card.id, done),
@@ -389,11 +398,13 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
         if cached is not None and cached[0] == card.digest and cached[1] == dynamic:
             return cached[2]
         findings = lint_card(card)
-        state, steps, tokens, tokens_estimated, elapsed, waiting_on, notices, run, *rest = dynamic
+        state, steps, tokens, tokens_estimated, cost, elapsed, waiting_on, notices, run, *rest = (
+            dynamic
+        )
         unconfined, scope, behind, comments = rest
         view = CardView(id=card.id, title=card.title, priority=card.priority, labels=tuple(card.labels),
                         lint=tuple(f.message for f in findings), lint_codes=tuple(f.code for f in findings),
-                        state=state, run=run, steps=steps, tokens=tokens, tokens_estimated=tokens_estimated,
+                        state=state, run=run, steps=steps, tokens=tokens, tokens_estimated=tokens_estimated, cost=cost,
                         elapsed=elapsed, waiting_on=waiting_on,
                         notices=notices, unconfined=unconfined, scope=scope, behind=behind, comments=comments,
                         pr="" if card.id in done else str(card.meta.get("pr") or ""))  # fmt: skip
@@ -442,6 +453,8 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
         for state in ("running", "queued", "review", "failed"):
             if states.get(state):
                 text.append(f"  · {states[state]} {state}")
+        if self.settings.pricing:
+            text.append(f"  · {format_cost(self.session.cost_today())} today")
         errors = len(self.store.errors)
         if errors:
             text.append(f"  · {errors} unreadable", "bold red")
@@ -754,6 +767,7 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
 
     def action_focus_board(self) -> None:
         """escape: back to the board; on the board (or in the filter box), clear the filter."""
+        self.panel.close_message_line()
         box = self.query_one("#filter", Input)
         if box.has_focus or (self.board.has_focus and self.filter_text):
             box.value = ""
@@ -851,3 +865,11 @@ def run_app(board_dir: Path, demo: bool = False) -> int:
 def _run_number(value) -> int:
     """The run number a card's ``run:`` line records (a hand edit may hold anything)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _card_cost(status, run: dict) -> float | None:
+    """The card's cost over all its runs: live from its run's events, else from its file."""
+    if status is not None and status.cost_total is not None:
+        return status.cost_total
+    cost = run.get("cost")
+    return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.strip import Strip
 
 from ..core.events import RunStatus
+from ..core.log_format import format_cost
 from ..render.badges import PR_BADGE, SCOPE_BADGE, STATE_BADGES, base_behind_badge
 
 CARD_HEIGHT = 5  # border, two title lines, badge line, border
@@ -54,6 +55,7 @@ class CardView:
     steps: int = 0
     tokens: int = 0
     tokens_estimated: bool = False  # the model server gave no usage: shown as ~2.4k
+    cost: float | None = None  # dollars of all the card's runs; None: unknown (tokens only)
     elapsed: str = ""
     waiting_on: tuple[str, ...] = ()  # depends_on cards not done yet
     notices: tuple[str, ...] = ()  # overlaps, conflicts
@@ -87,6 +89,8 @@ class CardView:
             )
         if self.unconfined:
             parts.append("unconfined: the agent's commands run with your rights (no sandbox)")
+        if self.cost is not None:
+            parts.append(f"cost so far (all runs): {format_cost(self.cost)}")
         if self.waiting_on:
             parts.append("waits on: " + ", ".join(self.waiting_on))
         parts.extend(self.notices)
@@ -220,7 +224,7 @@ def _badges(view: CardView, styles: CardStyles, width: int | None = None) -> Tex
     if view.lint:
         _gap(text)
         text.append(f"⚠ {_lint_word(view)}", styles.lint)
-    if view.run or view.steps or view.tokens or view.elapsed:
+    if view.run or view.steps or view.tokens or view.elapsed or view.cost is not None:
         _gap(text)
         numbers = _numbers(view, short=False)
         if width is not None and text.cell_len + len(numbers) > width:
@@ -240,6 +244,8 @@ def _numbers(view: CardView, short: bool) -> str:
         )
     if view.tokens:
         numbers.append(format_tokens(view.tokens, view.tokens_estimated))
+    if view.cost is not None:
+        numbers.append(format_cost(view.cost))
     if view.elapsed:
         numbers.append(view.elapsed)
     return " ".join(numbers)

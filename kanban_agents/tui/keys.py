@@ -149,6 +149,10 @@ KEYS: tuple[Key | HelpRow, ...] = (
     Key("c", "cancel_agent",
         _row(Section.AGENTS, "c", "cancel the card's agent (its worktree is kept)"), "Cancel agent",
         footer=True, when=LIVE, command=Command("Agent: cancel", "Stop the card's agent; its worktree is kept")),
+    Key("i", "say_to_agent",
+        _row(Section.AGENTS, "i", "tell the running agent something (it reads it before its next turn)"),
+        "Tell agent",
+        command=Command("Agent: send a message", "Tell the card's running agent something")),
     # --- Review
     Key("m", "merge", _row(Section.REVIEW, "m", "merge (after a conflict dry run)"), "Merge",
         footer=True, when=("review",),

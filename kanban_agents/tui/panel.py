@@ -9,9 +9,11 @@ from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Log, Static, TabbedContent, TabPane
+from textual.message import Message
+from textual.widgets import Input, Log, Static, TabbedContent, TabPane
 
 from ..core.card import KNOWN_KEYS, Card, CardError
 from .card import CardView
@@ -36,6 +38,7 @@ class LogHighlighter(Highlighter):
         "$": Style(color="yellow"),
         "!": Style(color="yellow", bold=True),
         "»": Style(),  # assistant text
+        "✉": Style(color="bright_blue", bold=True),  # your message to the running agent
     }
 
     def highlight(self, text: Text) -> None:
@@ -58,7 +61,18 @@ class SidePanel(Vertical):
     SidePanel #diff-scope { height: auto; max-height: 6; display: none; }
     SidePanel Log { height: 1fr; }
     SidePanel TabPane { padding: 0; }
+    SidePanel #panel-tabs { height: 1fr; }
+    SidePanel #say-input { display: none; }
+    SidePanel #say-input.-open { display: block; }
     """
+
+    class MessageTyped(Message):
+        """The user typed a message for the agent of ``card_id`` (``i``)."""
+
+        def __init__(self, card_id: str, text: str) -> None:
+            super().__init__()
+            self.card_id = card_id
+            self.text = text
 
     def __init__(self, log_max_lines: int = 50_000, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -69,6 +83,7 @@ class SidePanel(Vertical):
         self._shown: tuple | None = None  # what the Card tab shows, to skip needless redraws
         self._markdown_class = None
         self._log_status: str | Text | None = None
+        self._message_card: str | None = None  # whose agent the open input line talks to
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="panel-tabs"):
@@ -88,6 +103,7 @@ class SidePanel(Vertical):
             with TabPane("Tests", id="tab-tests"):
                 yield Static("", id="tests-status", classes="status")
                 yield QuietLog(id="tests-log", max_lines=self.log_max_lines)
+        yield Input(id="say-input")
 
     # ------------------------------------------------------------------ Card tab
 
@@ -218,6 +234,34 @@ class SidePanel(Vertical):
 
     def log_text(self) -> str:
         return "\n".join(self.query_one("#run-log", Log).lines)
+
+    # ------------------------------------------------------------------ message to the agent
+
+    def open_message_line(self, card_id: str) -> None:
+        """The input line under the log: enter sends, escape closes."""
+        self._message_card = card_id
+        line = self.query_one("#say-input", Input)
+        line.placeholder = f"message to {card_id}'s agent (enter sends, escape closes)"
+        line.add_class("-open")
+        line.focus()
+
+    def close_message_line(self) -> bool:
+        """Close the input line; True when it was open."""
+        line = self.query_one("#say-input", Input)
+        was_open = line.has_class("-open")
+        line.value = ""
+        line.remove_class("-open")
+        self._message_card = None
+        return was_open
+
+    @on(Input.Submitted, "#say-input")
+    def _message_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        card_id, text = self._message_card, event.value
+        if card_id is None or not text.strip():
+            return
+        event.input.value = ""  # stays open: several messages queue in order
+        self.post_message(self.MessageTyped(card_id, text))
 
     # ------------------------------------------------------------------ Diff tab
 

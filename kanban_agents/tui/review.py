@@ -16,6 +16,8 @@ from textual import work
 from ..core.card import Card
 from ..core.session import ActionFailed, BoardError, MergeConflict, conflict_feedback
 from .dialogs import ChoiceDialog, TextDialog
+from .keys import LIVE
+from .panel import SidePanel
 
 
 class ReviewActions:
@@ -62,6 +64,32 @@ class ReviewActions:
             return
         if not self.session.cancel(card.id, "cancelled by you"):
             self.notify(f"{card.id} has no queued or running agent.", severity="warning", timeout=3)
+
+    def action_say_to_agent(self) -> None:
+        """i: an input line in the side panel; what is typed goes to the card's agent."""
+        card = self._selected_card_or_warn()
+        if card is None or not self._agents_on():
+            return
+        status = self.session.status(card.id)
+        if status is None or status.state not in LIVE:
+            self.notify(
+                f"{card.id}'s agent is not running: press b to send the card back with notes, "
+                "or r to run it.",
+                severity="warning",
+                timeout=4,
+            )
+            return
+        self.panel.remove_class("-hidden")
+        self.panel.show_tab("tab-log")
+        self.panel.open_message_line(card.id)
+
+    async def on_side_panel_message_typed(self, message: SidePanel.MessageTyped) -> None:
+        try:
+            sent = await asyncio.to_thread(self.session.say, message.card_id, message.text)
+        except (ActionFailed, BoardError) as exc:
+            self.notify(str(exc), title="Message not sent", severity="error")
+            return
+        self.notify(sent.explanation, title="Message to the agent", timeout=6)
 
     def _agents_on(self) -> bool:
         if not self.session.agents_on:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from textual.app import App
+from textual.driver import Driver
 from textual.geometry import Region, Size
 from textual.reactive import Reactive
 from textual.scrollbar import ScrollBar
@@ -57,7 +58,17 @@ RELIED_ON = (
     Internal(Widget, "vertical_scrollbar", None, "DirectScrollBars replaces the property"),
     Internal(Widget, "_vertical_scrollbar", None, "DirectScrollBars: the scrollbar Widget keeps"),
     Internal(App, "_start_widget", ("parent", "widget"), "DirectScrollBars starts its scrollbar"),
+    Internal(App, "_driver", None, "write_to_terminal: the driver App.bell writes to"),
+    Internal(Driver, "write", ("data",), "write_to_terminal: desktop notifications (OSC 777/9)"),
 )  # fmt: skip
+
+
+def write_to_terminal(app: App, data: str) -> None:
+    """Send an escape sequence to the terminal between frames, as ``App.bell`` does (Textual
+    has no public way): a desktop notification. Nothing in a headless app (tests)."""
+    driver = app._driver
+    if driver is not None and not app.is_headless:
+        driver.write(data)
 
 
 class QuietVirtualSize:

@@ -83,6 +83,7 @@ async def run_command_agent(
     runtime=None,
     files: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    idle_watch=None,
 ) -> CommandResult:
     """Run the agent command to completion (or until cancelled: its process group is killed).
 
@@ -122,11 +123,18 @@ async def run_command_agent(
         # ``env``: the caller's, with no credentials but the profile's own key (None: this
         # process's, all of it); the profile's own variables on top.
         env={**(os.environ if env is None else env), **profile.env},
-        on_lines=lambda lines: emit(LogLine, text="\n".join(lines), stream="stdout"),
+        on_lines=lambda lines: _shown(lines, emit, idle_watch),
+        on_partial=None if idle_watch is None else idle_watch.partial,
     )
     if runtime is None:
         return await run_command(argv, **options)
     return await runtime.run(argv, read_write=profile.sandbox_paths, **options)
+
+
+def _shown(lines: list[str], emit: Emitter, idle_watch) -> None:
+    emit(LogLine, text="\n".join(lines), stream="stdout")
+    if idle_watch is not None:  # ``blocked.IdleWatch``: the output moved on
+        idle_watch.lines(lines)
 
 
 # What an agent CLI prints when its model server turned it away: (pattern, what went wrong).

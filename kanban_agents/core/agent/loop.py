@@ -17,11 +17,14 @@ from ..events import (
     AssistantMessage,
     Emitter,
     LogLine,
+    Notice,
     ToolCalled,
     ToolFinished,
     UsageUpdated,
 )
+from ..pricing import Usage
 from ..runs.errors import RunError
+from .context import ContextKeeper
 from .model import Model, ModelError, ModelTurn, ToolCall
 from .tools import Toolbox, ToolResult, tool_schemas
 
@@ -53,6 +56,7 @@ class Limits:
     max_steps: int
     max_tokens: int
     max_wall_seconds: float
+    max_cost: float | None = None  # dollars; None: no budget
 
 
 class Agent:
@@ -64,11 +68,27 @@ class Agent:
         emit: Emitter,
         on_finish: Callable[[str], Awaitable[str | None]],
         checkpoint: Callable[[list[dict]], None] = lambda messages: None,
+        before_turn: Callable[[list[dict]], None] = lambda messages: None,
+        price: Callable[[Usage, str], float | None] = lambda usage, model: None,
+        cost_before: float = 0.0,
+        context_tokens: int | None = None,
     ):
         self.model, self.toolbox, self.limits, self.emit = model, toolbox, limits, emit
         self.on_finish = on_finish  # None: accepted; text: why not (e.g. the failing test output)
         self.checkpoint = (
             checkpoint  # saves the conversation after each step, so a crash can resume
+        )
+        # Adds what arrived meanwhile (the reviewer's messages) before each model turn.
+        self.before_turn = before_turn
+        self.price = price  # dollars of a usage on a model; None: no price for it
+        self.cost_before = cost_before  # what the card's earlier runs cost
+        self.cached_tokens = 0
+        self.cost: float | None = None
+        # None: the conversation grows as it will (the model server's own limit applies).
+        self.context = (
+            None
+            if context_tokens is None
+            else ContextKeeper(context_tokens, tool_schemas(), self.summarise)
         )
         self.steps = self.prompt_tokens = self.completion_tokens = self.tool_calls = 0
         self.usage_estimated = False  # some turn's usage was our estimate, not the server's
@@ -87,6 +107,8 @@ class Agent:
         idle = 0
         while self.summary is None:
             self._check_limits()
+            self.before_turn(messages)
+            await self.fit_context(messages)
             turn = await self.step(messages)
             self.checkpoint(messages)
             idle = 0 if turn.tool_calls else idle + 1
@@ -112,17 +134,8 @@ class Agent:
                 # The reason on the card is one line; the server's whole answer goes here.
                 self.emit(LogLine, text=f"model server said:\n{exc.detail}")
             raise
-        self.prompt_tokens += turn.prompt_tokens
-        self.completion_tokens += turn.completion_tokens
         self.tool_calls += len(turn.tool_calls)
-        self.usage_estimated = self.usage_estimated or turn.usage_estimated
-        self.emit(
-            UsageUpdated,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            steps=self.steps,
-            estimated=self.usage_estimated,
-        )
+        self.count_usage(turn)
         messages.append(turn.as_message())
         if turn.text.strip():
             self.emit(AssistantMessage, text=turn.text, step=self.steps)
@@ -132,6 +145,44 @@ class Agent:
             if self.summary is not None:
                 break  # finished: later calls of this turn are moot
         return turn
+
+    async def fit_context(self, messages: list[dict]) -> None:
+        if self.context is None:
+            return
+        for fitted in await self.context.fit(messages):
+            self.emit(LogLine, text=fitted.describe(self.context.context_tokens))
+
+    async def summarise(self, request: list[dict]) -> str:
+        """One model call without tools (the context keeper's summary); its tokens count."""
+        turn = await self.model.complete(request, [], on_text=lambda text: None)
+        self.count_usage(turn)
+        return turn.text
+
+    def count_usage(self, turn: ModelTurn) -> None:
+        self.prompt_tokens += turn.prompt_tokens
+        self.completion_tokens += turn.completion_tokens
+        self.usage_estimated = self.usage_estimated or turn.usage_estimated
+        self.cached_tokens += turn.cached_tokens
+        usage = Usage(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
+        unpriced = self.cost is None
+        self.cost = self.price(usage, self.model.name)
+        if self.cost is None and unpriced and self.steps == 1 and self.limits.max_cost is not None:
+            self.emit(
+                Notice,
+                text=f"max_cost ${self.limits.max_cost:g} cannot be checked: kanban.toml has no "
+                f'[pricing."{self.model.name}"]; the run is limited by tokens only',
+                level="warning",
+            )
+        self.emit(
+            UsageUpdated,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            steps=self.steps,
+            estimated=self.usage_estimated,
+            cached_tokens=self.cached_tokens,
+            cost=self.cost,
+            cost_total=None if self.cost is None else self.cost_before + self.cost,
+        )
 
     async def call_tool(self, call: ToolCall) -> ToolResult:
         self.emit(
@@ -189,6 +240,9 @@ class Agent:
             raise LimitExceeded(f"step limit of {self.limits.max_steps} reached")
         if self.prompt_tokens + self.completion_tokens >= self.limits.max_tokens:
             raise LimitExceeded(f"token limit of {self.limits.max_tokens} reached")
+        budget = self.limits.max_cost
+        if budget is not None and self.cost is not None and self.cost >= budget:
+            raise LimitExceeded(f"budget of ${budget:g} reached")
 
 
 def _parsed(arguments: str) -> dict:

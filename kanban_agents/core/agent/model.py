@@ -78,6 +78,7 @@ class ModelTurn:
     tool_calls: list[ToolCall] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, served from the server's prompt cache
     finish_reason: str | None = None
     usage_estimated: bool = False  # the server gave no usage: the counts are our estimate
 
@@ -156,6 +157,30 @@ class OpenAIModel:
                 ids = []
             self.name = ids[0] if ids else DEFAULT_MODEL
         return self.name
+
+    async def advertised_context(self) -> int | None:
+        """The model's context length where the server lists it (vLLM ``max_model_len``,
+        llama.cpp ``meta.n_ctx_train``, others ``context_length``); None when it does not."""
+        await self.resolve_name()
+        try:
+            listing = await self._client.models.list()
+            entries = [m.model_dump() for m in listing.data]
+        except Exception:
+            return None
+        entry = next((e for e in entries if e.get("id") == self.name), None)
+        if entry is None:
+            return None
+        meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+        for value in (
+            entry.get("max_model_len"),
+            entry.get("context_length"),
+            entry.get("context_window"),
+            meta.get("n_ctx"),
+            meta.get("n_ctx_train"),
+        ):
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+        return None
 
     async def complete(
         self, messages: list[dict], tools: list[dict], on_text: Callable[[str], None]
@@ -449,6 +474,16 @@ def _finished(turn: ModelTurn, calls: dict[int, dict[str, str]], messages: list[
     return turn
 
 
+def _read_usage(usage: Any, turn: ModelTurn) -> None:
+    if not isinstance(usage, dict):
+        return
+    turn.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+    turn.completion_tokens = int(usage.get("completion_tokens") or 0)
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict):
+        turn.cached_tokens = int(details.get("cached_tokens") or 0)
+
+
 def _absorb_chunk(
     chunk: dict[str, Any],
     turn: ModelTurn,
@@ -456,10 +491,7 @@ def _absorb_chunk(
     on_text: Callable[[str], None],
 ) -> None:
     """One ``chat.completion.chunk``, read leniently (servers leave out or repeat fields)."""
-    usage = chunk.get("usage")
-    if isinstance(usage, dict):
-        turn.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        turn.completion_tokens = int(usage.get("completion_tokens") or 0)
+    _read_usage(chunk.get("usage"), turn)
     for choice in chunk.get("choices") or ():
         if not isinstance(choice, dict) or choice.get("index", 0) != 0:
             continue
@@ -535,10 +567,7 @@ def _absorb_completion(
 ) -> None:
     """A whole (non-streamed) completion body, read leniently (minimal servers leave out ids,
     indexes and the like), into the same shape as a stream's chunks."""
-    usage = body.get("usage")
-    if isinstance(usage, dict):
-        turn.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        turn.completion_tokens = int(usage.get("completion_tokens") or 0)
+    _read_usage(body.get("usage"), turn)
     for choice in body["choices"][:1]:
         if not isinstance(choice, dict):
             continue

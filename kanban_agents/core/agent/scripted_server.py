@@ -57,6 +57,7 @@ class Reply:
     tool_calls: list[ToolCallSpec] = field(default_factory=list)
     prompt_tokens: int | None = None  # None: a rough count from the request's messages
     completion_tokens: int | None = None  # None: a rough count from the reply
+    cached_tokens: int | None = None  # reported as prompt_tokens_details.cached_tokens
     delay: float = 0.0  # seconds to wait before answering (for cancel tests)
     chunk_delay: float = 0.0  # seconds between streamed chunks
 
@@ -229,8 +230,10 @@ class ScriptedServer:
         model: str = "scripted-model",
         streaming: bool = True,
         dialect: Dialect | str = "openai",
+        context_length: int | None = None,
     ):
         self.model = model
+        self.context_length = context_length  # listed as vLLM's max_model_len when set
         self.dialect = DIALECTS[dialect] if isinstance(dialect, str) else dialect
         self.streaming = streaming  # False: answer every request with one JSON body, as some
         # minimal servers do even when the client asks for a stream
@@ -384,11 +387,14 @@ class _Completion:
         if completion_tokens is None:
             arguments = "".join(_arguments_json(call) for call in self.reply.tool_calls)
             completion_tokens = _rough_tokens(self.reply.text + arguments)
-        return {
+        usage = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": self.prompt_tokens + completion_tokens,
         }
+        if self.reply.cached_tokens is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.reply.cached_tokens}
+        return usage
 
     def as_completion(self) -> dict:
         """The non-streaming ``chat.completion`` object."""
@@ -493,6 +499,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self._path() == "/v1/models":
             model = self.server.owner.model
             entry = {"id": model, "object": "model", "created": 0, "owned_by": "scripted"}
+            if self.server.owner.context_length is not None:
+                entry["max_model_len"] = self.server.owner.context_length
             self._send_json(200, {"object": "list", "data": [entry]})
         else:
             self._send_error(HttpError(404, f"scripted server: no route GET {self._path()}"))

@@ -17,8 +17,20 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import git
+from ..blocked import IdleWatch, RetryStreak
 from ..card import Card
-from ..events import RUNNING, TESTING, Emitter, LogLine, Notice, RunPhase, Sink, TestsFinished
+from ..events import (
+    RUNNING,
+    TESTING,
+    AgentBlocked,
+    Emitter,
+    LogLine,
+    Notice,
+    ReviewerMessage,
+    RunPhase,
+    Sink,
+    TestsFinished,
+)
 from ..records import RunRecords, RunState
 from ..runs.errors import RunError
 
@@ -105,6 +117,8 @@ class AgentSession:
         from .prompt import SYSTEM_PROMPT, card_prompt, review_prompt
 
         messages = repaired(self.records.load_messages(self.card.id))
+        if messages:
+            self.records.inbox(self.card.id).settle(messages, self.record.run)
         feedback = self.record.extra.pop("pending_feedback", None)
         if not messages:
             return [
@@ -138,8 +152,25 @@ class AgentSession:
         )
         if self.after_command is not None:
             toolbox.call = self._checked_after_run(toolbox.call)
+        from ..pricing import cost_of, earlier_cost
+
         messages = self.conversation()
-        limits = Limits(profile.max_steps, profile.max_tokens, profile.max_wall_seconds)
+        limits = Limits(
+            profile.max_steps,
+            profile.max_tokens,
+            profile.max_wall_seconds,
+            max_cost=self.max_cost(profile),
+        )
+        pricing = self.settings.pricing
+        streak = RetryStreak(lambda why: self.emit(AgentBlocked, reason=why))
+        retried = getattr(model, "on_retry", None)
+        if retried is not None:  # OpenAIModel: its retries also count towards "blocked"
+            model.on_retry = lambda text: (retried(text), streak.failed(text))
+
+        def before_turn(history: list[dict]) -> None:
+            streak.succeeded()  # the previous turn got its answer
+            self.deliver_messages(history)
+
         agent = Agent(
             model,
             toolbox,
@@ -147,6 +178,10 @@ class AgentSession:
             self.emit,
             self.tests_stop_or_retry(),
             checkpoint=lambda history: self.records.save_messages(self.card.id, history),
+            before_turn=before_turn,
+            price=lambda usage, model_name: cost_of(usage, model_name, pricing),
+            cost_before=earlier_cost(self.record.extra, self.record.run),
+            context_tokens=await self.context_tokens(profile, model),
         )
         try:
             return await agent.run(messages)
@@ -158,7 +193,51 @@ class AgentSession:
             self.record.steps = agent.steps
             self.record.tokens = agent.prompt_tokens + agent.completion_tokens
             self.record.tokens_estimated = agent.usage_estimated
+            self.record_cost(agent.cost)
             self.records.save_messages(self.card.id, messages)
+
+    async def context_tokens(self, profile, model) -> int:
+        """The profile's ``context_tokens``, else the model's context as its server reports it
+        (vLLM, llama.cpp), else 128k."""
+        from .context import DEFAULT_CONTEXT_TOKENS
+
+        if profile.context_tokens:
+            return profile.context_tokens
+        advertised = getattr(model, "advertised_context", None)
+        reported = await advertised() if advertised is not None else None
+        if reported:
+            self.emit(LogLine, text=f"context: the model server reports {reported} tokens")
+        return reported or DEFAULT_CONTEXT_TOKENS
+
+    def max_cost(self, profile) -> float | None:
+        """The run's budget in dollars: the card's ``max_cost``, else the profile's."""
+        value = self.card.meta.get("max_cost", profile.max_cost)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise RunError(
+                f"max_cost in the card must be a number of dollars (like 0.50), not {value!r}"
+            )
+        return float(value)
+
+    def record_cost(self, cost: float | None) -> None:
+        from ..pricing import record_run_cost
+
+        self.record.cost = cost
+        record_run_cost(self.record.extra, self.record.run, cost)
+
+    def deliver_messages(self, messages: list[dict]) -> None:
+        """The reviewer's pending messages join the conversation as user messages, in the order
+        sent; the conversation is saved before they are marked delivered (see ``inbox.py``)."""
+        inbox = self.records.inbox(self.card.id)
+        pending = inbox.pending()
+        if not pending:
+            return
+        for message in pending:
+            messages.append(message.as_user_message())
+            self.emit(ReviewerMessage, text=message.text, message_id=message.id)
+        self.records.save_messages(self.card.id, messages)
+        inbox.mark_delivered([m.id for m in pending], self.record.run)
 
     def _checked_after_run(self, call):
         """``Toolbox.call``, followed by ``after_command`` once a ``run`` call is done (its
@@ -213,6 +292,7 @@ class AgentSession:
         from .prompt import command_prompt
 
         prompt = command_prompt(self.card, self.space.path, self.space.branch)
+        prompt += self.take_messages_for_command()
         runtime = self.runtime if profile.sandbox else None
         if not profile.sandbox:
             self.record.extra["sandbox"] = "off"  # status --json and the card's badge say so
@@ -224,6 +304,11 @@ class AgentSession:
                 topic="unconfined",
             )
         before = await self.worktree_tree()
+        idle = IdleWatch(
+            self.settings.runs.idle_seconds,
+            lambda why: self.emit(AgentBlocked, reason=why),
+        )
+        watching = asyncio.ensure_future(idle.watch())
         try:
             result = await run_command_agent(
                 profile,
@@ -236,9 +321,15 @@ class AgentSession:
                 runtime=runtime,
                 files=self.card.files,
                 env=self.env if self.agent_env is None else self.agent_env,
+                idle_watch=idle,
             )
         except CommandAgentError as exc:
             raise RunError(str(exc)) from None
+        finally:
+            watching.cancel()
+        from ..pricing import command_agent_cost
+
+        self.record_cost(command_agent_cost(result.output))  # None: it did not say
         if self.after_command is not None:
             await self.after_command()
         problem = api_problem(result.output)
@@ -259,6 +350,19 @@ class AgentSession:
         if not tests.passed:
             raise RunError(f"the agent finished but the tests fail: {last_line(tests.output)}")
         return summary_line(result.output)
+
+    def take_messages_for_command(self) -> str:
+        """A command agent cannot be told anything mid-run: the messages sent to it since its
+        last run go into its prompt with the review notes, as a section ("" when none)."""
+        inbox = self.records.inbox(self.card.id)
+        pending = inbox.pending()
+        if not pending:
+            return ""
+        for message in pending:
+            self.emit(ReviewerMessage, text=message.text, message_id=message.id)
+        inbox.mark_delivered([m.id for m in pending], self.record.run)
+        notes = "\n\n".join(f"- {m.text.strip()}" for m in pending)
+        return f"\n## Messages from the reviewer (sent while the card waited or ran)\n{notes}\n"
 
     async def worktree_tree(self) -> str:
         """The worktree's whole state (untracked files too, the agent's side files not) as a

@@ -50,6 +50,7 @@ from ..events import (
 from ..frontmatter_edit import DELETE
 from ..host import FileLock, host_lock_path
 from ..paths import repo_root, state_dir
+from ..pricing import card_cost
 from ..process import command_owner, end_owned_processes
 from ..records import HOSTED_STATES, RunState, host_gone_reason, run_records, secret_env_names
 from .admission import Admission, Verdict
@@ -671,6 +672,9 @@ def _card_run(record: RunState) -> dict[str, Any]:
         run["tokens"] = record.tokens
         if record.tokens_estimated:
             run["tokens_estimated"] = True
+    total = card_cost(record.extra)
+    if total is not None:
+        run["cost"] = round(total, 4)  # dollars of all the card's runs so far
     return run
 
 
@@ -693,6 +697,8 @@ def _status_from_record(record: RunState) -> RunStatus:
     status.prompt_tokens = record.tokens
     status.tokens_estimated = record.tokens_estimated
     status.unconfined = record.extra.get("sandbox") == "off"
+    status.cost = record.cost
+    status.cost_total = card_cost(record.extra)
     return status
 
 

@@ -58,6 +58,7 @@ class Runtime(Protocol):
         env: Mapping[str, str] | None = None,
         on_lines: Callable[[list[str]], None] | None = None,
         read_write: Sequence[str] = (),
+        on_partial: Callable[[str], None] | None = None,
     ) -> CommandResult: ...
 
 
@@ -74,10 +75,12 @@ class LocalRuntime:
         env: Mapping[str, str] | None = None,
         on_lines: Callable[[list[str]], None] | None = None,
         read_write: Sequence[str] = (),
+        on_partial: Callable[[str], None] | None = None,
     ) -> CommandResult:
         return await run_command(
-            command, cwd=cwd, timeout=timeout, output_cap=output_cap, env=env, on_lines=on_lines
-        )
+            command, cwd=cwd, timeout=timeout, output_cap=output_cap, env=env,
+            on_lines=on_lines, on_partial=on_partial,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
