@@ -479,7 +479,9 @@ def ignored_files(root: Path, patterns_file: Path) -> list[str]:
         f"--exclude-from={patterns_file}",
     )
     ignored = set(
-        _nul_fields(_git(root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard").stdout)
+        _nul_fields(
+            _git(root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard").stdout
+        )
     )
     return sorted(path for path in _nul_fields(out.stdout) if path in ignored)
 
