@@ -495,11 +495,18 @@ def init_submodules(worktree: Path) -> str:
     return _git(worktree, "submodule", "update", "--init", "--recursive").text
 
 
-def add_detached_worktree(root: Path, path: Path, commit: str) -> None:
-    """A spare worktree at ``path``, checked out at ``commit`` on no branch (the warm pool)."""
+def add_detached_worktree(root: Path, path: Path, commit: str, *, checkout: bool = True) -> None:
+    """A spare worktree at ``path`` at ``commit`` on no branch (the warm pool); without
+    ``checkout`` only registered (``finish_checkout`` writes its files)."""
     path = _absolute(root, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _git(root, "worktree", "add", "--quiet", "--detach", "--", str(path), commit)
+    no_checkout = () if checkout else ("--no-checkout",)
+    _git(root, "worktree", "add", "--quiet", "--detach", *no_checkout, "--", str(path), commit)
+
+
+def finish_checkout(worktree: Path) -> None:
+    """Write the files and index of a worktree added with ``--no-checkout``."""
+    _git(worktree, "reset", "--hard", "--quiet")
 
 
 def move_worktree(root: Path, path: Path, target: Path) -> None:

@@ -31,8 +31,12 @@ TAKE_GRACE_SECONDS = 60.0
 
 
 class WarmPool:
-    def __init__(self, repo: Path, root: Path, size: int, base_branch: str = ""):
+    def __init__(self, repo: Path, root: Path, size: int, base_branch: str = "",
+                 registry_lock: threading.Lock | None = None):  # fmt: skip
         self.repo = repo
+        # git's worktree registry (add, prune) is changed one at a time: the card starts'
+        # lock (``git.ensure_worktree``); checkouts run outside it.
+        self._registry_lock = registry_lock or threading.Lock()
         self.dir = root / POOL_DIR_NAME
         self.size = size
         self.base_branch = base_branch
@@ -76,7 +80,9 @@ class WarmPool:
 
     def _make_spare(self, commit: str) -> Path:
         spare = self.dir / f"spare-{uuid.uuid4().hex[:10]}"
-        git.add_detached_worktree(self.repo, spare, commit)
+        with self._registry_lock:
+            git.add_detached_worktree(self.repo, spare, commit, checkout=False)
+        git.finish_checkout(spare)  # the slow part, beside card starts
         spare.with_name(spare.name + READY).write_text(commit + "\n", encoding="utf-8")
         return spare
 
@@ -96,7 +102,8 @@ class WarmPool:
                 continue
             self._discard(spare)
             removed.append(spare)
-        git.prune_worktrees(self.repo)
+        with self._registry_lock:
+            git.prune_worktrees(self.repo)
         return removed
 
     @staticmethod

@@ -226,9 +226,8 @@ class Workspaces:
         assert self.repo is not None
         settings = self.settings.worktrees
         if self._pool is None or self._pool.size != settings.pool:
-            self._pool = WarmPool(
-                self.repo, self.worktree_root(), settings.pool, settings.base_branch
-            )
+            self._pool = WarmPool(self.repo, self.worktree_root(), settings.pool,
+                                  settings.base_branch, self._worktree_lock)  # fmt: skip
         return self._pool
 
     def pool_changed(self) -> None:
