@@ -8,8 +8,21 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_agents import _action, open_session
-from .cli_board import UserError, find_card, print_json
+from .cli_board import UserError, find_card, open_store, print_json
+
+
+def open_session(args: argparse.Namespace):
+    from .core.session import BoardSession
+
+    return BoardSession(open_store(args))
+
+
+def _action(call, *args):
+    """Run a session call; its ``ActionFailed`` becomes the one-line ``UserError``."""
+    try:
+        return call(*args)
+    except _action_failed() as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_worktrees(args: argparse.Namespace) -> int:

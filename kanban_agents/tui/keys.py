@@ -149,6 +149,12 @@ KEYS: tuple[Key | HelpRow, ...] = (
     Key("c", "cancel_agent",
         _row(Section.AGENTS, "c", "cancel the card's agent (its worktree is kept)"), "Cancel agent",
         footer=True, when=LIVE, command=Command("Agent: cancel", "Stop the card's agent; its worktree is kept")),
+    Key("u", "rerun_setup",
+        _row(Section.AGENTS, "u", "run setup again in the card's worktree (copied files, [worktrees] setup)"),
+        "Setup", command=Command("Agent: run setup again", "Copy the files and run setup in the card's worktree")),
+    Key("W", "clean_worktrees",
+        _row(Section.AGENTS, "W", "clean up worktrees: remove those of done and deleted cards (gc)"),
+        "Clean worktrees", command=Command("Worktrees: clean up", "Remove the worktrees of done and deleted cards")),
     # --- Review
     Key("m", "merge", _row(Section.REVIEW, "m", "merge (after a conflict dry run)"), "Merge",
         footer=True, when=("review",),
