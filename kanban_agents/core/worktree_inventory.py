@@ -14,7 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -29,6 +29,7 @@ class Orphan(StrEnum):
     NO = ""
     CARD_GONE = "card gone"
     CARD_DONE = "card done"
+    SPARE_EXTRA = "spare beyond [worktrees] pool"
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,12 @@ class WorktreeInventory:
         return found
 
     def list(self, *, measure: bool = True) -> list[WorktreeEntry]:
-        return [self._entry(info, measure) for info in self.ours()]
+        entries = [self._entry(info, measure) for info in self.ours()]
+        # Spares beyond the pool's size (it was made smaller) are the cleanup's too.
+        spares = [n for n, entry in enumerate(entries) if entry.spare]
+        for n in spares[self.settings.worktrees.pool :]:
+            entries[n] = replace(entries[n], orphan=Orphan.SPARE_EXTRA)
+        return entries
 
     def _entry(self, info: git.WorktreeInfo, measure: bool) -> WorktreeEntry:
         prefix = self.settings.worktrees.branch_prefix
@@ -246,6 +252,8 @@ class WorktreeInventory:
             report.freed_bytes += entry.disk_bytes or 0
             if not dry_run and not entry.missing:
                 git.remove_worktree(self.repo, entry.path)
+                if entry.spare:
+                    entry.path.with_name(entry.path.name + ".ready").unlink(missing_ok=True)
             self._branch_after_removal(entry, report, dry_run)
         if not dry_run:
             git.prune_worktrees(self.repo)

@@ -120,3 +120,24 @@ async def test_a_discarded_card_goes_back_to_the_pool_clean_keeping_only_include
     assert "def sub" not in (spare / "calc.py").read_text()  # back at the base
     assert git(spare, "status", "--porcelain", "--ignored") == "!! .env\n"
     assert "kanban/sub" not in git(project, "branch", "--list")
+
+
+def test_spares_beyond_the_pool_size_are_listed_as_orphans_and_gc_removes_them(project):
+    import json
+    import subprocess
+    import sys
+
+    pool_of(project, 2).fill()
+    (project / "board" / "kanban.toml").write_text("[worktrees]\npool = 1\n")
+
+    def kanban(*args):
+        proc = subprocess.run([sys.executable, "-m", "kanban_agents", "--board",
+                               str(project / "board"), *args], capture_output=True, text=True)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    entries = json.loads(kanban("worktrees", "--json"))
+    assert [e["state"] for e in entries] == ["spare", "spare"]
+    assert sorted(str(e["orphan"]) for e in entries) == ["None", "spare beyond [worktrees] pool"]
+    assert "1 worktree(s) removed" in kanban("gc")
+    assert len(pool_of(project, 1).ready()) == 1
