@@ -150,7 +150,7 @@ KEYS: tuple[Key | HelpRow, ...] = (
         _row(Section.AGENTS, "c", "cancel the card's agent (its worktree is kept)"), "Cancel agent",
         footer=True, when=LIVE, command=Command("Agent: cancel", "Stop the card's agent; its worktree is kept")),
     Key("u", "rerun_setup",
-        _row(Section.AGENTS, "u", "run setup again in the card's worktree (copied files, [worktrees] setup)"),
+        _row(Section.AGENTS, "u", "run setup again in the card's worktree (copied files, worktrees.setup)"),
         "Setup", command=Command("Agent: run setup again", "Copy the files and run setup in the card's worktree")),
     Key("W", "clean_worktrees",
         _row(Section.AGENTS, "W", "clean up worktrees: remove those of done and deleted cards (gc)"),
