@@ -515,7 +515,12 @@ def move_worktree(root: Path, path: Path, target: Path) -> None:
 
 def switch_to_new_branch(worktree: Path, branch: str, start: str) -> None:
     """Check out a new ``branch`` at ``start`` in ``worktree`` (touches only the files that
-    differ): a spare worktree becoming a card's."""
+    differ): a spare worktree becoming a card's. A spare already at ``start`` (the base has not
+    moved) only gets the branch: no file, no index entry changes, nothing to stat."""
+    if _head(worktree) == _commit(worktree, start):
+        _git(worktree, "branch", "--", branch, start)
+        _git(worktree, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
+        return
     _git(worktree, "checkout", "--quiet", "-B", branch, start)
 
 

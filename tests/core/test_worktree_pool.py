@@ -86,6 +86,10 @@ def test_a_half_made_spare_is_rebuilt_and_a_dirty_one_never_handed_out(project):
     assert not dirty.exists()  # thrown away, not handed out
     assert not clean.exists() and (target / "calc.py").read_text() == CALC
     assert git(target, "status", "--porcelain") == ""
+    # the base did not move: the spare only got its branch
+    assert git(target, "branch", "--show-current").strip() == "kanban/card-a"
+    assert git(target, "rev-parse", "HEAD").strip() == head
+    assert git(project, "rev-parse", "kanban/card-a").strip() == head
     assert pool.take(project.parent / "repo-worktrees" / "card-b", "kanban/card-b", head) is None
     assert pool.fill() == 2 and len(pool.ready()) == 2
 
