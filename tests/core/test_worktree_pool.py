@@ -35,7 +35,7 @@ def pool_of(project: Path, size: int = 2) -> WarmPool:
     return WarmPool(project, project.parent / "repo-worktrees", size)
 
 
-async def until(condition, timeout: float = 20.0) -> None:
+async def until(condition, timeout: float = 60.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "timed out"

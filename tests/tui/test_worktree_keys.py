@@ -38,7 +38,7 @@ def board_repo(tmp_path: Path) -> Path:
     return repo
 
 
-async def until(pilot, condition, timeout: float = 15.0) -> None:
+async def until(pilot, condition, timeout: float = 60.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
