@@ -35,6 +35,8 @@ BOARD_ENV = "KANBAN_AGENTS_BOARD"  # the CLI's own name for it (cli_board.BOARD_
 
 log = logging.getLogger(__name__)
 
+POOL_REFILL_DELAY = 2.0  # seconds after a start took a spare: its agent's first turn goes first
+
 # Names of variables that hold credentials, by the usual conventions (OPENAI_API_KEY,
 # GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, ...). An unconfined command can read everything it is
 # given, and what it prints goes to the model server: none of these reach an agent's commands.
@@ -302,7 +304,9 @@ class Workspaces:
             text=f"{verb} worktree {where} on branch {space.branch} (base {base})",
             stream="git",
         )
-        self.pool_changed()
+        # The refill checks out a whole tree: not beside the rest of a start that took a spare.
+        delay = POOL_REFILL_DELAY if from_pool else 0.0
+        asyncio.get_running_loop().call_later(delay, self.pool_changed)
         write_card(card.id, {"branch": space.branch, "worktree": where})
         # The agent's own files (aider's .aider*) stay out of its commits: only what the
         # profile declares, in this worktree's own info/exclude.
