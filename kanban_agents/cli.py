@@ -171,6 +171,19 @@ COMMANDS: tuple[Command, ...] = (
         arg("card"),
         arg("--draft", action="store_true", help="open the pull request as a draft"),
     )),
+    # worktrees
+    Command("worktrees", "every worktree the board made: card, state, branch, disk use, age, "
+            "orphan or stale", "cli_worktrees:cmd_worktrees", (JSON,)),
+    Command("gc", "remove orphaned worktrees (card gone or done) and prune git's worktree list",
+            "cli_worktrees:cmd_gc", (
+        arg("--dry-run", action="store_true", help="say what would be removed, remove nothing"),
+        arg("--older-than", metavar="AGE",
+            help="only worktrees untouched this long (7d, 12h, 30m, 2w)"),
+        arg("--force", action="store_true",
+            help="remove worktrees with uncommitted changes too (their changes are lost)"),
+    )),
+    Command("setup", "copy the files and run [worktrees] setup again in a card's worktree",
+            "cli_worktrees:cmd_setup", (arg("card"),)),
 )  # fmt: skip
 COMMAND_NAMES = frozenset(command.name for command in COMMANDS)
 

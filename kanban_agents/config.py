@@ -216,6 +216,16 @@ class WorktreeSettings:
     ] = ()
     setup: Annotated[tuple[str, ...], _doc("shell commands run in new worktrees")] = ()
     setup_timeout: Annotated[float, _doc("seconds per setup command")] = 600.0
+    submodules: Annotated[bool, _doc("initialise submodules in new worktrees")] = True
+    warn_gb: Annotated[
+        float, _doc("the top bar shows the worktrees' disk use when above this (GB)", ge=0)
+    ] = 5.0
+    stale_days: Annotated[
+        float, _doc("a worktree untouched this long is listed as stale", ge=0)
+    ] = 7.0
+    port_base: Annotated[int, _doc("KANBAN_PORT = port_base + slot * port_stride", ge=1)] = 4000
+    port_stride: Annotated[int, _doc("ports between two slots' KANBAN_PORT", ge=1)] = 10
+    pool: Annotated[int, _doc("spare worktrees of the base branch kept ready", ge=0)] = 0
 
 
 @dataclass(frozen=True)

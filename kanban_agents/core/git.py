@@ -453,6 +453,86 @@ def delete_branch(root: Path, branch: str) -> None:
         _git(root, "branch", "-D", "--", branch)
 
 
+def prune_worktrees(root: Path) -> None:
+    """Forget the worktrees whose directories are gone (git's own metadata under .git/worktrees)."""
+    _git(root, "worktree", "prune")
+
+
+def unmerged_commits(root: Path, branch: str, base: str) -> int:
+    """How many commits of ``branch`` are not in ``base`` (0 when either is missing)."""
+    if not branch_exists(root, branch):
+        return 0
+    if _git(root, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", ok=(0, 1)).status:
+        return 0
+    return int(_git(root, "rev-list", "--count", f"{base}..refs/heads/{branch}").text or 0)
+
+
+def ignored_files(root: Path, patterns_file: Path) -> list[str]:
+    """The ignored, untracked files of ``root``'s checkout that the gitignore-style patterns in
+    ``patterns_file`` match (what ``.worktreeinclude`` brings into a new worktree)."""
+    out = _git(
+        root,
+        "ls-files",
+        "-z",
+        "--others",
+        "--ignored",
+        f"--exclude-from={patterns_file}",
+    )
+    ignored = set(
+        _nul_fields(
+            _git(root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard").stdout
+        )
+    )
+    return sorted(path for path in _nul_fields(out.stdout) if path in ignored)
+
+
+def has_submodules(worktree: Path) -> bool:
+    return (Path(worktree) / ".gitmodules").is_file()
+
+
+def init_submodules(worktree: Path) -> str:
+    """``git submodule update --init --recursive`` in ``worktree``; git's output."""
+    return _git(worktree, "submodule", "update", "--init", "--recursive").text
+
+
+def add_detached_worktree(root: Path, path: Path, commit: str, *, checkout: bool = True) -> None:
+    """A spare worktree at ``path`` at ``commit`` on no branch (the warm pool); without
+    ``checkout`` only registered (``finish_checkout`` writes its files)."""
+    path = _absolute(root, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    no_checkout = () if checkout else ("--no-checkout",)
+    _git(root, "worktree", "add", "--quiet", "--detach", *no_checkout, "--", str(path), commit)
+
+
+def finish_checkout(worktree: Path) -> None:
+    """Write the files and index of a worktree added with ``--no-checkout``."""
+    _git(worktree, "reset", "--hard", "--quiet")
+
+
+def move_worktree(root: Path, path: Path, target: Path) -> None:
+    _git(root, "worktree", "move", "--", str(_absolute(root, path)), str(_absolute(root, target)))
+
+
+def switch_to_new_branch(worktree: Path, branch: str, start: str) -> None:
+    """Check out a new ``branch`` at ``start`` in ``worktree`` (touches only the files that
+    differ): a spare worktree becoming a card's. A spare already at ``start`` (the base has not
+    moved) only gets the branch: no file, no index entry changes, nothing to stat."""
+    if _head(worktree) == _commit(worktree, start):
+        _git(worktree, "branch", "--", branch, start)
+        _git(worktree, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
+        return
+    _git(worktree, "checkout", "--quiet", "-B", branch, start)
+
+
+def reset_to_detached(worktree: Path, commit: str, keep_ignored: Sequence[str] = ()) -> None:
+    """Back to a clean checkout of ``commit`` on no branch: tracked changes dropped, untracked
+    and ignored files removed except the ignored files named in ``keep_ignored``."""
+    _git(worktree, "checkout", "--quiet", "--detach", "--force", commit)
+    _git(worktree, "reset", "--hard", "--quiet", commit)
+    excludes = [arg for path in keep_ignored for arg in ("-e", f"/{path}")]
+    _git(worktree, "clean", "-fdxq", *excludes)
+
+
 # --- reading and recording a worktree's state --------------------------------------------
 
 

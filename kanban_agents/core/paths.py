@@ -42,3 +42,12 @@ def state_dir(board_dir: Path) -> Path | None:
     if root is None:
         return None
     return git_common_dir(root) / STATE_DIR_NAME
+
+
+def worktree_root(repo: Path, settings) -> Path:
+    """Where the board's worktrees go: ``[worktrees] root``, else ``<repo>/../<repo>-worktrees``."""
+    configured = settings.worktrees.root
+    if configured:
+        root = Path(configured).expanduser()
+        return root if root.is_absolute() else (repo / root).resolve()
+    return repo.parent / f"{repo.name}-worktrees"

@@ -10,6 +10,7 @@ changes something, and every cleanup step is fine to repeat.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -21,10 +22,11 @@ from .board import BoardError, BoardStore
 from .card import Card
 from .events import CANCELLED, DISCARDED, FAILED, INTERRUPTED, MERGED, REVIEW
 from .frontmatter_edit import DELETE
-from .paths import repo_root
+from .paths import repo_root, worktree_root
 from .process import CommandResult, run_command
 from .records import RunState, run_records
 from .scope import ScopeReport, check_scope
+from .worktree_slots import slot_environment, slot_table
 
 REVIEW_NOTES_HEADING = "## Review notes"
 MERGE_PROGRESS = "merge"  # the key of a merge's progress in RunState.extra
@@ -308,7 +310,7 @@ class Reviewer:
         worktree = git.checked_out_in(self.repo, progress.branch)
         try:
             if settings.remove_worktree and worktree is not None and worktree != self.repo:
-                git.remove_worktree(self.repo, worktree)
+                self._remove_or_pool(worktree)
                 worktree = None
             if settings.delete_branch and worktree is None:
                 git.delete_branch(self.repo, progress.branch)
@@ -429,7 +431,7 @@ class Reviewer:
                 )
             try:
                 if worktree is not None:
-                    git.remove_worktree(self.repo, worktree)
+                    self._remove_or_pool(worktree)
                 git.delete_branch(self.repo, branch)
             except git.GitError as exc:
                 raise ReviewError(f"{exc}; once that is fixed, discard {card.id} again") from None
@@ -443,6 +445,18 @@ class Reviewer:
         }
         return self._update_card(card.id, changes)
 
+    def _remove_or_pool(self, worktree: Path) -> None:
+        """A card's worktree is done with: back to the warm pool when it is below
+        ``[worktrees] pool``, else removed."""
+        from .worktree_pool import WarmPool
+
+        assert self.repo is not None
+        settings = self.settings.worktrees
+        pool = WarmPool(self.repo, worktree_root(self.repo, self.settings), settings.pool,
+                        settings.base_branch)  # fmt: skip
+        if not pool.give_back(worktree):
+            git.remove_worktree(self.repo, worktree)
+
     # ------------------------------------------------------------------ tests
 
     async def run_tests(self, card_id: str, on_lines=None) -> CommandResult | None:
@@ -453,10 +467,17 @@ class Reviewer:
         if not where.card.tests:
             return None
         outputs, last = [], None
+        settings = self.settings.worktrees
+        slot = slot_table(self.records).slot_for(
+            where.worktree, settings.port_base, settings.port_stride
+        )
+        env = {**os.environ, **slot_environment(where.card.id, where.worktree, slot,
+                                                settings.port_base, settings.port_stride)}  # fmt: skip
         for command in where.card.tests:
             last = await run_command(
                 command,
                 cwd=where.worktree,
+                env=env,
                 timeout=self.settings.runs.test_timeout,
                 output_cap=self.settings.runs.output_cap,
                 on_lines=on_lines,

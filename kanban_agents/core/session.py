@@ -219,6 +219,7 @@ class BoardSession:
         self._cost_cache: tuple[float, float, float] | None = None  # read at, midnight, $
         self._hooks = None  # HookRunner, made when a hook first fires
         self._hooks_watching = False
+        self._worktree_bytes: tuple[float, int] | None = None  # (when measured, total)
         store.add_listener(self._on_store_change)
 
     @classmethod
@@ -626,6 +627,62 @@ class BoardSession:
             return []
         with _as_action_failed():
             return self.runs.orphaned_worktrees()
+
+    # ------------------------------------------------------------------ worktrees (core/worktree_inventory.py)
+
+    def _inventory(self):
+        from .paths import repo_root
+        from .worktree_inventory import WorktreeInventory
+
+        repo = repo_root(self.root)
+        if repo is None:
+            raise ActionFailed(NOT_IN_GIT_REPO)
+        return WorktreeInventory(repo, self.store, self._records())
+
+    def worktrees(self, *, measure: bool = True) -> list:
+        """Every worktree the board made (``WorktreeEntry``), with its disk use when
+        ``measure``. Blocking: call it off the UI thread."""
+        with _as_action_failed():
+            return self._inventory().list(measure=measure)
+
+    def gc_worktrees(self, *, dry_run: bool = False, older_than: str | None = None,
+                     force: bool = False):  # fmt: skip
+        """Remove orphaned worktrees (card gone or done); a ``GcReport``. Blocking."""
+        from .worktree_inventory import parse_age
+
+        try:
+            age = parse_age(older_than) if older_than else None
+        except ValueError as exc:
+            raise ActionFailed(str(exc)) from None
+        with _as_action_failed():
+            report = self._inventory().gc(dry_run=dry_run, older_than=age, force=force)
+        if self._runs is not None and not dry_run:
+            self._runs.workspaces.pool_changed()
+        self._worktree_bytes = None
+        return report
+
+    async def worktree_disk_use(self, *, max_age: float = 60.0) -> int:
+        """Total bytes the board's worktrees take, measured off the event loop and cached for
+        ``max_age`` seconds (walking a big checkout takes a while)."""
+        import asyncio
+
+        cached = self._worktree_bytes
+        if cached is not None and time.monotonic() - cached[0] < max_age:
+            return cached[1]
+        total = await asyncio.to_thread(lambda: self._inventory().total_bytes())
+        self._worktree_bytes = (time.monotonic(), total)
+        return total
+
+    async def rerun_setup(self, card_id: str, on_event: Callable[[Event], None] | None = None):
+        """Copy the files and run ``[worktrees] setup`` again in the card's existing worktree
+        (``u``, ``kanban-agents setup CARD``); raises ActionFailed when it fails."""
+        from .runs import RunError
+
+        try:
+            with _as_action_failed():
+                return await self.runs.rerun_setup(card_id, on_event)
+        except RunError as exc:
+            raise ActionFailed(str(exc)) from None
 
     # ------------------------------------------------------------------ runs, seen from any process
 
@@ -1291,6 +1348,10 @@ def __getattr__(name: str):
         from . import review_comments
 
         return getattr(review_comments, name)
+    if name in ("format_size", "age_text", "WorktreeEntry", "GcReport"):
+        from . import worktree_inventory
+
+        return getattr(worktree_inventory, name)
     if name in ("DiffFile", "WorktreeDiff"):
         from . import git
 

@@ -62,6 +62,7 @@ from .keys import Scope, StateFooter, bindings, help_sections, palette_commands
 from .panel import SidePanel
 from .planning_actions import PlanningActions
 from .review import ReviewActions
+from .worktree_actions import WorktreeActions
 from .wrapping_log import WrappingLog
 
 WATCH_RESTART_DELAYS = (1.0, 5.0, 20.0)  # a failed file watcher restarts after these; then gives up
@@ -82,7 +83,9 @@ class PendingMove:
     outside_changes: int
 
 
-class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, CommentActions, App):
+class KanbanApp(
+    ReviewActions, BranchActions, PlanningActions, CardActions, CommentActions, WorktreeActions, App
+):
     CSS_PATH = "app.tcss"
     TITLE = "kanban-agents"
 
@@ -197,6 +200,7 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
     @work(group="runs-start", exit_on_error=False)
     async def start_agents(self) -> None:
         await self.session.start(host=True)
+        self.start_worktree_watch()
         self.refresh_board()
         self.feed.select(None)
         self._show_selected()
@@ -460,6 +464,8 @@ class KanbanApp(ReviewActions, BranchActions, PlanningActions, CardActions, Comm
             text.append(f"  · {errors} unreadable", "bold red")
         if self.filter_text:
             text.append(f"  · filter: {self.filter_text}", "bold")
+        if (disk := self.worktree_topbar()) is not None:
+            text.append_text(disk)
         if text != self._topbar_text:  # an update costs a layout pass: only when it changed
             self._topbar_text = text
             self.query_one("#topbar", Static).update(text, layout=False)

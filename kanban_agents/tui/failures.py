@@ -51,6 +51,12 @@ WORKER_FAILURES: dict[str, Failure] = {
     "diff-watch": Failure(
         "Diff stopped following the worktree", "Select another card and back to follow it again."
     ),
+    "worktree-disk": Failure(
+        "Worktree disk use not measured",
+        "The top bar may not warn about disk use; it measures again in a minute.",
+    ),
+    "worktree-gc": Failure("Worktree cleanup failed", "Run 'kanban-agents gc' to see why."),
+    "setup": Failure("Setup did not run", "Press u to try again."),
     "watch": Failure(
         "Live reload is off",
         "Changes made outside the app will not show until you restart the app.",

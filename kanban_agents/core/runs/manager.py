@@ -94,6 +94,9 @@ class RunManager:
             runtime,
             board_root=store.root,
         )
+        self.workspaces.on_pool_error = lambda exc: self._report(
+            exc, "the warm pool of worktrees could not be filled (starts take the usual time)"
+        )
         self.admission = Admission(store)
         # A subscriber that raises is reported here (default: the log), never printed: the
         # board app hooks this to show it.
@@ -137,6 +140,13 @@ class RunManager:
             except Exception as exc:  # a broken subscriber must not break the runs
                 self._subscriber_failed(exc, sink, event)
 
+    def _report(self, error: BaseException, what: str) -> None:
+        handler = self.on_subscriber_error or log_subscriber_error
+        try:
+            handler(error, what)
+        except Exception:
+            log.exception("%s; reporting it failed too", what)
+
     def _subscriber_failed(self, error: Exception, sink: Sink, event: Event) -> None:
         name = getattr(sink, "__qualname__", None) or repr(sink)
         what = f"a run event subscriber ({name}) failed on a {event.kind} event of {event.card_id}"
@@ -168,6 +178,7 @@ class RunManager:
         self.store.add_listener(self._on_store_change)
         self._host_watch = self._loop.create_task(self._watch_hosts(), name="watch run hosts")
         self._started = True
+        self.workspaces.pool_changed()
         if auto_start and self.repo is not None:  # outside git nothing can run: wait to be asked
             for card in self.store.column_cards(self.settings.board.agent_column):
                 state = self.status.get(card.id)
@@ -490,13 +501,13 @@ class RunManager:
                 settings=self.settings,
                 records=self.records,
                 runtime=self.workspaces.runtime,
-                env=self.workspaces.command_env(),
+                env=self.workspaces.run_env(card.id, space.path),
                 scrub_env=self.secret_names,
                 set_state=lambda state, reason: self._state(record, emit, state, reason),
                 publish=self.emit,
                 after_command=lambda: asyncio.to_thread(check_refs),
                 # a command agent gets its own key, and no other credential
-                agent_env=self.workspaces.command_env(keep=[profile.api_key_env]),
+                agent_env=self.workspaces.run_env(card.id, space.path, keep=[profile.api_key_env]),
             )
             if model is None:
                 summary = await session.work_with_command(profile)
@@ -592,6 +603,33 @@ class RunManager:
             self.store.move(card_id, self.settings.board.review_column)
 
     # ------------------------------------------------------------------ worktree
+
+    async def rerun_setup(self, card_id: str, on_event: Callable[[Event], None] | None = None):
+        """Files and ``[worktrees] setup`` again in the card's existing worktree, its output in
+        the card's latest run log; RunError when the agent runs or the setup fails."""
+        card = self.store.get(card_id)
+        space = self.workspaces.workspace_for(card)
+        assert self.repo is not None
+        found = await asyncio.to_thread(git.checked_out_in, self.repo, space.branch)
+        if found is None:
+            raise RunError(f"{card_id} has no worktree yet: its agent makes one when it starts")
+        space = Workspace(found, space.branch, space.base)
+        lock = self.records.lock(card_id)
+        if not await asyncio.to_thread(lock.acquire):
+            raise RunError(f"{card_id}'s agent is running: setup waits until it stops")
+        run = max(1, self.records.next_run_number(card_id) - 1)
+        if on_event is not None:
+            self.subscribe(on_event)
+        try:
+            emit = emitter_for(card_id, run, self.emit)
+            emit(LogLine, text=f"running setup again in {found}", stream="setup")
+            await self.workspaces.setup(space, emit, card_id, in_run=False)
+            emit(LogLine, text="setup done", stream="setup")
+        finally:
+            if on_event is not None:
+                self.unsubscribe(on_event)
+            self.records.close(card_id, run)
+            lock.release()
 
     def worktree_root(self) -> Path:
         return self.workspaces.worktree_root()

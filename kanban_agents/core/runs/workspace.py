@@ -10,9 +10,9 @@ confined says so (a notice, the first line of its log, ``status --json``'s ``san
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
-import shutil
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,13 +21,21 @@ from typing import Any, Protocol
 
 from .. import git
 from ..card import Card
-from ..events import Emitter, LogLine, Notice
+from ..events import PREPARING, Emitter, LogLine, Notice, StateChanged
+from ..paths import worktree_root
 from ..process import CommandResult, run_command
 from ..records import RunRecords, RunState
 from ..sandbox import SandboxRuntime, SandboxSettingError, SandboxUnavailable, choose, for_card
+from ..worktree_files import copy_into, files_to_copy, unmatched_globs
+from ..worktree_pool import WarmPool
+from ..worktree_slots import SlotTable, slot_environment, slot_table
 from .errors import RunError
 
 BOARD_ENV = "KANBAN_AGENTS_BOARD"  # the CLI's own name for it (cli_board.BOARD_ENV)
+
+log = logging.getLogger(__name__)
+
+POOL_REFILL_DELAY = 2.0  # seconds after a start took a spare: its agent's first turn goes first
 
 # Names of variables that hold credentials, by the usual conventions (OPENAI_API_KEY,
 # GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, ...). An unconfined command can read everything it is
@@ -119,6 +127,8 @@ class Workspaces:
         self._run_sandbox: dict[Path, Any] = {}
         # Pruning and checking git's worktree list is serialised; checkouts run side by side.
         self._worktree_lock = threading.Lock()
+        self._pool: WarmPool | None = None
+        self._filling: asyncio.Task | None = None
 
     @property
     def settings(self):
@@ -172,11 +182,7 @@ class Workspaces:
 
     def worktree_root(self) -> Path:
         assert self.repo is not None
-        configured = self.settings.worktrees.root
-        if configured:
-            root = Path(configured).expanduser()
-            return root if root.is_absolute() else (self.repo / root).resolve()
-        return self.repo.parent / f"{self.repo.name}-worktrees"
+        return worktree_root(self.repo, self.settings)
 
     def workspace_for(self, card: Card) -> Workspace:
         if self.repo is None:
@@ -204,6 +210,66 @@ class Workspaces:
             env[BOARD_ENV] = str(self.board_root)
         return env
 
+    # ------------------------------------------------------------------ slots and the pool
+
+    @property
+    def slots(self) -> SlotTable:
+        return slot_table(self.records)
+
+    def slot_env(self, card_id: str, worktree: Path) -> dict[str, str]:
+        """``KANBAN_CARD``, ``KANBAN_WORKTREE``, ``KANBAN_SLOT``, ``KANBAN_PORT`` of the card's
+        worktree (its slot is stable: recorded the first time)."""
+        settings = self.settings.worktrees
+        slot = self.slots.slot_for(worktree, settings.port_base, settings.port_stride)
+        return slot_environment(card_id, worktree, slot, settings.port_base, settings.port_stride)
+
+    def run_env(self, card_id: str, worktree: Path, keep: Sequence[str] = ()) -> dict[str, str]:
+        """What the run's commands (setup, the agent's, the card's tests) get."""
+        return {**self.command_env(keep), **self.slot_env(card_id, worktree)}
+
+    def pool(self) -> WarmPool:
+        assert self.repo is not None
+        settings = self.settings.worktrees
+        if self._pool is None or self._pool.size != settings.pool:
+            self._pool = WarmPool(self.repo, self.worktree_root(), settings.pool,
+                                  settings.base_branch, self._worktree_lock)  # fmt: skip
+        return self._pool
+
+    def pool_changed(self) -> None:
+        """Refill the warm pool in the background (after a start, a merge, a gc)."""
+        if self.repo is None or self.settings.worktrees.pool <= 0:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a CLI command): the board app refills when it opens
+        if self._filling is None or self._filling.done():
+            self._filling = loop.create_task(self._fill_pool(), name="fill the warm pool")
+
+    async def _fill_pool(self) -> None:
+        try:
+            await asyncio.to_thread(self.pool().fill)
+        except Exception as exc:  # a failed refill costs speed, not work: said, not raised
+            self.on_pool_error(exc)
+
+    def on_pool_error(self, exc: BaseException) -> None:
+        log.warning("the warm pool could not be filled: %s", exc)
+
+    async def _take_spare(self, space: Workspace, base: str) -> git.WorktreeInfo | None:
+        """A spare of the warm pool made into the card's worktree, when one is ready and the
+        card's worktree and branch are new."""
+        if self.settings.worktrees.pool <= 0 or space.path.exists():
+            return None
+        if await asyncio.to_thread(git.branch_exists, self.repo, space.branch):
+            return None
+        start = await asyncio.to_thread(git.rev_parse, self.repo, base)
+        taken = await asyncio.to_thread(self.pool().take, space.path, space.branch, start)
+        if taken is None:
+            return None
+        return git.WorktreeInfo(space.path, space.branch, start, created=True)
+
+    # ------------------------------------------------------------------ prepare
+
     async def prepare(
         self,
         card: Card,
@@ -211,9 +277,10 @@ class Workspaces:
         emit: Emitter,
         write_card: Callable[[str, dict[str, Any]], None],
     ) -> Workspace:
-        """The card's worktree, ready: created or reused (a checkout a kill cut short is
-        finished), its files copied and setup run once per worktree. ``record`` gets the branch,
-        worktree and base; ``write_card`` puts them on the card."""
+        """The card's worktree, ready: taken from the warm pool, created or reused (a checkout
+        a kill cut short is finished), its files copied and setup run once per worktree.
+        ``record`` gets the branch, worktree, base and slot; ``write_card`` puts them on the
+        card."""
         space = self.workspace_for(card)
         assert self.repo is not None
         self.announce_confinement(record, emit, card)
@@ -221,12 +288,17 @@ class Workspaces:
         if base == "HEAD":
             base = await asyncio.to_thread(git.rev_parse, self.repo, "HEAD")
         space.path.parent.mkdir(parents=True, exist_ok=True)
-        info = await asyncio.to_thread(
-            git.ensure_worktree, self.repo, space.path, space.branch, base, self._worktree_lock
-        )
+        info = await self._take_spare(space, base)
+        from_pool = info is not None
+        if info is None:
+            info = await asyncio.to_thread(
+                git.ensure_worktree, self.repo, space.path, space.branch, base, self._worktree_lock
+            )
         space = Workspace(space.path, space.branch, base)
         record.branch, record.worktree, record.base = space.branch, str(space.path), base
         verb = "created" if info.created else "reusing"
+        if from_pool:
+            verb = "took a spare from the warm pool as"
         if info.repaired:
             verb = "finished the interrupted checkout of"
         where = os.path.relpath(space.path, self.repo)
@@ -235,31 +307,49 @@ class Workspaces:
             text=f"{verb} worktree {where} on branch {space.branch} (base {base})",
             stream="git",
         )
+        # The refill checks out a whole tree: not beside the rest of a start that took a spare.
+        delay = POOL_REFILL_DELAY if from_pool else 0.0
+        asyncio.get_running_loop().call_later(delay, self.pool_changed)
         write_card(card.id, {"branch": space.branch, "worktree": where})
         # The agent's own files (aider's .aider*) stay out of its commits: only what the
         # profile declares, in this worktree's own info/exclude.
         profile = self.settings.agent_profile(card.agent)
         await asyncio.to_thread(git.set_side_files, space.path, profile.side_files, profile.name)
+        env = await asyncio.to_thread(self.slot_env, card.id, space.path)
+        record.extra["slot"] = int(env["KANBAN_SLOT"])
         if not record.extra.get("setup_done") or record.extra.get("setup_for") != str(space.path):
-            await self.setup(space, emit)
+            await self.setup(space, emit, card.id)
             record.extra.update(setup_done=True, setup_for=str(space.path))
         self.records.save_state(record)
         return space
 
-    async def setup(self, space: Workspace, emit: Emitter) -> None:
-        """Copy the configured untracked files in (never over a file there), run setup commands."""
+    async def setup(
+        self, space: Workspace, emit: Emitter, card_id: str = "", *, in_run: bool = True
+    ) -> None:
+        """Bring the files (``.worktreeinclude``, ``copy_files``; never over a file there),
+        initialise submodules, run the setup commands through the runtime with live output.
+        A failure raises ``RunError`` starting ``setup:`` (the run ends ``failed: setup``)."""
         assert self.repo is not None
         settings = self.settings.worktrees
-        for pattern in settings.copy_files:
-            matches = sorted(self.repo.glob(pattern)) or []
-            if not matches:
-                emit(LogLine, text=f"copy_files: nothing matches {pattern!r}", stream="setup")
-            for source in matches:
-                target = space.path / source.relative_to(self.repo)
-                if source.is_file() and not target.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(source, target)
-                    emit(LogLine, text=f"copied {source.relative_to(self.repo)}", stream="setup")
+        wanted = await asyncio.to_thread(files_to_copy, self.repo, settings.copy_files)
+        for pattern in unmatched_globs(self.repo, settings.copy_files):
+            emit(LogLine, text=f"copy_files: nothing matches {pattern!r}", stream="setup")
+        copied = await asyncio.to_thread(copy_into, self.repo, space.path, wanted)
+        if copied:
+            emit(LogLine, text="\n".join(f"copied {path}" for path in copied), stream="setup")
+        if settings.submodules and git.has_submodules(space.path):
+            emit(LogLine, text="$ git submodule update --init --recursive", stream="setup")
+            try:
+                output = await asyncio.to_thread(git.init_submodules, space.path)
+            except git.GitError as exc:
+                raise RunError(f"setup: submodules: {exc}") from None
+            if output:
+                emit(LogLine, text=output, stream="setup")
+        if not settings.setup:
+            return
+        if in_run:  # the card shows the step it is at
+            emit(StateChanged, state=PREPARING, reason="running setup")
+        env = {**self.command_env(), **self.slot_env(card_id or space.path.name, space.path)}
         for command in settings.setup:
             emit(LogLine, text=f"$ {command}", stream="setup")
             result = await self.runtime.run(
@@ -267,10 +357,10 @@ class Workspaces:
                 cwd=space.path,
                 timeout=settings.setup_timeout,
                 output_cap=self.settings.runs.output_cap,
-                env=self.command_env(),
+                env=env,
                 on_lines=lambda lines: emit(LogLine, text="\n".join(lines), stream="setup"),
             )
             if not result.ok:
                 what = "timed out" if result.timed_out else f"exited {result.exit_code}"
                 tail = "\n".join(result.output.strip().splitlines()[-5:])
-                raise RunError(f"setup command {command!r} {what}: {tail}")
+                raise RunError(f"setup: {command!r} {what}: {tail}")

@@ -1,0 +1,147 @@
+"""The warm pool on a real repository: spares made in the background, a starting card takes
+one (at the base's current tip), half-made or dirty spares are never handed out, and a
+discarded card's worktree goes back to the pool cleaned."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from kanban_agents.core.agent.scripted_server import ScriptedServer
+from kanban_agents.core.board import BoardStore
+from kanban_agents.core.events import LogLine
+from kanban_agents.core.review import Reviewer
+from kanban_agents.core.worktree_pool import READY, WarmPool
+from tests.core.test_runs import CALC, Harness, edit_sub, finish, make_card
+from tests.helpers import git
+
+
+@pytest.fixture
+def project(repo: Path) -> Path:
+    (repo / "calc.py").write_text(CALC)
+    board = repo / "board"
+    board.mkdir()
+    (board / "kanban.toml").write_text("[worktrees]\npool = 2\n")
+    make_card(board, "sub")
+    make_card(board, "other")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "project")
+    return repo
+
+
+def pool_of(project: Path, size: int = 2) -> WarmPool:
+    return WarmPool(project, project.parent / "repo-worktrees", size)
+
+
+async def until(condition, timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_starting_card_takes_a_spare_at_the_current_base_tip_and_the_pool_refills(
+    project,
+):
+    pool = pool_of(project)
+    with ScriptedServer([edit_sub(), finish()]) as server:
+        h = Harness(project, server)
+        await h.runs.start()  # the board opens: spares are made in the background
+        await until(lambda: len(pool.ready()) == 2)
+        spares_before = set(pool.ready())
+        # the base moves on after the spares were made
+        (project / "NEWS.md").write_text("news\n")
+        git(project, "add", "NEWS.md")
+        git(project, "commit", "-qm", "news")
+        tip = git(project, "rev-parse", "HEAD").strip()
+        await h.start_card("sub")
+        status = await h.wait("sub")
+        assert status.state == "review", status.reason
+        await until(lambda: len(pool.ready()) == 2)  # refilled after the start
+        await h.runs.stop()
+    worktree = project.parent / "repo-worktrees" / "sub"
+    log = [e.text for e in h.of(LogLine, "sub") if e.stream == "git"]
+    assert any(line.startswith("took a spare from the warm pool as worktree") for line in log)
+    assert (worktree / "NEWS.md").read_text() == "news\n"  # at the base's tip, not the spare's
+    assert git(worktree, "rev-parse", "HEAD~1").strip() == tip  # the agent's commit on top
+    assert git(worktree, "branch", "--show-current").strip() == "kanban/sub"
+    assert len(spares_before - set(pool.ready())) == 1  # exactly one spare was used
+
+
+def test_a_half_made_spare_is_rebuilt_and_a_dirty_one_never_handed_out(project):
+    pool = pool_of(project)
+    assert pool.fill() == 2
+    half = pool.dir / "spare-crashed"
+    git(project, "worktree", "add", "-q", "--detach", "--no-checkout", str(half), "HEAD")
+    dirty = pool.ready()[0]
+    (dirty / "calc.py").write_text("someone wrote here\n")
+    clean = pool.ready()[1]
+
+    assert half in pool.repair() and not half.exists()
+    target = project.parent / "repo-worktrees" / "card-a"
+    head = git(project, "rev-parse", "HEAD").strip()
+    assert pool.take(target, "kanban/card-a", head) == target
+    assert not dirty.exists()  # thrown away, not handed out
+    assert not clean.exists() and (target / "calc.py").read_text() == CALC
+    assert git(target, "status", "--porcelain") == ""
+    # the base did not move: the spare only got its branch
+    assert git(target, "branch", "--show-current").strip() == "kanban/card-a"
+    assert git(target, "rev-parse", "HEAD").strip() == head
+    assert git(project, "rev-parse", "kanban/card-a").strip() == head
+    assert pool.take(project.parent / "repo-worktrees" / "card-b", "kanban/card-b", head) is None
+    assert pool.fill() == 2 and len(pool.ready()) == 2
+
+
+async def test_a_discarded_card_goes_back_to_the_pool_clean_keeping_only_included_files(project):
+    (project / ".gitignore").write_text(".env\nbuild/\n")
+    (project / ".worktreeinclude").write_text(".env\n")
+    (project / ".env").write_text("A=1\n")
+    git(project, "add", ".gitignore", ".worktreeinclude")
+    git(project, "commit", "-qm", "ignores")
+    (project / "board" / "kanban.toml").write_text("[worktrees]\npool = 1\n")
+    with ScriptedServer([edit_sub(), finish()]) as server:
+        h = Harness(project, server)
+        await h.runs.start()
+        pool = pool_of(project, 1)
+        await until(lambda: len(pool.ready()) == 1)
+        await h.start_card("sub")
+        assert (await h.wait("sub")).state == "review"
+        await h.runs.stop()  # the refill after the start is cancelled or done: pool may be 0-1
+    worktree = project.parent / "repo-worktrees" / "sub"
+    (worktree / "build").mkdir()
+    (worktree / "build" / "out.o").write_text("object\n")
+    (worktree / "scratch.txt").write_text("untracked\n")
+    for spare in pool.ready():  # make room: the pool is below its size
+        pool._discard(spare)
+        spare.with_name(spare.name + READY).unlink(missing_ok=True)
+    Reviewer(BoardStore.open(project / "board")).discard("sub")
+    assert not worktree.exists()
+    (spare,) = pool.ready()
+    assert (spare / ".env").read_text() == "A=1\n"  # kept: .worktreeinclude names it
+    assert not (spare / "build").exists() and not (spare / "scratch.txt").exists()
+    assert "def sub" not in (spare / "calc.py").read_text()  # back at the base
+    assert git(spare, "status", "--porcelain", "--ignored") == "!! .env\n"
+    assert "kanban/sub" not in git(project, "branch", "--list")
+
+
+def test_spares_beyond_the_pool_size_are_listed_as_orphans_and_gc_removes_them(project):
+    import json
+    import subprocess
+    import sys
+
+    pool_of(project, 2).fill()
+    (project / "board" / "kanban.toml").write_text("[worktrees]\npool = 1\n")
+
+    def kanban(*args):
+        proc = subprocess.run([sys.executable, "-m", "kanban_agents", "--board",
+                               str(project / "board"), *args], capture_output=True, text=True)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    entries = json.loads(kanban("worktrees", "--json"))
+    assert [e["state"] for e in entries] == ["spare", "spare"]
+    assert sorted(str(e["orphan"]) for e in entries) == ["None", "spare beyond [worktrees] pool"]
+    assert "1 worktree(s) removed" in kanban("gc")
+    assert len(pool_of(project, 1).ready()) == 1
