@@ -2,8 +2,8 @@
 
     python scripts/screenshots.py [--board DIR] [--out DIR]
 
-Writes board.svg (160x45, side panel shown, the first column's first card selected) and board-80x24.svg (no panel)
-into ``--out``; then, unless ``--no-agents``, agents-running.svg (the demo repository with agents at work and the
+Writes board.svg (160x45, side panel shown, the first column's first card selected), board-80x24.svg (no panel)
+and card-form.svg (the E form) into ``--out``; then, unless ``--no-agents``, agents-running.svg (the demo repository with agents at work and the
 Log tab open), review-diff.svg (a card in review with its Diff tab), review-comments.svg (a line comment in
 it) and review-folded.svg (a lock file folded). With ``rsvg-convert`` on PATH, a PNG beside each SVG.
 """
@@ -126,6 +126,19 @@ async def save_review_shots(app: KanbanApp, pilot, out: Path) -> list[Path]:
     return [comments, folded]
 
 
+async def save_form_svg(board: Path, path: Path) -> None:
+    """The E form on the board's first card (nothing is saved: escape would leave it as it is)."""
+    app = KanbanApp(BoardStore.open(board), watch=False, show_panel=True, agents=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        column = next((m for m in app.board.models if m.cards), None)
+        if column is not None:
+            app.board.select_card_id(next(v for v in column.cards if not v.is_error).id)
+        await pilot.press("E")
+        await pilot.pause(0.3)
+        app.save_screenshot(path.name, str(path.parent))
+
+
 def to_png(svg: Path) -> Path:
     """Convert with rsvg-convert. Textual writes spaces as runs of &#160;, which librsvg drops
     at the start of a text run unless whitespace is preserved: so convert a preserving copy."""
@@ -159,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         print(svg)
         if convert:
             print(to_png(svg))
+    form = args.out / "card-form.svg"
+    asyncio.run(save_form_svg(args.board, form))
+    print(form)
+    if convert:
+        print(to_png(form))
     if not args.no_agents:
         for svg in asyncio.run(save_agent_shots(args.out)):
             print(svg)

@@ -137,18 +137,40 @@ def test_setup_of_a_card_without_worktree_is_one_clear_line(project):
     assert "sub has no worktree yet" in proc.stderr
 
 
+def _free_port_with_a_free_neighbour(step: int = 10) -> int:
+    """A port free now whose neighbour ``step`` above is free too (fixed numbers collided with
+    whatever else this machine was doing)."""
+    import socket
+
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port - step < 1024 or port + step > 65535:
+            continue
+        try:
+            with socket.socket() as neighbour:
+                neighbour.bind(("127.0.0.1", port + step))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("no two free ports found")
+
+
 async def test_a_busy_port_is_skipped_for_a_new_slot(project):
     import socket
 
+    busy_port = _free_port_with_a_free_neighbour()
+    base = busy_port - 10  # slot 1's port is busy: the new slot takes slot 2's
     (project / "board" / "kanban.toml").write_text(
-        '[worktrees]\nport_base = 43000\nsetup = ["echo port=$KANBAN_PORT"]\n'
+        f'[worktrees]\nport_base = {base}\nsetup = ["echo port=$KANBAN_PORT"]\n'
     )
     with socket.socket() as busy:
         busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        busy.bind(("127.0.0.1", 43010))
+        busy.bind(("127.0.0.1", busy_port))
         busy.listen()
         h = await run_to_review(project)
-    assert "port=43020" in setup_lines(h)
+    assert f"port={busy_port + 10}" in setup_lines(h)
 
 
 async def test_submodules_are_initialised_in_new_worktrees(project, tmp_path):
