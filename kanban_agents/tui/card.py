@@ -88,7 +88,10 @@ class CardView:
                 )
             )
         if self.unconfined:
-            parts.append("unconfined: the agent's commands run with your rights (no sandbox)")
+            parts.append(
+                "unconfined: the agent's commands run with your rights (no sandbox): they can "
+                "read and write your files and read your environment"
+            )
         if self.cost is not None:
             parts.append(f"cost so far (all runs): {format_cost(self.cost)}")
         if self.waiting_on:
