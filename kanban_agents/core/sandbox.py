@@ -188,6 +188,11 @@ def bwrap_argv(
         if under is not None:
             shown = path.parent if path.name == "bin" and path.parent != under else path
             args += ["--ro-bind-try", str(shown), str(shown)]
+    # kanban-agents' own package, read-only, wherever it is installed (an editable install's
+    # source tree under $HOME or /tmp): an agent runs `kanban-agents list`/`new` in the box.
+    package = Path(__file__).resolve().parents[1]
+    if any(_within(package, h) for h in hidden):
+        args += ["--ro-bind-try", str(package), str(package)]
     for path in _expand(settings.read_only, home):
         args += ["--ro-bind", str(path), str(path)]
     for path in _expand((*settings.read_write, *extra_read_write), home):
