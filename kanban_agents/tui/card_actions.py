@@ -4,7 +4,10 @@ this mixin asks and reports."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
+
+from textual import work
 
 from ..core.board import BoardError, CardConflict
 from ..core.card import Card
@@ -60,13 +63,17 @@ class CardActions:
         if column is None:
             self.notify("Select a column first (h / l).", severity="warning", timeout=3)
             return
+        self._sort_column(column.id, column.title)
+
+    @work(group="writes", exit_on_error=False)
+    async def _sort_column(self, column_id: str, title: str) -> None:
+        """One write per card whose place changes: off the UI thread (a long column is many)."""
         try:
-            changed = self.session.sort_by_priority(column.id)
+            changed = await asyncio.to_thread(self.session.sort_by_priority, column_id)
         except (CardConflict, BoardError) as exc:
             self.notify(f"{exc}. The column was not fully sorted; press O again.",
                         title="Sort stopped", severity="warning")  # fmt: skip
             return
-        title = column.title
         if changed:
             self.notify(f"{title}: sorted by priority ({len(changed)} cards reordered).", timeout=3)
         else:

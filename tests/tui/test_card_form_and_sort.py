@@ -117,7 +117,11 @@ async def test_sort_orders_the_column_by_priority_writing_only_order_lines(tmp_p
     app = make_test_app(board)
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press("O")
-        await pilot.pause(0.3)
+        for _ in range(60):  # the writes run off the UI thread
+            await pilot.pause(0.05)
+            if any("sorted by priority" in n.message for n in app._notifications):
+                break
+        await pilot.pause(0.2)
         assert any("sorted by priority" in n.message for n in app._notifications)
         assert [v.id for v in app.board.models[0].cards] == ["c", "d", "e", "a", "b"]
     for path in board.glob("*.md"):

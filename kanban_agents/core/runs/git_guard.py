@@ -58,7 +58,7 @@ class GitGuard:
             old, new = self.refs.get(name), now.get(name)
             if old == new or self._its_own(name) or (name, new) in expected:
                 continue
-            if not name.startswith("refs/tags/") and not self._carries_run_work(new):
+            if not name.startswith("refs/tags/") and not self._carries_run_work(new, now):
                 continue  # the user at work in their checkout: a commit, a branch, a switch
             problems.append(self._describe(name, old, new))
         if problems:
@@ -68,22 +68,21 @@ class GitGuard:
                 + ". The run is stopped and nothing is merged"
             )
 
-    def _carries_run_work(self, value: str | None) -> bool:
-        """Does this ref value point at (or past) a commit this run made in its worktree?"""
+    def _carries_run_work(self, value: str | None, now: dict[str, str]) -> bool:
+        """Does this ref value (``now``: the refs as just read) point at (or past) a commit this
+        run made on its branch?"""
         if not value:
             return False
         if value.startswith("ref: "):  # HEAD switched to a branch: the run's own is the agent's
             branch = value.removeprefix("ref: ")
             if branch == f"refs/heads/{self.branch}":
                 return True
-            value = git.ref_snapshot(self.repo).get(branch) or ""
+            value = now.get(branch) or ""
             if not value:
                 return False
-        tip = git.ref_snapshot(self.worktree)["HEAD"]
-        if tip.startswith("ref: "):
-            tip = f"refs/heads/{self.branch}"
         known = [v for k, v in self.refs.items() if k != "HEAD" and v]
-        try:
+        try:  # the worktree's HEAD: its branch, or a commit the agent detached onto
+            tip = git.rev_parse(self.worktree, "HEAD")
             return git.carries_new_work(self.repo, value, tip, known)
         except git.GitError:
             return True  # cannot tell: refuse, as before
