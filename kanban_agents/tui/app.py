@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.message import Message
@@ -119,6 +119,7 @@ class KanbanApp(
         self.show_panel_default = show_panel
         self.demo = demo
         self.filter_text = ""
+        self.last_input = 0.0  # time.monotonic() of the last key press or click (the Log waits)
         self.session = BoardSession(store, agents=agents or runs is not None, runs=runs)
         self.radar_report = None  # the last RadarUpdated's report (none before the first scan)
         self._inbox: list[SessionEvent] = []  # session events not yet taken in (any thread adds)
@@ -193,6 +194,11 @@ class KanbanApp(
                 title="kanban-agents demo",
                 timeout=12,
             )
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown):
+            self.last_input = time.monotonic()
+        await super().on_event(event)
 
     def watch_theme(self, theme: str) -> None:
         self.session.remember_theme(theme)  # kept for the next start, on every board

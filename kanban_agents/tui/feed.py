@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,17 +30,26 @@ from ..core.events import (
 from ..core.log_format import format_event, format_events
 from ..core.session import ActionFailed
 from .diff_view import prehighlight, render_diff
+from .wrapping_log import wrap_lines
 
 if TYPE_CHECKING:
     from .app import KanbanApp
 
 FLUSH_SECONDS = 0.05
+# A Log that receives more lines per flush than it has rows is repainted whole on every flush,
+# the main cost of a flooded board. Then it is flushed five times a second (nobody reads a log
+# moving that fast), and not at all just after a key press or click, so the frame answering the
+# user is not also a full Log repaint; never later than a second, though.
+FLOOD_FLUSH_SECONDS = 0.2
+INPUT_FIRST_SECONDS = 0.15
+LONGEST_WAIT_SECONDS = 1.0
 DIFF_DEBOUNCE = 0.3
 EDITING_TOOLS = ("write_file", "edit_file", "run")
 AFTER_REVIEW = (RunPhase.DISCARDED, RunPhase.MERGED)  # a run's ends that the review gate writes
-# A card's Log first shows its run's newest events only: reading and wrapping 50,000 lines on
-# every selection change held a flooded board's UI for seconds. Scrolling to the top loads
-# earlier ones (this many times more each time), up to [ui] log_max_lines.
+# A card's Log first shows its run's newest events only, and at most as many lines: reading and
+# wrapping 50,000 lines on every selection change held a flooded board's UI for seconds.
+# Scrolling to the top loads earlier ones (this many times more each time), up to
+# [ui] log_max_lines.
 HISTORY_FIRST = 1_000
 HISTORY_GROWTH = 10
 EARLIER_MARK = "⋯ earlier events not shown: scroll up to load them"
@@ -65,6 +75,7 @@ class PanelFeed:
         self._more_history = False  # the run has earlier events than those
         self._diff_timer = None
         self._watching: Path | None = None
+        self._last_flush = 0.0
 
     @property
     def panel(self):
@@ -135,16 +146,41 @@ class PanelFeed:
         session = self.app.session
         keep = self.app.settings.ui.log_max_lines  # an event is a line or more: enough to fill
         count = min(count, keep)
-        history = await asyncio.to_thread(session.log, card_id, last=count)
+        width = self.panel.log_wrap_width()
+        # Reading, formatting and wrapping happen off the UI thread: on a flooded board they are
+        # most of a selection change's cost, and keys must not wait for them.
+        run, last_t, lines, rows, more = await asyncio.to_thread(
+            self._read_history, card_id, count, keep, width
+        )
         if self.card_id != card_id:
             return
-        run, events = history.run, history.events
         self._history = count
-        self._more_history = len(events) >= count and count < keep
+        self._more_history = more
         self.run = run
+        status = session.status(card_id)
+        if keep_view:
+            self.panel.log_replace_keeping_view(self._status_line(status), lines, (width, rows))
+        else:
+            self.panel.log_reset(self._status_line(status), lines, (width, rows))
+        self._loading, self._ready = False, True
+        pending, self._pending = self._pending, []
+        for event in pending:
+            if event.t > last_t or event.run != run:  # not already in the file when it was read
+                self.on_event(event)
+
+    def _read_history(self, card_id: str, count: int, keep: int, width: int):
+        """The newest ``count`` events of the card's run as Log lines, at most ``count`` lines
+        (a command agent's event holds many), wrapped at ``width``; runs in a thread."""
+        session = self.app.session
+        history = session.log(card_id, last=count)
+        run, events = history.run, history.events
+        more = len(events) >= count and count < keep
         last_t = events[-1].t if events else 0.0
         status = session.status(card_id)
         lines = format_events(events)
+        if len(lines) > count:
+            lines = lines[-count:]
+            more = more or count < keep
         if (
             status is not None
             and status.state in AFTER_REVIEW
@@ -153,17 +189,9 @@ class PanelFeed:
             lines.append(
                 f"◆ run {run}: {status.state}" + (f" ({status.reason})" if status.reason else "")
             )
-        if self._more_history:
+        if more:
             lines.insert(0, EARLIER_MARK)
-        if keep_view:
-            self.panel.log_replace_keeping_view(self._status_line(status), lines)
-        else:
-            self.panel.log_reset(self._status_line(status), lines)
-        self._loading, self._ready = False, True
-        pending, self._pending = self._pending, []
-        for event in pending:
-            if event.t > last_t or event.run != run:  # not already in the file when it was read
-                self.on_event(event)
+        return run, last_t, lines, wrap_lines(lines, width), more
 
     def history_failed(self) -> None:
         """The history worker raised (the app reports it): stop waiting for it and show live
@@ -225,6 +253,14 @@ class PanelFeed:
         if not self.app.is_running:
             return
         if self._ready and self._buffer:
+            now = time.monotonic()
+            waited = now - self._last_flush
+            if waited < LONGEST_WAIT_SECONDS and (
+                now - self.app.last_input < INPUT_FIRST_SECONDS
+                or (len(self._buffer) > self.panel.log_rows() and waited < FLOOD_FLUSH_SECONDS)
+            ):
+                return
+            self._last_flush = now
             lines, self._buffer = self._buffer, []
             self.panel.log_append(lines)
             if self.card_id:

@@ -201,24 +201,41 @@ class SidePanel(Vertical):
 
     # ------------------------------------------------------------------ Log tab
 
-    def log_reset(self, status: str | Text, lines: list[str]) -> None:
+    def log_rows(self) -> int:
+        """How many rows the Log shows."""
+        return self.query_one("#run-log", WrappingLog).size.height
+
+    def log_wrap_width(self) -> int:
+        """The width the Log wraps lines at now (lines can be wrapped off the UI thread)."""
+        return self.query_one("#run-log", WrappingLog).wrap_width
+
+    def log_reset(
+        self, status: str | Text, lines: list[str], rows: tuple[int, list[str]] | None = None
+    ) -> None:
+        """``rows``: ``lines`` wrapped already, with the width they were wrapped at."""
         self._log_status = status
         self.query_one("#log-status", Static).update(status, layout=False)
-        log = self.query_one("#run-log", Log)
+        log = self.query_one("#run-log", WrappingLog)
         log.clear()
         if lines:
-            log.write_lines(lines[-self.log_max_lines :], scroll_end=True)
+            if len(lines) > self.log_max_lines:
+                lines, rows = lines[-self.log_max_lines :], None
+            log.write_lines(lines, scroll_end=True, rows=rows)
         # clear() keeps the old scroll offset; write_lines follows the tail only from the end.
         log.scroll_end(animate=False, immediate=True, x_axis=False)
 
-    def log_replace_keeping_view(self, status: str | Text, lines: list[str]) -> None:
+    def log_replace_keeping_view(
+        self, status: str | Text, lines: list[str], rows: tuple[int, list[str]] | None = None
+    ) -> None:
         """Earlier lines loaded above what the Log shows: the rows on screen stay in place."""
         self._log_status = status
         self.query_one("#log-status", Static).update(status, layout=False)
-        log = self.query_one("#run-log", Log)
+        log = self.query_one("#run-log", WrappingLog)
         rows_before, top = log.line_count, log.scroll_y
         log.clear()
-        log.write_lines(lines[-self.log_max_lines :], scroll_end=False)
+        if len(lines) > self.log_max_lines:
+            lines, rows = lines[-self.log_max_lines :], None
+        log.write_lines(lines, scroll_end=False, rows=rows)
         added = log.line_count - rows_before
         log.scroll_to(y=top + max(added, 0), animate=False, immediate=True)
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.cells import cell_len
+from rich.style import Style
 from textual.app import App
 from textual.driver import Driver
 from textual.geometry import Region, Size
@@ -54,6 +55,8 @@ RELIED_ON = (
     Internal(Log, "_width", None, "QuietLog: Log's widest line"),
     Internal(Log, "_lines", None, "QuietLog: Log's lines, counted before a write to see pruning"),
     Internal(Log, "write_lines", ("lines", "scroll_end"), "QuietLog wraps it"),
+    Internal(Log, "_render_line_strip", ("y", "rich_style"), "QuietLog caches its strips"),
+    Internal(Log, "_render_line_cache", None, "QuietLog: Log's rendered lines, by line number"),
     Internal(Widget, "render_lines", ("crop",), "DirectLines and DirectScrollBar replace it"),
     Internal(Widget, "vertical_scrollbar", None, "DirectScrollBars replaces the property"),
     Internal(Widget, "_vertical_scrollbar", None, "DirectScrollBars: the scrollbar Widget keeps"),
@@ -90,30 +93,6 @@ class QuietVirtualSize:
             self.refresh()
 
 
-class QuietLog(QuietVirtualSize, Log):
-    """Textual's Log, appending without a layout pass per flush, without a thread worker per
-    write to measure line widths, and repainting when old lines are pruned."""
-
-    def _update_size(self, updates: int, lines: list[str]) -> None:
-        # Textual starts a thread worker per write for this; under a flood those workers hold
-        # the GIL away from the UI. Our lines are short and mostly ASCII: measure them here.
-        if lines and updates == self._updates:
-            width = max(len(line) if line.isascii() else cell_len(line) for line in lines)
-            if width > self._width:
-                self._width = width
-                self.virtual_size = Size(self._width, self.line_count)
-
-    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> QuietLog:
-        lines = list(lines)
-        before = len(self._lines)
-        super().write_lines(lines, scroll_end)
-        if self.max_lines is not None and before + len(lines) > self.max_lines:
-            # Pruning moved every visible row up, but Log repaints only the rows it appended,
-            # which are past the end now: without this the view freezes at max_lines.
-            self.refresh()
-        return self
-
-
 def _finish(strips: Iterable[Strip], widget, crop: Region) -> list[Strip]:
     filters = widget.get_line_filters()
     background = widget.background_colors[1]
@@ -132,6 +111,8 @@ class DirectLines:
     the bases): its ``render_line`` strips go to the screen as they are."""
 
     def render_lines(self, crop: Region) -> list[Strip]:
+        if self.styles.background_tint.a:  # a focus tint: only Textual's pipeline draws it
+            return super().render_lines(crop)
         width = self.size.width
         return _finish(
             (self.render_line(y).extend_cell_length(width) for y in crop.line_range), self, crop
@@ -164,3 +145,58 @@ class DirectScrollBars:
             self._vertical_scrollbar = scroll_bar
             self.app._start_widget(self, scroll_bar)
         return self._vertical_scrollbar
+
+
+class QuietLog(DirectLines, DirectScrollBars, QuietVirtualSize, Log):
+    """Textual's Log, appending without a layout pass per flush, without a thread worker per
+    write to measure line widths, and repainting when old lines are pruned. Its lines go to the
+    screen directly (``DirectLines``), each rendered once: Textual's Log keeps rendered lines
+    only while text is selected, and looks its style up again for every line of every frame,
+    so a Log following a flooding agent rendered all its rows twenty times a second."""
+
+    _frame_style: Style | None = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame_style = self.rich_style  # once per frame, not once per line
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
+
+    def render_line(self, y: int) -> Strip:
+        rich_style = self._frame_style or self.rich_style
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        y += scroll_y
+        if y >= len(self._lines):
+            return Strip.blank(width, rich_style)
+        strip = self._render_line_strip(y, rich_style)
+        return strip.crop_extend(scroll_x, scroll_x + width, rich_style).apply_offsets(scroll_x, y)
+
+    def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
+        if self.text_selection is not None:
+            return super()._render_line_strip(y, rich_style)
+        strip = self._render_line_cache.get(y)
+        if strip is None:  # lines never change once written; clear() and pruning fix the cache
+            strip = super()._render_line_strip(y, rich_style)
+            self._render_line_cache[y] = strip
+        return strip
+
+    def _update_size(self, updates: int, lines: list[str]) -> None:
+        # Textual starts a thread worker per write for this; under a flood those workers hold
+        # the GIL away from the UI. Our lines are short and mostly ASCII: measure them here.
+        if lines and updates == self._updates:
+            width = max(len(line) if line.isascii() else cell_len(line) for line in lines)
+            if width > self._width:
+                self._width = width
+                self.virtual_size = Size(self._width, self.line_count)
+
+    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> QuietLog:
+        lines = list(lines)
+        before = len(self._lines)
+        super().write_lines(lines, scroll_end)
+        if self.max_lines is not None and before + len(lines) > self.max_lines:
+            # Pruning moved every visible row up, but Log repaints only the rows it appended,
+            # which are past the end now: without this the view freezes at max_lines.
+            self.refresh()
+        return self

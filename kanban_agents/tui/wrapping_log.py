@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from rich.cells import cell_len, chop_cells
+from textual.geometry import Size
 from textual.message import Message
 
 from .textual_internals import QuietLog
@@ -37,11 +38,37 @@ class WrappingLog(QuietLog):
         self._unwrapped: deque[str] = deque(maxlen=self.max_lines)
         self._wrap_width = 0
 
-    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> WrappingLog:
+    @property
+    def wrap_width(self) -> int:
+        """The width rows are wrapped at now (0 before the first layout: not wrapped)."""
+        return self._wrap_width
+
+    def write_lines(
+        self,
+        lines: Iterable[str],
+        scroll_end: bool | None = None,
+        *,
+        rows: tuple[int, list[str]] | None = None,
+    ) -> WrappingLog:
+        """``rows``: ``lines`` already wrapped (off the UI thread) at the width given with them;
+        used when that is still the width, wrapped again here otherwise."""
         lines = list(lines)
         self._unwrapped.extend(lines)
-        super().write_lines(wrap_lines(lines, self._wrap_width), scroll_end)
+        if rows is not None and rows[0] == self._wrap_width:
+            wrapped = rows[1]
+        else:
+            wrapped = wrap_lines(lines, self._wrap_width)
+        super().write_lines(wrapped, scroll_end)
         return self
+
+    def _update_size(self, updates: int, lines: list[str]) -> None:
+        # Wrapped rows are never wider than the wrap width: no need to measure each one (under a
+        # flood, measuring was a tenth of the app's time).
+        if self._wrap_width < 8:
+            super()._update_size(updates, lines)
+        elif updates == self._updates and lines and self._width < self._wrap_width:
+            self._width = self._wrap_width
+            self.virtual_size = Size(self._width, self.line_count)
 
     def clear(self) -> WrappingLog:
         self._unwrapped.clear()
