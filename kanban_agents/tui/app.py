@@ -156,6 +156,10 @@ class KanbanApp(
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
+        # The panel's classes are set before the first styling pass: set after mounting, they
+        # restyled the whole screen once more before the first frame.
+        show = self.show_panel_default
+        self._show_panel(self.size.width >= 140 if show is None else show)
         yield Static(id="topbar")
         with Horizontal(id="main"):
             yield self.board
@@ -169,22 +173,16 @@ class KanbanApp(
         self._loop = asyncio.get_running_loop()
         if self.settings.ui.theme in self.available_themes:
             self.theme = self.settings.ui.theme
-        show = self.show_panel_default
-        if show is None:
-            show = self.size.width >= 140
-        self._show_panel(show)
         self.session.subscribe(self._on_session_event)
         self.refresh_board()
         self.board.focus()
         for note in self.store.cleanup_notes:
             self.notify(note, title="Recovered after a crash", severity="warning", timeout=20)
-        if self.watch_enabled:
-            self.watch_files()
         self.set_interval(1.0, self._tick)
         self.feed.start()
-        if self.session.agents_on:
-            self.start_agents()
-            self.load_comment_counts()
+        # The file watcher and the agents start once the board is on screen: loading them
+        # (watchfiles, the run manager) first delayed the first frame.
+        self.call_after_refresh(self._start_background)
         if warning := self.session.git_warning:
             self.notify(warning, title="No git repository", severity="warning", timeout=20)
         if self.demo:
@@ -199,6 +197,13 @@ class KanbanApp(
         if isinstance(event, events.Key | events.MouseDown):
             self.last_input = time.monotonic()
         await super().on_event(event)
+
+    def _start_background(self) -> None:
+        if self.watch_enabled:
+            self.watch_files()
+        if self.session.agents_on:
+            self.start_agents()
+            self.load_comment_counts()
 
     def watch_theme(self, theme: str) -> None:
         self.session.remember_theme(theme)  # kept for the next start, on every board
