@@ -257,14 +257,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             rest = rest[1:]
         else:
             board_opt, rest = rest[1], rest[2:]
-    parser = build_parser(rest[0] if rest and rest[0] in COMMAND_NAMES else None)
     known = COMMAND_NAMES | {"-h", "--help", "--version"}
-    # `kanban-agents [BOARD_DIR]` opens the TUI: a first positional that is not a command.
+    # `kanban-agents [BOARD_DIR]` opens the TUI: a first positional that is not a command. (No
+    # parser of all 29 commands is built for it: it only slowed the board's start.)
     if not rest or (rest[0] not in known and not rest[0].startswith("-")):
         if len(rest) > 1:
-            parser.error(f"unknown command {rest[0]!r}")
+            build_parser().error(f"unknown command {rest[0]!r}")
         tui_dir = rest[0] if rest else board_opt
         return _reporting_errors(lambda: run_tui(tui_dir), "--debug" in argv)
+    parser = build_parser(rest[0] if rest and rest[0] in COMMAND_NAMES else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
