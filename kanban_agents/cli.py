@@ -212,6 +212,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "--board", "-b", metavar="DIR", help="the board directory (default: ./board)"
     )
     parser.add_argument("--debug", action="store_true", help="on an error, show the traceback too")
+    parser.add_argument(
+        "--no-host",
+        action="store_true",
+        help="open the board without running its agents: another process runs them (serve)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
@@ -252,8 +257,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     tui_dir = None
     rest = list(argv)
     board_opt = None
-    while rest and (rest[0] == "--debug" or (rest[0] in ("--board", "-b") and len(rest) > 1)):
-        if rest[0] == "--debug":
+    host_agents = True
+    while rest and (
+        rest[0] in ("--debug", "--no-host") or (rest[0] in ("--board", "-b") and len(rest) > 1)
+    ):
+        if rest[0] == "--no-host":
+            host_agents, rest = False, rest[1:]
+        elif rest[0] == "--debug":
             rest = rest[1:]
         else:
             board_opt, rest = rest[1], rest[2:]
@@ -264,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if len(rest) > 1:
             build_parser().error(f"unknown command {rest[0]!r}")
         tui_dir = rest[0] if rest else board_opt
-        return _reporting_errors(lambda: run_tui(tui_dir), "--debug" in argv)
+        return _reporting_errors(lambda: run_tui(tui_dir, host_agents), "--debug" in argv)
     parser = build_parser(rest[0] if rest and rest[0] in COMMAND_NAMES else None)
     args = parser.parse_args(argv)
     if args.command is None:
@@ -316,7 +326,7 @@ def _print_traceback(exc: BaseException) -> None:
     traceback.print_exception(exc, file=sys.stderr)
 
 
-def run_tui(board_dir: str | None) -> int:
+def run_tui(board_dir: str | None, host_agents: bool = True) -> int:
     directory = find_board_dir(board_dir)
     try:
         from .tui.app import run_app
@@ -324,6 +334,8 @@ def run_tui(board_dir: str | None) -> int:
         raise UserError(
             "the board TUI is not built yet; use the subcommands (see --help)"
         ) from None
+    if not host_agents:  # the host serves a demo board's model too
+        return run_app(directory, host_agents=False)
     with serving_demo_model(directory) as demo:
         return run_app(directory, demo=demo)
 

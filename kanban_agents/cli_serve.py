@@ -2,6 +2,12 @@
 project's own server: each browser tab gets the app in a process of its own, driven over a
 websocket).
 
+The board's agents run in the serving process, not in a tab's: it holds the board's host lock,
+watches the card files and starts the run of a card that enters the agent column, whichever tab
+(or editor, or CLI) moved it. Each tab's app hosts nothing (``--no-host``) and shows those runs
+live from their records. Closing a tab stops no agent; stopping ``serve`` (Ctrl-C, SIGTERM)
+stops them all, ``interrupted`` and resumable, as quitting the board app does.
+
 Whoever reaches the page drives the board, and the board runs coding agents: so it listens on
 127.0.0.1 unless told otherwise, and any other address needs a token. The token comes as
 ``?token=`` on the first page, which sets it as a cookie for the websocket and the static files;
@@ -11,6 +17,8 @@ a request carrying neither gets 401.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import errno
 import hmac
 import ipaddress
@@ -20,7 +28,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_board import PROG, UserError, find_board_dir
+from .cli_board import PROG, UserError, find_board_dir, serving_demo_model
+from .core.session import board_host
 
 TOKEN_COOKIE = "kanban_agents_token"
 
@@ -33,6 +42,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if token is not None and not token.strip():
         raise UserError("--token is empty: give a token, or leave --token out to get one")
     check_free(args.host, args.port)
+    host = board_host(directory)
+    if host is not None:
+        raise UserError(
+            f"another process (pid {host}) runs this board's agents, the board app maybe: quit "
+            "it first (serve runs them)"
+        )
     server = board_server(directory, args.host, args.port, token)
     print(f"{PROG}: serving the board {directory} at {server.url_with_token}", flush=True)
     if token is not None:
@@ -40,8 +55,63 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"{PROG}: whoever has this URL can drive the board and run agents on this machine",
             flush=True,
         )
-    server.serve()
+    with serving_demo_model(directory):  # a demo board's model, served by the agents' host
+        server.serve()
     return 0
+
+
+class AgentHost:
+    """The board's agents in the serving process: a headless session that hosts them, and the
+    file watcher that lets it see cards moved by the tabs (each its own process) and others."""
+
+    def __init__(self, directory: Path, out=None):
+        from .core.session import BoardSession
+
+        self.session = BoardSession.open(directory)
+        self.out = out or sys.stdout
+        self._watcher: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self.session.subscribe(self._tell)
+        await self.session.start(host=True)
+        self._watcher = asyncio.ensure_future(self._watch())
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        await self.session.stop("kanban-agents serve was stopped")
+        self.session.unsubscribe(self._tell)
+        self.session.close()
+
+    async def _watch(self) -> None:
+        from .core.session import watch_board
+
+        while True:
+            try:
+                async for _batch in watch_board(self.session.store):
+                    pass
+                raise RuntimeError("the file watcher stopped")
+            except Exception as exc:
+                self.session.report_failure(
+                    "the board's file watcher", exc, "it starts again in 5 s"
+                )
+                await asyncio.sleep(5.0)
+
+    def _tell(self, event) -> None:
+        """What the agents do, one line each, on the terminal serve runs in."""
+        from .core.events import RunFinished, StateChanged
+        from .core.session import BackgroundFailed
+
+        if isinstance(event, StateChanged | RunFinished):
+            reason = f" ({event.reason})" if event.reason else ""
+            line = f"{event.card_id}: run {event.run} {event.state}{reason}"
+        elif isinstance(event, BackgroundFailed):
+            line = f"{event.what} failed: {event.error}; {event.way_out}"
+        else:
+            return
+        print(f"{PROG}: {line}", file=self.out, flush=True)
 
 
 def check_free(host: str, port: int) -> None:
@@ -79,8 +149,11 @@ def is_loopback(host: str) -> bool:
 
 
 def app_command(directory: Path) -> str:
-    """The command each browser tab's app process runs: this Python, this package, this board."""
-    return shlex.join([sys.executable, "-m", "kanban_agents", "--board", str(directory)])
+    """The command each browser tab's app process runs: this Python, this package, this board,
+    its agents left to the serving process."""
+    return shlex.join(
+        [sys.executable, "-m", "kanban_agents", "--board", str(directory), "--no-host"]
+    )
 
 
 def board_server(directory: Path, host: str, port: int, token: str | None):
@@ -111,8 +184,13 @@ def board_server(directory: Path, host: str, port: int, token: str | None):
             return await super().handle_index(request)
 
         async def on_startup(self, app: web.Application) -> None:
-            pass  # textual-serve prints a banner; the command printed the URL already
+            # textual-serve prints a banner; the command printed the URL already.
+            await agents.start()
 
+        async def on_shutdown(self, app: web.Application) -> None:
+            await agents.stop()
+
+    agents = AgentHost(directory)
     return BoardServer(app_command(directory), host=host, port=port, title=f"{PROG} {directory}")
 
 

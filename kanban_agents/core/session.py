@@ -220,6 +220,7 @@ class BoardSession:
         self._hooks = None  # HookRunner, made when a hook first fires
         self._hooks_watching = False
         self._worktree_bytes: tuple[float, int] | None = None  # (when measured, total)
+        self._watch_only = False  # another process hosts the agents (see ``start``)
         store.add_listener(self._on_store_change)
 
     @classmethod
@@ -288,7 +289,15 @@ class BoardSession:
         return NOT_IN_GIT_REPO if self._agents and not self.in_git_repo else None
 
     def active_cards(self) -> list[str]:
+        """The cards whose agents this process runs (quitting stops them)."""
+        if self._watch_only:
+            return []
         return [cid for cid, s in self.statuses().items() if s.state in ACTIVE_STATES]
+
+    @property
+    def watch_only(self) -> bool:
+        """Another process (``serve``) hosts the agents; this one shows their runs."""
+        return self._watch_only
 
     def is_live(self, card_id: str) -> bool:
         """An agent is working in the card's worktree right now (its files may change)."""
@@ -424,11 +433,13 @@ class BoardSession:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, *, host: bool = True) -> None:
-        """Start hosting agents (recovery of interrupted runs first) and the radar."""
+    async def start(self, *, host: bool = True, watch_only: bool = False) -> None:
+        """Start hosting agents (recovery of interrupted runs first) and the radar.
+        ``watch_only``: another process hosts them (``serve``); their runs are shown here live."""
         import asyncio
 
         self._loop = asyncio.get_running_loop()
+        self._watch_only = watch_only
         if not self._agents:
             return
         runs = self.runs
@@ -438,7 +449,7 @@ class BoardSession:
             runs.on_subscriber_error = lambda exc, what: self.report_failure(
                 what or "an agent event subscriber", exc, "restart the app"
             )
-        await runs.start(host=host)
+        await runs.start(host=host, watch_only=watch_only)
         self._started = True
         self._radar_ticker = asyncio.ensure_future(self._radar_recheck())
         self._pr_poller = asyncio.ensure_future(self._poll_pull_requests())
@@ -565,8 +576,13 @@ class BoardSession:
         if self.store.status_of(card) != agent_column:
             self.move(card_id, agent_column)
             return f"{card_id}: moved to the agent column; its agent starts."
-        if self.runs.is_active(card_id):
+        if self.runs.is_active(card_id) or (self._watch_only and self.is_live(card_id)):
             return f"{card_id}: its agent is already queued or running."
+        if self._watch_only:
+            raise ActionFailed(
+                f"{card_id} is in {agent_column} already, and the agents run in the serving "
+                "process: move it out and back in to start its agent again"
+            )
         self.runs.request(card_id)
         return f"{card_id}: agent started again in its worktree."
 
@@ -608,6 +624,12 @@ class BoardSession:
             raise ActionFailed(str(exc)) from None
 
     def cancel(self, card_id: str, reason: str = "cancelled by you") -> bool:
+        if self._watch_only and self.is_live(card_id):
+            column = self.settings.board.agent_column
+            raise ActionFailed(
+                f"{card_id}'s agent runs in the serving process: move the card out of {column} "
+                "to stop it"
+            )
         return self.runs.cancel(card_id, reason) if self._agents else False
 
     async def wait(self, card_id: str) -> RunStatus | None:

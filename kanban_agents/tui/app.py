@@ -111,8 +111,10 @@ class KanbanApp(
         runs=None,  # a RunManager the caller configured (tests, the demo); else the session's
         agents: bool = True,
         demo: bool = False,
+        host_agents: bool = True,  # False: another process (serve) runs them; shown live here
     ) -> None:
         super().__init__()
+        self.host_agents = host_agents
         self.store = store
         self.watch_enabled = watch
         self.clock = clock
@@ -210,7 +212,7 @@ class KanbanApp(
 
     @work(group="runs-start", exit_on_error=False)
     async def start_agents(self) -> None:
-        await self.session.start(host=True)
+        await self.session.start(host=True, watch_only=not self.host_agents)
         self.start_worktree_watch()
         self.refresh_board()
         self.feed.select(None)
@@ -866,12 +868,12 @@ def make_app(board_dir: Path | str, **kwargs) -> KanbanApp:
     return KanbanApp(BoardStore.open(board_dir), **kwargs)
 
 
-def run_app(board_dir: Path, demo: bool = False) -> int:
+def run_app(board_dir: Path, demo: bool = False, host_agents: bool = True) -> int:
     # Loading a big board allocates many objects that live as long as the app: keep the garbage
     # collector from scanning them again and again (passes of ~0.1 s showed up before the first frame).
     gc.disable()
     try:
-        app = make_app(board_dir, demo=demo)
+        app = make_app(board_dir, demo=demo, host_agents=host_agents)
     finally:
         gc.enable()
     gc.freeze()

@@ -71,6 +71,7 @@ class PanelFeed:
         self._loading = False  # the run's history is being read; live events wait in _pending
         self._pending: list[Event] = []
         self._ready = False  # the Log tab shows this card's run and takes live lines
+        self._read_until = (0, 0.0)  # (run, time of its last event) the history read showed
         self._history = 0  # how many of the run's newest events the Log was loaded with
         self._more_history = False  # the run has earlier events than those
         self._diff_timer = None
@@ -95,6 +96,7 @@ class PanelFeed:
         self._buffer.clear()
         self._pending.clear()
         self._loading = self._ready = self._more_history = False
+        self._read_until = (0, 0.0)
         session = self.app.session
         status = session.status(card_id)
         if card_id is None or not session.agents_on:
@@ -163,10 +165,12 @@ class PanelFeed:
         else:
             self.panel.log_reset(self._status_line(status), lines, (width, rows))
         self._loading, self._ready = False, True
+        # Events already in the file when it was read are not shown twice: those waiting here,
+        # and those a run in another process reports a moment later (read from its records).
+        self._read_until = (run, last_t)
         pending, self._pending = self._pending, []
         for event in pending:
-            if event.t > last_t or event.run != run:  # not already in the file when it was read
-                self.on_event(event)
+            self.on_event(event)
 
     def _read_history(self, card_id: str, count: int, keep: int, width: int):
         """The newest ``count`` events of the card's run as Log lines, at most ``count`` lines
@@ -229,6 +233,8 @@ class PanelFeed:
         if self._loading:
             self._pending.append(event)
             return
+        if (event.run, event.t) <= self._read_until:
+            return  # in the history the Log was loaded with
         if not self._ready or (self.run is not None and event.run > self.run):
             # The selected card's first run, or a new run, starts now.
             if self._ready:

@@ -55,14 +55,22 @@ class ReviewActions:
             # entering the column starts the run; r has asked already about a done card
             self.request_move(card, agent_column, None, asked=True)
             return
-        self.notify(self.session.run(card.id), timeout=3)
+        try:
+            self.notify(self.session.run(card.id), timeout=3)
+        except ActionFailed as exc:  # the agents run in another process (serve)
+            self.notify(str(exc), severity="warning", timeout=8)
 
     def action_cancel_agent(self) -> None:
         """c: stop the card's agent; the worktree and the card stay where they are."""
         card = self._selected_card_or_warn()
         if card is None or not self._agents_on():
             return
-        if not self.session.cancel(card.id, "cancelled by you"):
+        try:
+            cancelled = self.session.cancel(card.id, "cancelled by you")
+        except ActionFailed as exc:  # the agents run in another process (serve)
+            self.notify(str(exc), severity="warning", timeout=8)
+            return
+        if not cancelled:
             self.notify(f"{card.id} has no queued or running agent.", severity="warning", timeout=3)
 
     def action_say_to_agent(self) -> None:

@@ -111,6 +111,8 @@ class RunManager:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._host_lock: FileLock | None = None
         self._host_watch: asyncio.Task | None = None
+        self._elsewhere: asyncio.Task | None = None  # following runs hosted elsewhere
+        self.watch_only = False  # another process hosts the agents; nothing runs here
         self._started = False
 
     @property
@@ -158,14 +160,18 @@ class RunManager:
 
     # ------------------------------------------------------------------ start / stop
 
-    async def start(self, *, auto_start: bool = True, host: bool = False) -> None:
+    async def start(
+        self, *, auto_start: bool = True, host: bool = False, watch_only: bool = False
+    ) -> None:
         """Recover from a previous crash, then watch the board for cards entering the agent column.
 
         ``host``: this process is the board's agent host (the board app): other processes see it
-        and leave the cards they move to it.
+        and leave the cards they move to it. ``watch_only``: another process hosts the agents
+        (``serve``): nothing runs here; the runs there are shown as their records grow.
         """
         self._loop = asyncio.get_running_loop()
-        if host and state_dir(self.store.root) is not None:
+        self.watch_only = watch_only
+        if host and not watch_only and state_dir(self.store.root) is not None:
             path = host_lock_path(self.store.root)
             self._host_lock = FileLock(path) if path is not None else None
             if self._host_lock is not None and not self._host_lock.acquire():
@@ -178,6 +184,13 @@ class RunManager:
         self.store.add_listener(self._on_store_change)
         self._host_watch = self._loop.create_task(self._watch_hosts(), name="watch run hosts")
         self._started = True
+        if watch_only:
+            from .elsewhere import RunsElsewhere
+
+            self._elsewhere = self._loop.create_task(
+                RunsElsewhere(self).follow(), name="follow runs hosted elsewhere"
+            )
+            return
         self.workspaces.pool_changed()
         if auto_start and self.repo is not None:  # outside git nothing can run: wait to be asked
             for card in self.store.column_cards(self.settings.board.agent_column):
@@ -189,9 +202,10 @@ class RunManager:
         """Stop every run; they end ``interrupted`` and can be resumed later. ``reason`` is
         what their cards and logs say."""
         self.store.remove_listener(self._on_store_change)
-        if self._host_watch is not None:
-            self._host_watch.cancel()
-            self._host_watch = None
+        for task in (self._host_watch, self._elsewhere):
+            if task is not None:
+                task.cancel()
+        self._host_watch = self._elsewhere = None
         for card_id in list(self._queue):  # queued runs end too, so their followers stop waiting
             self._end_queued(card_id, INTERRUPTED, f"{reason} before it started")
         tasks = list(self._tasks.values())
@@ -288,6 +302,8 @@ class RunManager:
 
     def request(self, card_id: str) -> None:
         """Queue a run for the card (admission decides when it starts)."""
+        if self.watch_only:
+            raise RunError("another process hosts this board's agents: nothing runs here")
         if self.is_active(card_id):
             return
         self.admission.add(card_id)
@@ -368,6 +384,8 @@ class RunManager:
                 self._columns.pop(card_id, None)
             else:
                 self._columns[card_id] = now
+            if self.watch_only:
+                continue  # the host sees the same move and starts or stops the run
             if now == agent_column and before != agent_column:
                 self.request(card_id)
             elif before == agent_column and now != agent_column and card_id not in self._finishing:
