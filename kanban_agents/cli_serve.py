@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli_board import PROG, UserError, find_board_dir, serving_demo_model
+from .core.events import RunFinished, StateChanged
 from .core.session import board_host
 
 TOKEN_COOKIE = "kanban_agents_token"
@@ -72,6 +73,10 @@ class AgentHost:
         self._watcher: asyncio.Task | None = None
 
     async def start(self) -> None:
+        import logging
+
+        # textual-serve logs at INFO: watchfiles would add a line for every card write
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)
         self.session.subscribe(self._tell)
         await self.session.start(host=True)
         self._watcher = asyncio.ensure_future(self._watch())
@@ -81,7 +86,14 @@ class AgentHost:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
+        active = self.session.active_cards()
         await self.session.stop("kanban-agents serve was stopped")
+        for card_id in active:  # how each run ended (the session's events stop with it)
+            status = self.session.status(card_id)
+            if status is not None:
+                self._tell(
+                    RunFinished(card_id, status.run, state=status.state, reason=status.reason)
+                )
         self.session.unsubscribe(self._tell)
         self.session.close()
 
@@ -101,7 +113,6 @@ class AgentHost:
 
     def _tell(self, event) -> None:
         """What the agents do, one line each, on the terminal serve runs in."""
-        from .core.events import RunFinished, StateChanged
         from .core.session import BackgroundFailed
 
         if isinstance(event, StateChanged | RunFinished):
