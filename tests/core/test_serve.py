@@ -110,7 +110,7 @@ def test_each_tab_runs_the_app_on_this_board():
     from kanban_agents.cli_serve import app_command, is_loopback
 
     command = app_command(Path("/some where/board"))
-    assert command == f"{sys.executable} -m kanban_agents --board '/some where/board'"
+    assert command == f"{sys.executable} -m kanban_agents --board '/some where/board' --no-host"
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
 
