@@ -51,6 +51,7 @@ REDACTED = "[redacted]"
 # States in which a process holds the card's lock. (A queued run holds none yet: its queue
 # lives in a board app or a `run` process that may be waiting on dependencies.)
 HOSTED_STATES = frozenset({PREPARING, RUNNING, TESTING})
+START_REQUEST = "start-request"  # a view's ask to the host: start this card's agent again
 
 # API keys every run's records are redacted of, besides each openai profile's api_key_env.
 SECRET_ENV_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -236,6 +237,24 @@ class RunRecords:
                 if state is not None:
                     states.append(state)
         return states
+
+    # ------------------------------------------------------------------ asking the host to start a run
+
+    def ask_to_start(self, card_id: str) -> None:
+        """A view that hosts no agents asks the board's host (``serve``) to start the card's
+        agent again: a card already in the agent column, whose move would start nothing."""
+        directory = self.card_dir(card_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_atomic(directory / START_REQUEST, b"")
+
+    def take_start_requests(self) -> list[str]:
+        """The cards whose start was asked for since the last call (the host's side)."""
+        taken = []
+        for path in sorted(self.root.glob(f"*/{START_REQUEST}")) if self.root.is_dir() else []:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                taken.append(path.parent.name)
+        return taken
 
     def next_run_number(self, card_id: str) -> int:
         directory = self.card_dir(card_id)

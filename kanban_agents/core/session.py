@@ -576,13 +576,20 @@ class BoardSession:
         if self.store.status_of(card) != agent_column:
             self.move(card_id, agent_column)
             return f"{card_id}: moved to the agent column; its agent starts."
-        if self.runs.is_active(card_id) or (self._watch_only and self.is_live(card_id)):
+        shown = self.status(card_id)
+        if self.runs.is_active(card_id) or (
+            self._watch_only and shown is not None and shown.state in ACTIVE_STATES
+        ):
             return f"{card_id}: its agent is already queued or running."
         if self._watch_only:
-            raise ActionFailed(
-                f"{card_id} is in {agent_column} already, and the agents run in the serving "
-                "process: move it out and back in to start its agent again"
-            )
+            host = self.board_host()
+            if host is None:
+                raise ActionFailed(
+                    "nothing runs this board's agents now (kanban-agents serve has stopped?): "
+                    "start it again, or open the board without --no-host"
+                )
+            self.runs.records.ask_to_start(card_id)
+            return f"{card_id}: asked the process running the agents (pid {host}) to start it."
         self.runs.request(card_id)
         return f"{card_id}: agent started again in its worktree."
 

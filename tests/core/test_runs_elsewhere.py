@@ -85,7 +85,37 @@ async def test_a_watch_only_session_neither_starts_nor_stops_agents(project):  #
             assert server.requests == []  # nobody hosts: the card waits for a host
             assert not viewer.runs.is_active("sub")
             assert viewer.runs.records.load_state("sub") is None
-            with pytest.raises(ActionFailed, match="move it out and back in"):
+            with pytest.raises(ActionFailed, match="nothing runs this board's agents now"):
                 viewer.run("sub")
         finally:
             await viewer.stop()
+
+
+async def test_r_in_a_view_asks_the_host_to_start_a_card_already_in_the_agent_column(project):  # noqa: F811
+    replies = [Reply(text="Taking my time.", delay=30), edit_sub(), finish("Added sub.")]
+    with ScriptedServer(replies) as server:
+        host = Harness(project, server)
+        await host.runs.start(host=True)
+        viewer = BoardSession.open(project / "board")
+        seen = []
+        viewer.subscribe(seen.append)
+        await viewer.start(watch_only=True)
+        try:
+            async with watching(host.store, viewer.store):
+                await asyncio.to_thread(viewer.move, "sub", "in-progress")
+                await until(lambda: len(server.requests) == 1)
+                assert "already queued or running" in viewer.run("sub")
+                host.runs.cancel("sub")  # c in the host: the card stays in the agent column
+                await until(lambda: any(isinstance(e, RunFinished) for e in seen))
+                assert viewer.store.get("sub").status == "in-progress"
+                said = viewer.run("sub")  # r in the view
+                assert (
+                    said
+                    == f"sub: asked the process running the agents (pid {os.getpid()}) to start it."
+                )
+                await until(lambda: [e.run for e in seen if isinstance(e, RunFinished)] == [1, 2])
+        finally:
+            await viewer.stop()
+            await host.runs.stop()
+    assert [e.state for e in seen if isinstance(e, RunFinished)] == ["cancelled", "review"]
+    assert viewer.runs.records.load_state("sub").run == 2

@@ -263,6 +263,8 @@ class RunManager:
         process is gone: a kill -9 leaves no word behind, only a lock nobody holds."""
         while True:
             await asyncio.sleep(HOST_CHECK_INTERVAL)
+            if not self.watch_only:
+                self._start_asked_for()
             for card_id, status in list(self.status.items()):
                 if (
                     status.state not in HOSTED_STATES
@@ -278,6 +280,14 @@ class RunManager:
                     self.emit(event)
                 self.records.close(card_id, state.run)
                 self._write_card_async(card_id, {"run": _card_run(state)})
+
+    def _start_asked_for(self) -> None:
+        """Start the runs views asked for (``ask_to_start``) of cards in the agent column."""
+        agent_column = self.settings.board.agent_column
+        for card_id in self.records.take_start_requests():
+            entry = self.store.entry(card_id)
+            if isinstance(entry, Card) and self.store.status_of(entry) == agent_column:
+                self.request(card_id)
 
     def _process_owner(self, card_id: str) -> str:
         """What marks the processes a run of the card starts (see ``process.command_owner``)."""
