@@ -444,7 +444,8 @@ class BoardSession:
             return
         runs = self.runs
         runs.subscribe(self._on_run_event)
-        self._watch_for_hooks(runs)
+        if not watch_only:  # the host fires the hooks of its runs, once
+            self._watch_for_hooks(runs)
         if hasattr(runs, "on_subscriber_error"):
             runs.on_subscriber_error = lambda exc, what: self.report_failure(
                 what or "an agent event subscriber", exc, "restart the app"
@@ -452,7 +453,8 @@ class BoardSession:
         await runs.start(host=host, watch_only=watch_only)
         self._started = True
         self._radar_ticker = asyncio.ensure_future(self._radar_recheck())
-        self._pr_poller = asyncio.ensure_future(self._poll_pull_requests())
+        if not watch_only:  # the host asks gh; its moves reach the views as file changes
+            self._pr_poller = asyncio.ensure_future(self._poll_pull_requests())
         self.schedule_radar()
 
     async def stop(self, reason: str | None = None) -> None:

@@ -280,6 +280,8 @@ class KanbanApp(
         with self._inbox_lock:
             events, self._inbox = self._inbox, []
             self._inbox_announced = False
+        if not self.is_running or not self.screen_stack:
+            return  # the app is closing: nothing left to show them on
         for event in events:
             self._session_event(event)
 

@@ -20,7 +20,6 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..card import Card
 from ..events import ACTIVE_STATES, Event, RunFinished
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ class RunsElsewhere:
         """Publish the events other processes write, until cancelled."""
         while True:
             try:
-                events = await asyncio.to_thread(self.read_new)
+                events = await asyncio.to_thread(self.read_new, self.candidates())
             except Exception as exc:  # a board being rewritten under us: say so once, go on
                 self.runs._report(exc, "following the runs of another process")
                 events = []
@@ -55,22 +54,21 @@ class RunsElsewhere:
                     self.runs.emit(event, record=False)
             await asyncio.sleep(POLL_SECONDS)
 
-    def read_new(self) -> list[Event]:
-        """What the other processes wrote to the followed runs since the last call. Blocking."""
-        records = self.runs.records
+    def candidates(self) -> set[str]:
+        """The cards whose runs to look at (on the event loop: the board and statuses change
+        there): those in the agent column and those shown active, none run here."""
         store = self.runs.store
         agent_column = store.settings.board.agent_column
-        candidates = {
-            cid
-            for cid, entry in store.cards.items()
-            if isinstance(entry, Card) and store.status_of(entry) == agent_column
-        }
-        candidates |= {c for c, s in self.runs.status.items() if s.state in ACTIVE_STATES}
-        candidates |= {c for c, f in self._followed.items() if not f.finished}
+        found = {card.id for card in store.column_cards(agent_column)}
+        found |= {c for c, s in self.runs.status.items() if s.state in ACTIVE_STATES}
+        return found - set(self.runs._tasks)
+
+    def read_new(self, candidates: set[str]) -> list[Event]:
+        """What the other processes wrote to the followed runs since the last call. Blocking."""
+        records = self.runs.records
+        candidates = candidates | {c for c, f in self._followed.items() if not f.finished}
         events: list[Event] = []
         for card_id in sorted(candidates):
-            if card_id in self.runs._tasks:
-                continue
             latest = records.next_run_number(card_id) - 1
             if latest < 1:
                 continue
