@@ -11,7 +11,16 @@ import time
 import pytest
 
 from kanban_agents.core.agent.scripted_server import Reply, ScriptedServer
-from kanban_agents.core.events import AssistantMessage, RunFinished, StateChanged, ToolFinished
+from kanban_agents.core.board import BoardStore
+from kanban_agents.core.events import (
+    FAILED,
+    RUNNING,
+    AssistantMessage,
+    RunFinished,
+    StateChanged,
+    ToolFinished,
+)
+from kanban_agents.core.records import run_records
 from kanban_agents.core.session import ActionFailed, BoardSession
 from kanban_agents.core.watch import watch_board
 from tests.core.test_runs import Harness, edit_sub, finish, project  # noqa: F401 - fixture
@@ -119,3 +128,26 @@ async def test_r_in_a_view_asks_the_host_to_start_a_card_already_in_the_agent_co
             await host.runs.stop()
     assert [e.state for e in seen if isinstance(e, RunFinished)] == ["cancelled", "review"]
     assert viewer.runs.records.load_state("sub").run == 2
+
+
+async def test_a_run_that_ended_before_is_not_announced_again_when_its_card_comes_back(project):  # noqa: F811
+    records = run_records(BoardStore.open(project / "board"))
+    records.append(StateChanged("sub", 1, state=RUNNING))
+    records.append(RunFinished("sub", 1, state=FAILED, reason="tests failed"))
+    records.close_all()
+
+    def failed(state) -> None:
+        state.run, state.state, state.reason = 1, FAILED, "tests failed"
+
+    records.update_state("sub", failed)
+    viewer = BoardSession.open(project / "board")
+    seen = []
+    viewer.subscribe(seen.append)
+    await viewer.start(watch_only=True)
+    try:
+        async with watching(viewer.store):
+            await asyncio.to_thread(viewer.move, "sub", "in-progress")  # back to be run again
+            await asyncio.sleep(1.0)
+    finally:
+        await viewer.stop()
+    assert not [e for e in seen if isinstance(e, RunFinished | StateChanged)]

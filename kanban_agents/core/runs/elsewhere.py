@@ -8,8 +8,9 @@ as if it happened here (``RunManager.emit(record=False)``: nothing is written tw
 
 Which runs: the latest run of each card in the agent column (a card entering it starts one in
 the host) and of each card shown active, followed until its ``RunFinished``. A run already under
-way when following starts is read from its end (a view loads a run's history itself when the
-card is selected); a run that starts later is read from its first line.
+way when following starts, or already ended when its card is first looked at, is read from its
+end (a view loads a run's history itself when the card is selected); a run that starts later is
+read from its first line.
 """
 
 from __future__ import annotations
@@ -75,16 +76,26 @@ class RunsElsewhere:
             followed = self._followed.get(card_id)
             if followed is not None and latest > followed.run and not followed.finished:
                 events += self._read(card_id, followed)  # the end of the previous run first
-            if followed is None or latest > followed.run:
+            if followed is None:
+                followed = self._followed[card_id] = self._first_sight(card_id, latest)
+            elif latest > followed.run:  # a run that started since: all of it
                 followed = self._followed[card_id] = _Followed(latest, 0)
-                if self._first_look:
-                    followed.offset = self._size(records.log_path(card_id, latest))
-                    state = records.load_state(card_id)
-                    followed.finished = state is not None and state.state not in ACTIVE_STATES
             if not followed.finished:
                 events += self._read(card_id, followed)
         self._first_look = False
         return events
+
+    def _first_sight(self, card_id: str, latest: int) -> _Followed:
+        """Where to start on a card seen for the first time. A run that ended before (its record
+        says so), or that was under way when following began, is read from its end: its past is
+        the view's history, not news (an old ``RunFinished`` read again would announce it
+        again). Any other run is starting now: from its first line."""
+        records = self.runs.records
+        state = records.load_state(card_id)
+        ended = state is not None and state.run == latest and state.state not in ACTIVE_STATES
+        if not (ended or self._first_look):
+            return _Followed(latest, 0)
+        return _Followed(latest, self._size(records.log_path(card_id, latest)), finished=ended)
 
     def _read(self, card_id: str, followed: _Followed) -> list[Event]:
         events, followed.offset = self.runs.records.read_from(
