@@ -1043,6 +1043,12 @@ class BoardSession:
         """Stop the card's agent if it runs, then delete its worktree and branch."""
         import asyncio
 
+        if self._watch_only and self.is_live(card_id):  # its worktree is in use elsewhere
+            column = self.settings.board.agent_column
+            raise ActionFailed(
+                f"{card_id}'s agent is at work in the serving process: move the card out of "
+                f"{column} to stop it, then discard"
+            )
         if self._agents and self.runs.is_active(card_id):
             self.runs.cancel(card_id, "discarded", cause=CancelCause.DISCARDED)
             await self.runs.wait(card_id)

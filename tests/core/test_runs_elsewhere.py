@@ -151,3 +151,25 @@ async def test_a_run_that_ended_before_is_not_announced_again_when_its_card_come
     finally:
         await viewer.stop()
     assert not [e for e in seen if isinstance(e, RunFinished | StateChanged)]
+
+
+async def test_a_view_leaves_the_worktree_of_a_run_elsewhere_alone(project):  # noqa: F811
+    """c and discard in a view cannot reach the host's agent: they say how, and touch nothing."""
+    with ScriptedServer([Reply(text="Taking my time.", delay=30)]) as server:
+        host = Harness(project, server)
+        await host.runs.start(host=True)
+        viewer = BoardSession.open(project / "board")
+        await viewer.start(watch_only=True)
+        try:
+            async with watching(host.store, viewer.store):
+                await asyncio.to_thread(viewer.move, "sub", "in-progress")
+                await until(lambda: viewer.is_live("sub") and len(server.requests) == 1)
+                with pytest.raises(ActionFailed, match="move the card out of in-progress to stop"):
+                    viewer.cancel("sub")
+                with pytest.raises(ActionFailed, match="to stop it, then discard"):
+                    await viewer.discard("sub")
+                assert host.runs.status["sub"].state == "running"
+                assert viewer.worktree_of("sub").is_dir()
+        finally:
+            await viewer.stop()
+            await host.runs.stop()
