@@ -334,8 +334,11 @@ def run_tui(board_dir: str | None, host_agents: bool = True) -> int:
         raise UserError(
             "the board TUI is not built yet; use the subcommands (see --help)"
         ) from None
-    if not host_agents:  # the host serves a demo board's model too
-        return run_app(directory, host_agents=False)
+    if not host_agents:  # the agents' host serves a demo board's model, not this view
+        from .config import load_settings
+
+        demo = load_settings(directory).uses_demo_model
+        return run_app(directory, demo=demo, host_agents=False)
     with serving_demo_model(directory) as demo:
         return run_app(directory, demo=demo)
 

@@ -75,8 +75,10 @@ class AgentHost:
     async def start(self) -> None:
         import logging
 
-        # textual-serve logs at INFO: watchfiles would add a line for every card write
-        logging.getLogger("watchfiles").setLevel(logging.WARNING)
+        # textual-serve logs at INFO: watchfiles would add a line for every card write, httpx
+        # one for every request of every agent to its model
+        for chatty in ("watchfiles", "httpx"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
         self.session.subscribe(self._tell)
         await self.session.start(host=True)
         self._watcher = asyncio.ensure_future(self._watch())
