@@ -133,6 +133,8 @@ class PanelFeed:
         is on screen where it is."""
         if not self._more_history or self._loading or self.card_id is None:
             return
+        if not self.panel.log_at_top():  # reset or scrolled away since the message was sent
+            return
         keep = self.app.settings.ui.log_max_lines
         count = min(keep, self._history * HISTORY_GROWTH)
         self._loading = True

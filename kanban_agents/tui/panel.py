@@ -201,6 +201,11 @@ class SidePanel(Vertical):
 
     # ------------------------------------------------------------------ Log tab
 
+    def log_at_top(self) -> bool:
+        """The Log is scrolled to its first row, with more rows than it shows."""
+        log = self.query_one("#run-log", WrappingLog)
+        return log.scroll_y <= 0 and log.max_scroll_y > 0
+
     def log_rows(self) -> int:
         """How many rows the Log shows."""
         return self.query_one("#run-log", WrappingLog).size.height

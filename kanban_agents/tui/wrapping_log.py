@@ -30,7 +30,9 @@ class WrappingLog(QuietLog):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        if new_value <= 0 < old_value:
+        # Only a view taller than the Log can be scrolled to its top: a clear() (a new card's
+        # Log) also moves the offset to 0, and must not load that card's earlier lines.
+        if new_value <= 0 < old_value and self.max_scroll_y > 0:
             self.post_message(self.ReachedTop(self))
 
     def __init__(self, *args, **kwargs) -> None:

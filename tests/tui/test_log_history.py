@@ -73,13 +73,13 @@ async def test_a_flooded_log_is_flushed_five_times_a_second_and_waits_for_keys(r
             app.panel.log_append = lambda lines: (flushes.append(len(lines)), append(lines))
             start = asyncio.get_running_loop().time()
             n = EVENTS
-            while asyncio.get_running_loop().time() - start < 1.0:  # ~2,000 lines a second
-                for _ in range(20):
+            while asyncio.get_running_loop().time() - start < 1.0:  # more than a Log a flush
+                for _ in range(100):
                     app.feed.on_event(LogLine("sub", 1, text=f"line {n:05d}", stream="stdout"))
                     n += 1
                 await asyncio.sleep(0.01)
             await pilot.pause()
-            assert 3 <= len(flushes) <= 1 / FLOOD_FLUSH_SECONDS + 2, flushes
+            assert 2 <= len(flushes) <= 1 / FLOOD_FLUSH_SECONDS + 2, flushes
             assert f"line {n - 1:05d}" in app.panel.log_text() or app.feed._buffer
 
             flushes.clear()
