@@ -142,14 +142,16 @@ class Browser:
         """Press the left button at ``start``, move in steps, release at ``end`` (pixels)."""
         from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
-        actions = ActionBuilder(self.driver, duration=30)
+        actions = ActionBuilder(self.driver, duration=50)
         pointer = actions.pointer_action
-        pointer.move_to_location(*start).pointer_down()
+        # Paced like a person's drag: rest on the card, press, wait, move, rest, release. Sent
+        # back to back, the drop was lost about one run in six on a loaded machine.
+        pointer.move_to_location(*start).pause(0.2).pointer_down().pause(0.2)
         for i in range(1, steps + 1):
             x = start[0] + (end[0] - start[0]) * i // steps
             y = start[1] + (end[1] - start[1]) * i // steps
             pointer.move_to_location(x, y)
-        pointer.pointer_up()
+        pointer.pause(0.2).pointer_up()
         actions.perform()
 
     def save_png(self, path) -> None:
