@@ -308,7 +308,7 @@ def hint_agent_host(store, card_id: str) -> None:
 
     pid = board_host(store.root)
     if pid is not None:
-        print(f"the board app (pid {pid}) will start its agent")
+        print(f"{_host_name(pid)} (pid {pid}) will start its agent")
     else:
         print(
             f"no board app is running: start one with '{PROG}', or run the agent with '{PROG} run {card_id}'"
@@ -396,3 +396,12 @@ def serving_demo_model(directory: Path) -> Iterator[bool]:
     finally:
         if server is not None:
             server.stop()
+
+
+def _host_name(pid: int) -> str:
+    """What hosts the board's agents: the board app, or `serve` (which runs them for its tabs)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "the board app"
+    return f"'{PROG} serve'" if b"serve" in args else "the board app"

@@ -87,6 +87,7 @@ async def test_serve_runs_the_card_a_tab_closing_stops_nothing_and_stop_interrup
                     kanban, project, server, "move", "sub", "in-progress"
                 )
                 assert moved.returncode == 0, moved.stderr
+                assert "'kanban-agents serve' (pid" in moved.stdout  # who starts its agent
 
                 def running_in_serve() -> bool:
                     state = records.load_state("sub")
