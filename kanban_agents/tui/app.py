@@ -57,6 +57,7 @@ from .comment_actions import CommentActions
 from .desktop_notify import desktop_notify
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
 from .failures import UNKNOWN_WORKER, WORKER_FAILURES, FailureReporter
+from .gc_pacing import CHECK_SECONDS, IdleCollector
 from .feed import PanelFeed
 from .keys import Scope, StateFooter, bindings, help_sections, palette_commands
 from .panel import SidePanel
@@ -122,6 +123,7 @@ class KanbanApp(
         self.demo = demo
         self.filter_text = ""
         self.last_input = 0.0  # time.monotonic() of the last key press or click (the Log waits)
+        self.gc_pacing = IdleCollector(lambda: self.last_input)
         self.session = BoardSession(store, agents=agents or runs is not None, runs=runs)
         self.radar_report = None  # the last RadarUpdated's report (none before the first scan)
         self._inbox: list[SessionEvent] = []  # session events not yet taken in (any thread adds)
@@ -181,6 +183,8 @@ class KanbanApp(
         for note in self.store.cleanup_notes:
             self.notify(note, title="Recovered after a crash", severity="warning", timeout=20)
         self.set_interval(1.0, self._tick)
+        self.gc_pacing.start()
+        self.set_interval(CHECK_SECONDS, self.gc_pacing.tick, name="gc-pacing")
         self.feed.start()
         # The file watcher and the agents start once the board is on screen: loading them
         # (watchfiles, the run manager) first delayed the first frame.
@@ -229,6 +233,7 @@ class KanbanApp(
             )
 
     def on_unmount(self) -> None:
+        self.gc_pacing.stop()
         self.session.unsubscribe(self._on_session_event)
 
     async def action_request_quit(self) -> None:

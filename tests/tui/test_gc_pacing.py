@@ -1,0 +1,48 @@
+"""Full garbage collections wait for the user to be idle (issue 10: under ten flooding agents,
+Python's own full collections stopped the UI for 40-300 ms a dozen times a minute)."""
+
+from __future__ import annotations
+
+import gc
+
+from kanban_agents.tui.gc_pacing import CHECK_SECONDS, IDLE_SECONDS, LONGEST_GAP, IdleCollector
+
+
+def test_full_collections_run_when_idle_and_at_the_latest_after_the_longest_gap():
+    now = [100.0]
+    last_input = [100.0]
+    collector = IdleCollector(lambda: last_input[0], clock=lambda: now[0])
+    before = gc.get_threshold()
+    collector.start()
+    try:
+        assert gc.get_threshold()[:2] == before[:2] and gc.get_threshold()[2] > 100_000
+        now[0] += IDLE_SECONDS / 2
+        assert not collector.tick()  # typing: no full collection
+        now[0] += CHECK_SECONDS + IDLE_SECONDS
+        assert collector.tick()  # idle now
+        assert not collector.tick()  # not again at once
+        for _ in range(int(LONGEST_GAP // 1.0) - 1):  # a key every second: never idle
+            now[0] += 1.0
+            last_input[0] = now[0]
+            assert not collector.tick()
+        now[0] += 1.5
+        last_input[0] = now[0]
+        assert collector.tick()  # but never longer than LONGEST_GAP without one
+        assert collector.collections == 2
+    finally:
+        collector.stop()
+    assert gc.get_threshold() == before
+
+
+async def test_the_app_puts_pythons_schedule_back_when_it_ends(tmp_path):
+    from kanban_agents.core.board import BoardStore
+    from kanban_agents.tui.app import KanbanApp
+
+    board = tmp_path / "board"
+    board.mkdir()
+    before = gc.get_threshold()
+    app = KanbanApp(BoardStore.open(board), watch=False, agents=False)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert gc.get_threshold()[2] != before[2]
+    assert gc.get_threshold() == before
