@@ -57,8 +57,8 @@ from .comment_actions import CommentActions
 from .desktop_notify import desktop_notify
 from .dialogs import ChoiceDialog, HelpScreen, PromptDialog
 from .failures import UNKNOWN_WORKER, WORKER_FAILURES, FailureReporter
-from .gc_pacing import CHECK_SECONDS, IdleCollector
 from .feed import PanelFeed
+from .gc_pacing import CHECK_SECONDS, IdleCollector
 from .keys import Scope, StateFooter, bindings, help_sections, palette_commands
 from .panel import SidePanel
 from .planning_actions import PlanningActions
