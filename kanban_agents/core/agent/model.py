@@ -118,7 +118,7 @@ class OpenAIModel:
         on_retry: Callable[[str], None] | None = None,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
     ):
-        from openai import AsyncOpenAI  # imported here: it costs most of a second at startup
+        from .model_client import async_openai  # imports openai: most of a second at startup
 
         environ = os.environ if environ is None else environ
         self.profile = profile
@@ -140,8 +140,8 @@ class OpenAIModel:
         self._tool_choice_supported = True
         self._streams_tool_calls = True  # False: requests with tools are sent without streaming
         self._attempt_started = time.monotonic()
-        self._client = AsyncOpenAI(
-            api_key=api_key, base_url=self.base_url, max_retries=0, timeout=profile.request_timeout
+        self._client = async_openai(
+            api_key=api_key, base_url=self.base_url, timeout=profile.request_timeout
         )
 
     async def aclose(self) -> None:
