@@ -49,8 +49,9 @@ class WarmPool:
         self.size = size
         self.base_branch = base_branch
         self._fill_lock = threading.Lock()
-        # spare -> the watch set before it was last checked clean (this process's spares)
-        self._watches: dict[Path, TreeWatch] = {}
+        # spare -> the watch set before it was last checked clean (this process's spares), and
+        # its HEAD commit then
+        self._watches: dict[Path, tuple[TreeWatch, str | None]] = {}
         self._watches_lock = threading.Lock()
 
     @property
@@ -113,15 +114,16 @@ class WarmPool:
         watch = TreeWatch.start([spare, *_own_git_dir(spare)])
         try:
             clean = not git.dirty_paths(spare)
+            head = git.head_commit(spare)
         except git.GitError:
             clean = False
         if watch is not None:
             if clean:
                 with self._watches_lock:
                     old = self._watches.pop(spare, None)
-                    self._watches[spare] = watch
+                    self._watches[spare] = (watch, head)
                 if old is not None:
-                    old.close()
+                    old[0].close()
             else:
                 watch.close()
         return clean
@@ -141,25 +143,27 @@ class WarmPool:
         """Close the watches of spares no longer ready here (taken by another process)."""
         with self._watches_lock:
             gone = [self._watches.pop(p) for p in list(self._watches) if p not in keep]
-        for watch in gone:
+        for watch, _head in gone:
             watch.close()
 
     def _watched(self, spare: Path) -> bool:
         with self._watches_lock:
             return spare in self._watches
 
-    def _untouched(self, spare: Path) -> bool:
-        """Still clean: its watch saw nothing since it was checked clean, or (no watch, or
-        something changed) ``git status`` finds nothing."""
+    def _untouched(self, spare: Path) -> tuple[bool, str | None]:
+        """(still clean, its HEAD commit when known for sure): clean when its watch saw nothing
+        since it was checked clean (HEAD as it was then), or (no watch, or something changed)
+        when ``git status`` finds nothing."""
         with self._watches_lock:
-            watch = self._watches.pop(spare, None)
-        if watch is not None:
+            checked = self._watches.pop(spare, None)
+        if checked is not None:
+            watch, head = checked
             try:
                 if not watch.changed():
-                    return True
+                    return True, head
             finally:
                 watch.close()
-        return not git.dirty_paths(spare)
+        return not git.dirty_paths(spare), None
 
     def repair(self) -> list[Path]:
         """Remove spares a crash left half-made (no ready marker) and markers without a spare;
@@ -193,9 +197,9 @@ class WarmPool:
 
     def _discard(self, spare: Path) -> None:
         with self._watches_lock:
-            watch = self._watches.pop(spare, None)
-        if watch is not None:
-            watch.close()
+            checked = self._watches.pop(spare, None)
+        if checked is not None:
+            checked[0].close()
         with contextlib.suppress(git.GitError):
             git.remove_worktree(self.repo, spare)
         shutil.rmtree(spare, ignore_errors=True)
@@ -204,7 +208,7 @@ class WarmPool:
     # ------------------------------------------------------------------ take and give back
 
     def take(self, target: Path, branch: str, start: str) -> Path | None:
-        """A spare made into ``branch`` at ``start`` and moved to ``target``; None when no
+        """A spare made into ``branch`` at ``start`` (a commit id) and moved to ``target``; None when no
         clean spare is ready (the caller creates the worktree the usual way)."""
         if not self.enabled:
             return None
@@ -217,10 +221,11 @@ class WarmPool:
                 continue
             taken.touch()  # the repair of another process leaves it alone for a while
             try:
-                if not self._untouched(spare):  # never hand out a spare someone wrote into
+                clean, head = self._untouched(spare)
+                if not clean:  # never hand out a spare someone wrote into
                     self._discard(spare)
                     continue
-                git.switch_to_new_branch(spare, branch, start)
+                git.switch_to_new_branch(spare, branch, start, known_head=head)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 git.move_worktree(self.repo, spare, target)
                 taken.unlink(missing_ok=True)

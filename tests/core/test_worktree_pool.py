@@ -202,7 +202,8 @@ def test_spares_another_process_made_are_checked_when_the_pool_fills_and_when_ta
     head = git(project, "rev-parse", "HEAD").strip()
     first = project.parent / "repo-worktrees" / "card-a"
     assert other.take(first, "kanban/card-a", head) == first  # the dirty one thrown away
-    assert not dirty.exists() and (first / "calc.py").read_text() == CALC
+    assert not dirty.exists() and not clean.exists()  # the clean one became the card's
+    assert (first / "calc.py").read_text() == CALC
 
     pool_of(project, 1).fill()
     (spare,) = pool_of(project, 1).ready()

@@ -161,12 +161,14 @@ class OpenAIModel:
     async def advertised_context(self) -> int | None:
         """The model's context length where the server lists it (vLLM ``max_model_len``,
         llama.cpp ``meta.n_ctx_train``, others ``context_length``); None when it does not."""
-        await self.resolve_name()
-        try:
+        try:  # one listing names the model (when the profile does not) and gives its context
             listing = await self._client.models.list()
             entries = [m.model_dump() for m in listing.data]
         except Exception:
+            await self.resolve_name()
             return None
+        if not self.name:
+            self.name = next((e.get("id") for e in entries if e.get("id")), None) or DEFAULT_MODEL
         entry = next((e for e in entries if e.get("id") == self.name), None)
         if entry is None:
             return None

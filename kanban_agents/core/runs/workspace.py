@@ -262,7 +262,7 @@ class Workspaces:
             return None
         if await asyncio.to_thread(git.branch_exists, self.repo, space.branch):
             return None
-        start = await asyncio.to_thread(git.rev_parse, self.repo, base)
+        start = await asyncio.to_thread(git.rev_parse, self.repo, f"{base}^{{commit}}")
         taken = await asyncio.to_thread(self.pool().take, space.path, space.branch, start)
         if taken is None:
             return None
