@@ -249,9 +249,8 @@ class WarmPool:
         spare = self.dir / f"spare-{uuid.uuid4().hex[:10]}"
         self.dir.mkdir(parents=True, exist_ok=True)
         git.move_worktree(self.repo, worktree, spare)
-        if not self._watch_and_check(spare):
-            self._discard(spare)
-            return True  # removed all the same: the caller has nothing left to do
+        # Checked clean by the board's next fill (``pool_changed`` follows a merge or discard),
+        # or by ``git status`` when taken before that.
         spare.with_name(spare.name + READY).write_text(commit + "\n", encoding="utf-8")
         return True
 

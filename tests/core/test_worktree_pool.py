@@ -213,3 +213,18 @@ def test_spares_another_process_made_are_checked_when_the_pool_fills_and_when_ta
     assert not spare.exists()
     (fresh,) = later.ready()
     assert not (fresh / "stray.txt").exists()
+
+
+def test_a_worktree_given_back_and_dirtied_before_its_check_is_never_handed_out(project):
+    pool = pool_of(project, 1)
+    head = git(project, "rev-parse", "HEAD").strip()
+    card = project.parent / "repo-worktrees" / "card-a"
+    git(project, "worktree", "add", "-q", "-b", "kanban/card-a", str(card), head)
+    (card / "work.txt").write_text("the card's work\n")
+    assert pool.give_back(card)  # reset and cleaned; checked when the pool next fills
+    (spare,) = pool.ready()
+    assert not (spare / "work.txt").exists()
+    (spare / "calc.py").write_text("someone wrote here\n")
+    target = project.parent / "repo-worktrees" / "card-b"
+    assert pool.take(target, "kanban/card-b", head) is None
+    assert not spare.exists()
