@@ -22,3 +22,28 @@ async def test_clients_share_one_tls_context_and_outlive_each_other():
         assert answer.choices[0].message.content == "two"
         await second.close()
     assert shared_tls_context() is context
+
+
+async def test_a_board_with_a_warm_pool_makes_the_model_client_ready_before_any_start(
+    repo, monkeypatch
+):
+    import asyncio
+
+    from kanban_agents.core.agent import model_client
+    from kanban_agents.core.board import BoardStore
+    from kanban_agents.core.runs import RunManager, manager
+
+    (repo / "board").mkdir()
+    (repo / "board" / "kanban.toml").write_text("[worktrees]\npool = 1\n")
+    monkeypatch.setattr(model_client, "_tls_context", None)
+    monkeypatch.setattr(manager, "PREWARM_DELAY", 0.0)
+    runs = RunManager(BoardStore.open(repo / "board"), environ={"PATH": "/usr/bin:/bin"})
+    await runs.start()
+    try:
+        for _ in range(200):
+            if model_client._tls_context is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert model_client._tls_context is not None  # no card started
+    finally:
+        await runs.stop()
