@@ -7,8 +7,8 @@ a kill) and is rebuilt, never handed out. Taking a spare renames its marker firs
 wins), checks it is still clean, then ``checkout -B kanban/<card> <base tip>`` (only the files
 that differ are written) and moves it to the card's place.
 
-A spare is checked clean when it enters the pool (made, given back, or found by a board that
-opens), in the background: a ``TreeWatch`` is set on its files and its git dir (index, HEAD)
+A spare is checked clean when it enters the pool (made, or found ready by a fill: given back
+by a merge or discard, made by another process or an earlier board), in the background: a ``TreeWatch`` is set on its files and its git dir (index, HEAD)
 first, then ``git status`` runs. Taking it then asks the watch whether anything changed since
 (one ``read``) instead of statting the whole checkout on the card's start path; a spare with no
 watch (made by another process) or whose watch saw anything is checked with ``git status`` again,
@@ -100,10 +100,16 @@ class WarmPool:
         with self._registry_lock:
             git.add_detached_worktree(self.repo, spare, commit, checkout=False)
         git.finish_checkout(spare)  # the slow part, beside card starts
-        if self._watch_and_check(spare):
-            spare.with_name(spare.name + READY).write_text(commit + "\n", encoding="utf-8")
-        else:
+        if not self._watch_and_check(spare):
+            # Every spare would be: making more would never end (line-ending attributes or a
+            # filter that rewrite files on checkout).
             self._discard(spare)
+            raise git.GitError(
+                f"a fresh checkout of {commit[:12]} is not clean (git status lists changes in it "
+                "at once, often .gitattributes line endings or a missing filter): cards start "
+                "without the warm pool until `git status` is clean after a checkout"
+            )
+        spare.with_name(spare.name + READY).write_text(commit + "\n", encoding="utf-8")
         return spare
 
     # ------------------------------------------------------------------ the clean check
@@ -208,8 +214,8 @@ class WarmPool:
     # ------------------------------------------------------------------ take and give back
 
     def take(self, target: Path, branch: str, start: str) -> Path | None:
-        """A spare made into ``branch`` at ``start`` (a commit id) and moved to ``target``; None when no
-        clean spare is ready (the caller creates the worktree the usual way)."""
+        """A spare made into ``branch`` at ``start`` (a commit id) and moved to ``target``; None
+        when no clean spare is ready (the caller creates the worktree the usual way)."""
         if not self.enabled:
             return None
         for spare in self.ready():

@@ -12,6 +12,7 @@ import pytest
 from kanban_agents.core.agent.scripted_server import ScriptedServer
 from kanban_agents.core.board import BoardStore
 from kanban_agents.core.events import LogLine
+from kanban_agents.core.git import GitError
 from kanban_agents.core.review import Reviewer
 from kanban_agents.core.worktree_pool import READY, WarmPool
 from tests.core.test_runs import CALC, Harness, edit_sub, finish, make_card
@@ -228,3 +229,16 @@ def test_a_worktree_given_back_and_dirtied_before_its_check_is_never_handed_out(
     target = project.parent / "repo-worktrees" / "card-b"
     assert pool.take(target, "kanban/card-b", head) is None
     assert not spare.exists()
+
+
+def test_a_repository_whose_fresh_checkout_is_dirty_gets_no_spares_and_says_why(project):
+    (project / "crlf.txt").write_bytes(b"a\r\nb\r\n")
+    git(project, "add", "crlf.txt")
+    git(project, "commit", "-qm", "a file with CRLF line endings")
+    (project / ".gitattributes").write_text("*.txt text\n")  # a checkout shows it modified
+    git(project, "add", ".gitattributes")
+    git(project, "commit", "-qm", "normalise text files")
+    pool = pool_of(project, 2)
+    with pytest.raises(GitError, match=r"fresh checkout .* is not clean"):
+        pool.fill()  # once: not a spare made and thrown away forever
+    assert pool.ready() == [] and [p for p in pool.dir.iterdir() if p.is_dir()] == []
