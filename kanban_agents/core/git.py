@@ -513,11 +513,24 @@ def move_worktree(root: Path, path: Path, target: Path) -> None:
     _git(root, "worktree", "move", "--", str(_absolute(root, path)), str(_absolute(root, target)))
 
 
-def switch_to_new_branch(worktree: Path, branch: str, start: str) -> None:
+def head_commit(worktree: Path) -> str | None:
+    """HEAD's commit in ``worktree``, or None on an unborn branch."""
+    return _head(worktree)
+
+
+def switch_to_new_branch(
+    worktree: Path, branch: str, start: str, *, known_head: str | None = None
+) -> None:
     """Check out a new ``branch`` at ``start`` in ``worktree`` (touches only the files that
     differ): a spare worktree becoming a card's. A spare already at ``start`` (the base has not
-    moved) only gets the branch: no file, no index entry changes, nothing to stat."""
-    if _head(worktree) == _commit(worktree, start):
+    moved) only gets the branch: no file, no index entry changes, nothing to stat.
+    ``known_head``: the worktree's HEAD commit, known for sure (the warm pool's record of a
+    spare nothing touched since), with ``start`` a commit id: neither is asked of git."""
+    if known_head is not None:
+        same = known_head == start
+    else:
+        same = _head(worktree) == _commit(worktree, start)
+    if same:
         _git(worktree, "branch", "--", branch, start)
         _git(worktree, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
         return

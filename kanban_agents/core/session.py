@@ -888,6 +888,8 @@ class BoardSession:
             )
         self._retire_comments(card_id)
         self.schedule_radar()
+        if self._runs is not None:  # its worktree may be a spare now: checked in the background
+            self._runs.workspaces.pool_changed()
         if not outcome.already_merged:
             self._fire_hook(
                 "on_merged", card_id, "merged", f"{outcome.commit[:12]} on {outcome.base}"
@@ -1056,6 +1058,8 @@ class BoardSession:
             card = await asyncio.to_thread(self.reviewer.discard, card_id)
         self._retire_comments(card_id)
         self.schedule_radar()
+        if self._runs is not None:  # its worktree may be a spare now: checked in the background
+            self._runs.workspaces.pool_changed()
         return card
 
     async def test(self, card_id: str, on_lines: Callable[[list[str]], None] | None = None):

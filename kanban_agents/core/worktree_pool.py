@@ -5,7 +5,14 @@ A spare lives at ``<worktree root>/.pool/spare-<id>`` on a detached HEAD. Next t
 ``spare-<id>.ready`` says its checkout finished clean; a spare without one was cut short (a crash,
 a kill) and is rebuilt, never handed out. Taking a spare renames its marker first (one process
 wins), checks it is still clean, then ``checkout -B kanban/<card> <base tip>`` (only the files
-that differ are written) and moves it to the card's place. A merged or discarded card's
+that differ are written) and moves it to the card's place.
+
+A spare is checked clean when it enters the pool (made, or found ready by a fill: given back
+by a merge or discard, made by another process or an earlier board), in the background: a ``TreeWatch`` is set on its files and its git dir (index, HEAD)
+first, then ``git status`` runs. Taking it then asks the watch whether anything changed since
+(one ``read``) instead of statting the whole checkout on the card's start path; a spare with no
+watch (made by another process) or whose watch saw anything is checked with ``git status`` again,
+and a dirty one is thrown away, never handed out. A merged or discarded card's
 worktree comes back (reset, cleaned, its ignored files kept only where ``.worktreeinclude``
 says) while the pool is below N.
 
@@ -22,6 +29,7 @@ import uuid
 from pathlib import Path
 
 from . import git
+from .tree_watch import TreeWatch
 from .worktree_files import kept_ignored_files
 
 POOL_DIR_NAME = ".pool"  # under the worktree root
@@ -41,6 +49,10 @@ class WarmPool:
         self.size = size
         self.base_branch = base_branch
         self._fill_lock = threading.Lock()
+        # spare -> the watch set before it was last checked clean (this process's spares), and
+        # its HEAD commit then
+        self._watches: dict[Path, tuple[TreeWatch, str | None]] = {}
+        self._watches_lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -69,6 +81,11 @@ class WarmPool:
             return 0  # another thread fills already
         try:
             self.repair()
+            ready = self.ready()
+            for spare in ready:  # found here (another process, an earlier board): checked
+                if not self._watched(spare):
+                    self._check_in(spare)
+            self._forget_watches(keep=set(ready))
             made = 0
             commit = git.rev_parse(self.repo, self.base())
             while len(self.ready()) < self.size:
@@ -83,8 +100,76 @@ class WarmPool:
         with self._registry_lock:
             git.add_detached_worktree(self.repo, spare, commit, checkout=False)
         git.finish_checkout(spare)  # the slow part, beside card starts
+        if not self._watch_and_check(spare):
+            # Every spare would be: making more would never end (line-ending attributes or a
+            # filter that rewrite files on checkout).
+            self._discard(spare)
+            raise git.GitError(
+                f"a fresh checkout of {commit[:12]} is not clean (git status lists changes in it "
+                "at once, often .gitattributes line endings or a missing filter): cards start "
+                "without the warm pool until `git status` is clean after a checkout"
+            )
         spare.with_name(spare.name + READY).write_text(commit + "\n", encoding="utf-8")
         return spare
+
+    # ------------------------------------------------------------------ the clean check
+
+    def _watch_and_check(self, spare: Path) -> bool:
+        """Watch the spare, then check it clean (in that order: a change after the check is
+        seen by the watch); kept for ``take`` when clean. Whether it is clean."""
+        watch = TreeWatch.start([spare, *_own_git_dir(spare)])
+        try:
+            clean = not git.dirty_paths(spare)
+            head = git.head_commit(spare)
+        except git.GitError:
+            clean = False
+        if watch is not None:
+            if clean:
+                with self._watches_lock:
+                    old = self._watches.pop(spare, None)
+                    self._watches[spare] = (watch, head)
+                if old is not None:
+                    old[0].close()
+            else:
+                watch.close()
+        return clean
+
+    def _check_in(self, spare: Path) -> None:
+        """A ready spare this process did not check: checked now, thrown away when dirty."""
+        if self._watch_and_check(spare):
+            return
+        taken = spare.with_name(spare.name + TAKEN)
+        try:  # like a take, so a process taking it meanwhile and this one never both use it
+            spare.with_name(spare.name + READY).rename(taken)
+        except FileNotFoundError:
+            return
+        self._discard(spare)
+
+    def _forget_watches(self, keep: set[Path]) -> None:
+        """Close the watches of spares no longer ready here (taken by another process)."""
+        with self._watches_lock:
+            gone = [self._watches.pop(p) for p in list(self._watches) if p not in keep]
+        for watch, _head in gone:
+            watch.close()
+
+    def _watched(self, spare: Path) -> bool:
+        with self._watches_lock:
+            return spare in self._watches
+
+    def _untouched(self, spare: Path) -> tuple[bool, str | None]:
+        """(still clean, its HEAD commit when known for sure): clean when its watch saw nothing
+        since it was checked clean (HEAD as it was then), or (no watch, or something changed)
+        when ``git status`` finds nothing."""
+        with self._watches_lock:
+            checked = self._watches.pop(spare, None)
+        if checked is not None:
+            watch, head = checked
+            try:
+                if not watch.changed():
+                    return True, head
+            finally:
+                watch.close()
+        return not git.dirty_paths(spare), None
 
     def repair(self) -> list[Path]:
         """Remove spares a crash left half-made (no ready marker) and markers without a spare;
@@ -117,6 +202,10 @@ class WarmPool:
         return age < TAKE_GRACE_SECONDS
 
     def _discard(self, spare: Path) -> None:
+        with self._watches_lock:
+            checked = self._watches.pop(spare, None)
+        if checked is not None:
+            checked[0].close()
         with contextlib.suppress(git.GitError):
             git.remove_worktree(self.repo, spare)
         shutil.rmtree(spare, ignore_errors=True)
@@ -125,8 +214,8 @@ class WarmPool:
     # ------------------------------------------------------------------ take and give back
 
     def take(self, target: Path, branch: str, start: str) -> Path | None:
-        """A spare made into ``branch`` at ``start`` and moved to ``target``; None when no
-        clean spare is ready (the caller creates the worktree the usual way)."""
+        """A spare made into ``branch`` at ``start`` (a commit id) and moved to ``target``; None
+        when no clean spare is ready (the caller creates the worktree the usual way)."""
         if not self.enabled:
             return None
         for spare in self.ready():
@@ -138,10 +227,11 @@ class WarmPool:
                 continue
             taken.touch()  # the repair of another process leaves it alone for a while
             try:
-                if git.dirty_paths(spare):  # never hand out a spare someone wrote into
+                clean, head = self._untouched(spare)
+                if not clean:  # never hand out a spare someone wrote into
                     self._discard(spare)
                     continue
-                git.switch_to_new_branch(spare, branch, start)
+                git.switch_to_new_branch(spare, branch, start, known_head=head)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 git.move_worktree(self.repo, spare, target)
                 taken.unlink(missing_ok=True)
@@ -165,5 +255,19 @@ class WarmPool:
         spare = self.dir / f"spare-{uuid.uuid4().hex[:10]}"
         self.dir.mkdir(parents=True, exist_ok=True)
         git.move_worktree(self.repo, worktree, spare)
+        # Checked clean by the board's next fill (``pool_changed`` follows a merge or discard),
+        # or by ``git status`` when taken before that.
         spare.with_name(spare.name + READY).write_text(commit + "\n", encoding="utf-8")
         return True
+
+
+def _own_git_dir(worktree: Path) -> list[Path]:
+    """The linked worktree's own git dir (its index and HEAD), read from its ``.git`` file."""
+    try:
+        pointer = (worktree / ".git").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    if not pointer.startswith("gitdir:"):
+        return []
+    gitdir = Path(pointer[len("gitdir:") :].strip())
+    return [gitdir if gitdir.is_absolute() else worktree / gitdir]

@@ -12,6 +12,7 @@ import pytest
 from kanban_agents.core.agent.scripted_server import ScriptedServer
 from kanban_agents.core.board import BoardStore
 from kanban_agents.core.events import LogLine
+from kanban_agents.core.git import GitError
 from kanban_agents.core.review import Reviewer
 from kanban_agents.core.worktree_pool import READY, WarmPool
 from tests.core.test_runs import CALC, Harness, edit_sub, finish, make_card
@@ -145,3 +146,99 @@ def test_spares_beyond_the_pool_size_are_listed_as_orphans_and_gc_removes_them(p
     assert sorted(str(e["orphan"]) for e in entries) == ["None", "spare beyond [worktrees] pool"]
     assert "1 worktree(s) removed" in kanban("gc")
     assert len(pool_of(project, 1).ready()) == 1
+
+
+def dirty_spare(spare: Path, how: str) -> None:
+    """Change a spare after the pool checked it clean, the ways a stray process could."""
+    if how == "edit":
+        (spare / "calc.py").write_text("someone wrote here\n")
+    elif how == "new file deep down":
+        (spare / "new" / "dir").mkdir(parents=True)
+        (spare / "new" / "dir" / "file.txt").write_text("stray\n")
+    elif how == "delete":
+        (spare / "calc.py").unlink()
+    elif how == "chmod":
+        (spare / "calc.py").chmod(0o755)
+    elif how == "staged only":  # the index changes, no file in the checkout does
+        (spare.parent / "other.txt").write_text("other\n")  # outside the spare
+        blob = git(spare, "hash-object", "-w", str(spare.parent / "other.txt")).strip()
+        git(spare, "update-index", "--cacheinfo", f"100644,{blob},calc.py")
+
+
+@pytest.mark.parametrize("how", ["edit", "new file deep down", "delete", "chmod", "staged only"])
+def test_a_spare_dirtied_after_it_was_checked_is_never_handed_out(project, how):
+    pool = pool_of(project, 1)
+    assert pool.fill() == 1  # made, then checked clean under its watch
+    (spare,) = pool.ready()
+    dirty_spare(spare, how)
+    head = git(project, "rev-parse", "HEAD").strip()
+    target = project.parent / "repo-worktrees" / "card-a"
+    assert pool.take(target, "kanban/card-a", head) is None  # the caller creates one instead
+    assert not spare.exists() and not target.exists()
+    assert "kanban/card-a" not in git(project, "branch", "--list")
+
+
+def test_a_clean_spare_is_taken_without_a_git_status_of_its_checkout(project, monkeypatch):
+    from kanban_agents.core import git as kgit
+
+    pool = pool_of(project, 1)
+    pool.fill()
+    (spare,) = pool.ready()
+    (spare / "calc.py").read_text()  # reading is no change
+    statuses = []
+    real = kgit.dirty_paths
+    monkeypatch.setattr(kgit, "dirty_paths", lambda root: statuses.append(root) or real(root))
+    head = git(project, "rev-parse", "HEAD").strip()
+    target = project.parent / "repo-worktrees" / "card-a"
+    assert pool.take(target, "kanban/card-a", head) == target
+    assert statuses == []  # the watch answered: nothing changed since the check
+    assert git(target, "status", "--porcelain") == ""
+
+
+def test_spares_another_process_made_are_checked_when_the_pool_fills_and_when_taken(project):
+    pool_of(project, 2).fill()
+    dirty, clean = pool_of(project, 2).ready()
+    (dirty / "calc.py").write_text("someone wrote here\n")
+    other = pool_of(project, 2)  # another board: no watch on these spares
+    head = git(project, "rev-parse", "HEAD").strip()
+    first = project.parent / "repo-worktrees" / "card-a"
+    assert other.take(first, "kanban/card-a", head) == first  # the dirty one thrown away
+    assert not dirty.exists() and not clean.exists()  # the clean one became the card's
+    assert (first / "calc.py").read_text() == CALC
+
+    pool_of(project, 1).fill()
+    (spare,) = pool_of(project, 1).ready()
+    (spare / "stray.txt").write_text("stray\n")
+    later = pool_of(project, 1)
+    assert later.fill() == 1  # checked when it filled: the dirty spare replaced
+    assert not spare.exists()
+    (fresh,) = later.ready()
+    assert not (fresh / "stray.txt").exists()
+
+
+def test_a_worktree_given_back_and_dirtied_before_its_check_is_never_handed_out(project):
+    pool = pool_of(project, 1)
+    head = git(project, "rev-parse", "HEAD").strip()
+    card = project.parent / "repo-worktrees" / "card-a"
+    git(project, "worktree", "add", "-q", "-b", "kanban/card-a", str(card), head)
+    (card / "work.txt").write_text("the card's work\n")
+    assert pool.give_back(card)  # reset and cleaned; checked when the pool next fills
+    (spare,) = pool.ready()
+    assert not (spare / "work.txt").exists()
+    (spare / "calc.py").write_text("someone wrote here\n")
+    target = project.parent / "repo-worktrees" / "card-b"
+    assert pool.take(target, "kanban/card-b", head) is None
+    assert not spare.exists()
+
+
+def test_a_repository_whose_fresh_checkout_is_dirty_gets_no_spares_and_says_why(project):
+    (project / "crlf.txt").write_bytes(b"a\r\nb\r\n")
+    git(project, "add", "crlf.txt")
+    git(project, "commit", "-qm", "a file with CRLF line endings")
+    (project / ".gitattributes").write_text("*.txt text\n")  # a checkout shows it modified
+    git(project, "add", ".gitattributes")
+    git(project, "commit", "-qm", "normalise text files")
+    pool = pool_of(project, 2)
+    with pytest.raises(GitError, match=r"fresh checkout .* is not clean"):
+        pool.fill()  # once: not a spare made and thrown away forever
+    assert pool.ready() == [] and [p for p in pool.dir.iterdir() if p.is_dir()] == []

@@ -118,7 +118,7 @@ class OpenAIModel:
         on_retry: Callable[[str], None] | None = None,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
     ):
-        from openai import AsyncOpenAI  # imported here: it costs most of a second at startup
+        from .model_client import async_openai  # imports openai: most of a second at startup
 
         environ = os.environ if environ is None else environ
         self.profile = profile
@@ -140,8 +140,8 @@ class OpenAIModel:
         self._tool_choice_supported = True
         self._streams_tool_calls = True  # False: requests with tools are sent without streaming
         self._attempt_started = time.monotonic()
-        self._client = AsyncOpenAI(
-            api_key=api_key, base_url=self.base_url, max_retries=0, timeout=profile.request_timeout
+        self._client = async_openai(
+            api_key=api_key, base_url=self.base_url, timeout=profile.request_timeout
         )
 
     async def aclose(self) -> None:
@@ -161,12 +161,14 @@ class OpenAIModel:
     async def advertised_context(self) -> int | None:
         """The model's context length where the server lists it (vLLM ``max_model_len``,
         llama.cpp ``meta.n_ctx_train``, others ``context_length``); None when it does not."""
-        await self.resolve_name()
-        try:
+        try:  # one listing names the model (when the profile does not) and gives its context
             listing = await self._client.models.list()
             entries = [m.model_dump() for m in listing.data]
         except Exception:
+            await self.resolve_name()
             return None
+        if not self.name:
+            self.name = next((e.get("id") for e in entries if e.get("id")), None) or DEFAULT_MODEL
         entry = next((e for e in entries if e.get("id") == self.name), None)
         if entry is None:
             return None

@@ -25,6 +25,7 @@ from typing import Any
 
 from ...config import ConfigError
 from .. import git
+from ..agent.model_client import prewarm
 from ..board import BoardChange, BoardError, BoardStore
 from ..card import Card
 from ..events import (
@@ -58,6 +59,7 @@ from .errors import RunError
 from .git_guard import GIT_CHANGES, GitGuard
 from .workspace import Runtime, Workspace, Workspaces
 
+PREWARM_DELAY = 1.0  # seconds after the board opens: its first paint goes first
 HOST_CHECK_INTERVAL = 1.0  # seconds between checks that other processes' runs still have a host
 
 log = logging.getLogger(__name__)
@@ -192,6 +194,10 @@ class RunManager:
             )
             return
         self.workspaces.pool_changed()
+        if self.repo is not None and self.settings.worktrees.pool > 0 and not self.model_factory:
+            # Instant starts asked for: the model client's import and TLS context are made
+            # ahead too, once the board has painted, not on the first start's path.
+            self._loop.call_later(PREWARM_DELAY, self._loop.run_in_executor, None, prewarm)
         if auto_start and self.repo is not None:  # outside git nothing can run: wait to be asked
             for card in self.store.column_cards(self.settings.board.agent_column):
                 state = self.status.get(card.id)

@@ -129,6 +129,7 @@ class Workspaces:
         self._worktree_lock = threading.Lock()
         self._pool: WarmPool | None = None
         self._filling: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # where the pool fills
 
     @property
     def settings(self):
@@ -236,13 +237,17 @@ class Workspaces:
         return self._pool
 
     def pool_changed(self) -> None:
-        """Refill the warm pool in the background (after a start, a merge, a gc)."""
+        """Refill the warm pool and check new spares clean, in the background (after a start,
+        a merge, a discard, a gc). Any thread may call it."""
         if self.repo is None or self.settings.worktrees.pool <= 0:
             return
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop (a CLI command): the board app refills when it opens
+        except RuntimeError:  # another thread (a merge): on the loop that fills, if any
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self.pool_changed)
+            return  # no loop at all (a CLI command): the board app refills when it opens
+        self._loop = loop
         if self._filling is None or self._filling.done():
             self._filling = loop.create_task(self._fill_pool(), name="fill the warm pool")
 
@@ -262,7 +267,7 @@ class Workspaces:
             return None
         if await asyncio.to_thread(git.branch_exists, self.repo, space.branch):
             return None
-        start = await asyncio.to_thread(git.rev_parse, self.repo, base)
+        start = await asyncio.to_thread(git.rev_parse, self.repo, f"{base}^{{commit}}")
         taken = await asyncio.to_thread(self.pool().take, space.path, space.branch, start)
         if taken is None:
             return None
