@@ -86,6 +86,11 @@ class HunkCode:
         self._lines: list[Text] = []  # raw[: len(_lines)] highlighted (code only, no marks)
         self._parts: list[tuple[str, Style]] = []  # the line being lexed
 
+    @property
+    def lexed(self) -> int:
+        """How many of the hunk's lines have been lexed (from its start)."""
+        return len(self._lines)
+
     def highlighted(self, offset: int, count: int) -> list[Text]:
         end = min(offset + count, len(self.raw))
         if offset > len(self._lines) + LEX_AHEAD_LIMIT:
