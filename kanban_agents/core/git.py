@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -35,7 +34,7 @@ _TWO_WORD_COMMANDS = frozenset({"worktree", "stash", "remote", "submodule", "not
 # textconv, colour, submodule log format would all change the text we split).
 _DIFF_OPTIONS = ("-M", "--no-color", "--no-ext-diff", "--no-textconv", "--submodule=short")
 
-_FILE_HEADER = re.compile(rb"(?m)^(?=diff --git )")
+_FILE_HEADER = b"diff --git "
 
 
 class GitError(Exception):
@@ -802,7 +801,7 @@ def _worktree_diff_from(
 ) -> WorktreeDiff:
     summary, _, patch = stdout.partition(b"\0\0")
     entries = _parse_summary(summary)
-    patches = [p for p in _FILE_HEADER.split(patch) if p]
+    patches = _file_patches(patch)
     if len(patches) != len(entries):  # never seen; degrade to counts rather than mislabel
         patches = [b""] * len(entries)
     files = [
@@ -810,6 +809,19 @@ def _worktree_diff_from(
         for entry, text in zip(entries, patches, strict=True)
     ]
     return WorktreeDiff(base_ref=base_ref, merge_base=merge_base, files=files)
+
+
+def _file_patches(patch: bytes) -> list[bytes]:
+    """The patch cut before each ``diff --git`` line (inside a hunk every line starts with its
+    mark, so such a line is always a file's header). ``bytes.split``, not a regex: a regex
+    looking at every line start of a 20,000-line patch takes ~80 ms here, the split ~1 ms."""
+    pieces = patch.split(b"\n" + _FILE_HEADER)
+    first = pieces[0]
+    patches = [first + b"\n"] if len(pieces) > 1 else [first]
+    patches += [_FILE_HEADER + piece + b"\n" for piece in pieces[1:-1]]
+    if len(pieces) > 1:
+        patches.append(_FILE_HEADER + pieces[-1])
+    return [p for p in patches if p]
 
 
 @dataclass
