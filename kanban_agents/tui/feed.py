@@ -324,6 +324,7 @@ class PanelFeed:
         if card_id is None:
             return
         session = self.app.session
+        screen_rows = self.panel.diff_height()  # only what the first frame shows is highlighted
 
         def compute():
             view = session.diff(card_id)
@@ -331,7 +332,7 @@ class PanelFeed:
             lines = render_diff(
                 view.diff, comments=comments, card_id=card_id, notices=diff_notices(view)
             )
-            prehighlight(lines)
+            prehighlight(lines, rows=screen_rows + 1 if screen_rows else 0)
             return view, lines
 
         try:
