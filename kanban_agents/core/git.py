@@ -44,8 +44,9 @@ class GitError(Exception):
 class MergeConflict(GitError):
     """Two lines of work edit the same lines; ``files`` names the conflicting paths."""
 
-    def __init__(self, files: Iterable[str], message: str | None = None):
+    def __init__(self, files: Iterable[str], message: str | None = None, commit: str = ""):
         self.files = list(files)
+        self.commit = commit  # a rebase's: the commit that did not replay ("abc1234 subject")
         super().__init__(message or f"merge conflict in {_path_list(self.files)}")
 
 
@@ -1211,13 +1212,17 @@ def _rebase(worktree: Path, branch: str, base: str, onto: str) -> str:
         conflicts = _nul_fields(
             _git(worktree, "diff", "--name-only", "-z", "--diff-filter=U").stdout
         )
+        stopped = _git(worktree, "log", "-1", "--format=%h %s", "REBASE_HEAD", "--", ok=(0, 128))
         if _rebase_in_progress(worktree):
             _git(worktree, "rebase", "--abort")
         if conflicts:
+            commit = stopped.text if stopped.status == 0 else ""
             raise MergeConflict(
                 conflicts,
-                f"cannot rebase '{branch}' onto '{base}': its commits conflict in "
-                f"{_path_list(conflicts)} (the rebase was aborted)",
+                f"cannot rebase '{branch}' onto '{base}': "
+                + (f"its commit {commit} conflicts" if commit else "its commits conflict")
+                + f" in {_path_list(conflicts)} (the rebase was aborted)",
+                commit,
             )
         raise GitError(_failure(["rebase"], out.status, out.stderr, out.stdout))
     new = _commit(worktree, f"refs/heads/{branch}")
