@@ -15,7 +15,6 @@ store it and hands the card's comments back (``show_comments``).
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -65,7 +64,6 @@ COMMENT_STYLES = {
     "outdated": Style(color="red", dim=True),
 }
 COMMENT_TEXT = Style(italic=True)
-_HUNK_HEADER = re.compile(r"^(@@[^\n]*)\n?", re.MULTILINE)
 META_PREFIXES = ("new file mode", "deleted file mode", "similarity index", "rename from", "rename to",
                  "old mode", "new mode", "Binary files")  # fmt: skip
 
@@ -345,22 +343,24 @@ def _patch_rows(f: DiffFile, out: DiffLines, on_line: dict[int, list[ReviewComme
     them Text when drawn) cut into pieces of ``HIGHLIGHT_ROWS`` to highlight."""
     rows = out.rows
     placed: set[int] = set()
-    # Split by the hunk headers with one regex, not line by line in Python: a 20,000-line diff
-    # is 20,000 rows, and a Python step per row costs tens of ms here before the first frame.
-    # The header (diff --git, index, ---/+++, modes, renames) comes before the first hunk only:
-    # inside a hunk every line has its mark ("--- x" there is a removed "-- x").
-    header, *hunks = _HUNK_HEADER.split(f.patch)
+    # Cut at the hunk headers with str.split, not line by line in Python (nor a regex at every
+    # line start): a 20,000-line diff is 20,000 rows, and a Python step per row costs tens of ms
+    # here before the first frame. Inside a hunk every line starts with its mark, so "@@" there
+    # is always a header; and the file's header (diff --git, index, ---/+++, modes, renames)
+    # comes before the first hunk only ("--- x" in a hunk is a removed "-- x").
+    header, *hunks = ("\n" + f.patch).split("\n@@")
     rows.extend(
         Text(line, style="dim") for line in header.splitlines() if line.startswith(META_PREFIXES)
     )
-    for at in range(0, len(hunks), 2):
-        rows.append(Text(hunks[at], style=HUNK))
-        text = hunks[at + 1]
+    for hunk in hunks:
+        rest, _, text = hunk.partition("\n")
+        hunk_header = "@@" + rest
+        rows.append(Text(hunk_header, style=HUNK))
         body = text.splitlines()
         if not body:
             continue
         out.width = max(out.width, max(map(len, body)))
-        new_line = _hunk_start(hunks[at])
+        new_line = _hunk_start(hunk_header)
         if on_line or text.startswith("\\") or "\n\\" in text:  # rows between its lines
             _hunk_rows(f.path, body, new_line, out, on_line, placed)
             continue
@@ -455,21 +455,29 @@ def prehighlight(lines: DiffLines, rows: int = 60) -> None:
     rows (the first screen: the view's height), and warm each language's lexer on one line. A
     lexer's first use compiles its rules (~0.2 s for Python here), which would otherwise stall
     the first frame or page down that shows that language."""
-    warmed: set[str] = set()
-    kept = []
+    kept, extensions = [], set()
     for hunk in lines.hunks:
         if hunk.start < rows:
             lines.rows[hunk.start : hunk.end] = highlight_hunk(hunk)
             continue
+        kept.append(hunk)
+        # Looking a file name up costs ~1.5 ms here (every lexer's patterns): one name per
+        # extension finds the languages to warm; the others are looked up when drawn.
         name = hunk.path.rsplit("/", 1)[-1]
+        extension = name.rsplit(".", 1)[-1] if "." in name else name
+        if extension in extensions:
+            continue
+        extensions.add(extension)
         language = _lexer_by_name(name) or name
-        if language not in warmed:
-            warmed.add(language)
+        if language not in _WARM_LANGUAGES:
             warm = HunkCode(hunk.path)
             warm.raw = hunk.raw[:1]
             warm.highlighted(0, 1)
-        kept.append(hunk)
+            _WARM_LANGUAGES.add(language)
     lines.hunks[:] = kept
+
+
+_WARM_LANGUAGES: set[str] = set()
 
 
 def _plain_row(line: str) -> Text:
