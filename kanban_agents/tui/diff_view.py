@@ -15,6 +15,7 @@ store it and hands the card's comments back (``show_comments``).
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -478,6 +479,42 @@ def prehighlight(lines: DiffLines, rows: int = 60) -> None:
 
 
 _WARM_LANGUAGES: set[str] = set()
+
+
+class RenderedDiffs:
+    """The rows of the last few cards' diffs, by what they were made from: a card selected
+    again whose diff, comments and notices did not change shows the rows made before (and
+    highlighted as far as they were drawn) instead of making them again. Called from the diff
+    worker thread; a reused ``DiffLines`` is never changed there (only the view highlights
+    its rows, on the UI thread)."""
+
+    def __init__(self, size: int = 2) -> None:
+        self._size = size
+        self._kept: dict[str, tuple[tuple, DiffLines]] = {}  # by card, oldest first
+        self._lock = threading.Lock()
+
+    def lines(
+        self,
+        diff: WorktreeDiff,
+        *,
+        card_id: str,
+        comments: Sequence[ReviewComment] = (),
+        notices: Sequence[Text] = (),
+        screen_rows: int = 0,
+    ) -> DiffLines:
+        made_from = (diff, tuple(comments), tuple(notices))
+        with self._lock:
+            kept = self._kept.get(card_id)
+        if kept is not None and kept[0] == made_from:  # the same patch strings: a quick compare
+            return kept[1]
+        lines = render_diff(diff, comments=comments, card_id=card_id, notices=notices)
+        prehighlight(lines, rows=screen_rows)
+        with self._lock:
+            self._kept.pop(card_id, None)
+            self._kept[card_id] = (made_from, lines)
+            while len(self._kept) > self._size:
+                del self._kept[next(iter(self._kept))]
+        return lines
 
 
 def _plain_row(line: str) -> Text:
