@@ -57,6 +57,7 @@ _THEME = Syntax.get_theme(THEME)
 TAB_SIZE = 4
 HIGHLIGHT_ROWS = 40  # rows highlighted at once (a hunk's piece) when one of them is drawn
 LEX_AHEAD_LIMIT = 200  # a piece further below the lexed lines than this is highlighted alone
+GUESS_CHARS = 4000  # of a hunk's code, to guess its language when the file name does not say
 CURSOR = Style(bgcolor="#3a3f58")
 FOLDED = Style(color="yellow", italic=True)
 COMMENT_STYLES = {
@@ -103,7 +104,9 @@ class HunkCode:
     def _lex_until(self, end: int) -> None:
         if self._tokens is None:
             code = "\n".join(line[1:] for line in self.raw)
-            self._tokens = _token_stream(_lexer(self.path, code), code)
+            # A name that does not decide the language: guessed from the start of the code
+            # (every lexer looks at what it is given: not a whole 1,500-line hunk).
+            self._tokens = _token_stream(_lexer(self.path, code[:GUESS_CHARS]), code)
         lines, parts = self._lines, self._parts
         for token_type, value in self._tokens:
             style = _token_style(token_type)
