@@ -117,19 +117,18 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_send_back(args: argparse.Namespace) -> int:
-    from .core.session import conflict_feedback
-
     session = _session(args)
     card_id = find_card(session.store, args.card).id
     feedback = args.message or ""
     try:
         if args.conflict:
-            where, check = session.check_merge(card_id)
-            if check.clean:
-                raise UserError(f"{card_id} merges cleanly: there is no conflict to send back")
-            feedback = (feedback + "\n\n" if feedback else "") + conflict_feedback(
-                where.base, check.conflicts
-            )
+            where, conflict = session.conflict_to_send_back(card_id)
+            if conflict is None:
+                raise UserError(
+                    f"{card_id} merges cleanly into {where.base}, and no rebase of it onto "
+                    f"{where.base} has conflicted: there is no conflict to send back"
+                )
+            feedback = (feedback + "\n\n" if feedback else "") + conflict
         if args.message == "-":
             feedback = sys.stdin.read()
         comments = sum(1 for c in session.line_comments(card_id) if c.status == "pending")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -35,7 +34,7 @@ _TWO_WORD_COMMANDS = frozenset({"worktree", "stash", "remote", "submodule", "not
 # textconv, colour, submodule log format would all change the text we split).
 _DIFF_OPTIONS = ("-M", "--no-color", "--no-ext-diff", "--no-textconv", "--submodule=short")
 
-_FILE_HEADER = re.compile(rb"(?m)^(?=diff --git )")
+_FILE_HEADER = b"diff --git "
 
 
 class GitError(Exception):
@@ -45,8 +44,9 @@ class GitError(Exception):
 class MergeConflict(GitError):
     """Two lines of work edit the same lines; ``files`` names the conflicting paths."""
 
-    def __init__(self, files: Iterable[str], message: str | None = None):
+    def __init__(self, files: Iterable[str], message: str | None = None, commit: str = ""):
         self.files = list(files)
+        self.commit = commit  # a rebase's: the commit that did not replay ("abc1234 subject")
         super().__init__(message or f"merge conflict in {_path_list(self.files)}")
 
 
@@ -783,8 +783,18 @@ def worktree_diff(
     """Everything ``worktree`` changes since it forked from ``base_ref``, uncommitted included."""
     merge_base = _merge_base(worktree, base_ref, "HEAD")
     with _scratch_index(worktree) as env:
+        try:  # the worktree's state as a tree: the same tree, the same diff
+            tree = _git(worktree, "write-tree", env=env).text
+        except GitError:
+            tree = None
+        cached = _DIFFS.get((merge_base, tree, max_patch_lines)) if tree else None
+        if cached is not None:
+            return _with_base(cached, base_ref)
         out = _git(worktree, "diff", "--cached", *_diff_arguments(merge_base), env=env)
-    return _worktree_diff_from(out.stdout, base_ref, merge_base, max_patch_lines)
+    diff = _worktree_diff_from(out.stdout, base_ref, merge_base, max_patch_lines)
+    if tree:
+        _DIFFS.put((merge_base, tree, max_patch_lines), diff)
+    return diff
 
 
 def branch_diff(
@@ -792,8 +802,46 @@ def branch_diff(
 ) -> WorktreeDiff:
     """What ``branch`` changes since it forked from ``base_ref`` (for a branch with no worktree)."""
     merge_base = _merge_base(root, base_ref, branch)
-    out = _git(root, "diff", *_diff_arguments(merge_base), branch, "--")
-    return _worktree_diff_from(out.stdout, base_ref, merge_base, max_patch_lines)
+    key = (merge_base, rev_parse(root, branch), max_patch_lines)
+    cached = _DIFFS.get(key)
+    if cached is not None:
+        return _with_base(cached, base_ref)
+    out = _git(root, "diff", *_diff_arguments(merge_base), key[1], "--")
+    diff = _worktree_diff_from(out.stdout, base_ref, merge_base, max_patch_lines)
+    _DIFFS.put(key, diff)
+    return diff
+
+
+class _DiffCache:
+    """The last few diffs by (fork point, tree or commit, patch limit): both sides named by
+    their object ids, a diff never changes. Opening a card's Diff tab again costs a
+    ``write-tree`` (~10 ms) instead of the diff and its parsing (~0.1 s for 20,000 lines)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._diffs: dict[tuple, WorktreeDiff] = {}  # oldest first
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> WorktreeDiff | None:
+        with self._lock:
+            diff = self._diffs.pop(key, None)
+            if diff is not None:
+                self._diffs[key] = diff
+            return diff
+
+    def put(self, key: tuple, diff: WorktreeDiff) -> None:
+        with self._lock:
+            self._diffs.pop(key, None)
+            self._diffs[key] = diff
+            while len(self._diffs) > self._size:
+                del self._diffs[next(iter(self._diffs))]
+
+
+_DIFFS = _DiffCache(8)
+
+
+def _with_base(diff: WorktreeDiff, base_ref: str) -> WorktreeDiff:
+    return WorktreeDiff(base_ref, diff.merge_base, list(diff.files))  # its own list of files
 
 
 def _diff_arguments(merge_base: str) -> list[str]:
@@ -815,7 +863,7 @@ def _worktree_diff_from(
 ) -> WorktreeDiff:
     summary, _, patch = stdout.partition(b"\0\0")
     entries = _parse_summary(summary)
-    patches = [p for p in _FILE_HEADER.split(patch) if p]
+    patches = _file_patches(patch)
     if len(patches) != len(entries):  # never seen; degrade to counts rather than mislabel
         patches = [b""] * len(entries)
     files = [
@@ -823,6 +871,19 @@ def _worktree_diff_from(
         for entry, text in zip(entries, patches, strict=True)
     ]
     return WorktreeDiff(base_ref=base_ref, merge_base=merge_base, files=files)
+
+
+def _file_patches(patch: bytes) -> list[bytes]:
+    """The patch cut before each ``diff --git`` line (inside a hunk every line starts with its
+    mark, so such a line is always a file's header). ``bytes.split``, not a regex: a regex
+    looking at every line start of a 20,000-line patch takes ~80 ms here, the split ~1 ms."""
+    pieces = patch.split(b"\n" + _FILE_HEADER)
+    first = pieces[0]
+    patches = [first + b"\n"] if len(pieces) > 1 else [first]
+    patches += [_FILE_HEADER + piece + b"\n" for piece in pieces[1:-1]]
+    if len(pieces) > 1:
+        patches.append(_FILE_HEADER + pieces[-1])
+    return [p for p in patches if p]
 
 
 @dataclass
@@ -1164,13 +1225,17 @@ def _rebase(worktree: Path, branch: str, base: str, onto: str) -> str:
         conflicts = _nul_fields(
             _git(worktree, "diff", "--name-only", "-z", "--diff-filter=U").stdout
         )
+        stopped = _git(worktree, "log", "-1", "--format=%h %s", "REBASE_HEAD", "--", ok=(0, 128))
         if _rebase_in_progress(worktree):
             _git(worktree, "rebase", "--abort")
         if conflicts:
+            commit = stopped.text if stopped.status == 0 else ""
             raise MergeConflict(
                 conflicts,
-                f"cannot rebase '{branch}' onto '{base}': its commits conflict in "
-                f"{_path_list(conflicts)} (the rebase was aborted)",
+                f"cannot rebase '{branch}' onto '{base}': "
+                + (f"its commit {commit} conflicts" if commit else "its commits conflict")
+                + f" in {_path_list(conflicts)} (the rebase was aborted)",
+                commit,
             )
         raise GitError(_failure(["rebase"], out.status, out.stderr, out.stdout))
     new = _commit(worktree, f"refs/heads/{branch}")

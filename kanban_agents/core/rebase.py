@@ -24,6 +24,10 @@ from .records import RunState
 from .review import MergeRefused, Reviewer, ReviewError, conflict_feedback
 
 REBASE_PROGRESS = "rebase"  # the key of a rebase's progress in RunState.extra
+# The last rebase that stopped on one of the branch's commits although the branch as a whole
+# merges cleanly (a later commit undid what conflicts): kept so ``send-back --conflict`` can
+# send that conflict back, for as long as neither the branch nor its base has moved.
+REBASE_CONFLICT = "rebase_conflict"
 
 
 class RebaseStep(StrEnum):
@@ -145,8 +149,9 @@ class CardRebase:
             try:
                 new = git.rebase_branch(where.worktree, where.branch, where.base, onto)
             except git.MergeConflict as exc:  # clean as a merge, not commit by commit
-                self._forget(card.id)
-                raise _conflict(where.branch, where.base, exc.files) from None
+                conflict = RebaseConflict(where.base, onto, tip, exc.files, exc.commit)
+                self._forget(card.id, conflict)
+                raise conflict.refusal(where.branch) from None
         except git.GitError as exc:
             raise ReviewError(str(exc)) from None
         started.step, started.commit = RebaseStep.REBASED, new
@@ -161,8 +166,71 @@ class CardRebase:
             card_id, lambda state: state.extra.__setitem__(REBASE_PROGRESS, _saved(progress))
         )
 
-    def _forget(self, card_id: str) -> None:
-        self.records.update_state(card_id, lambda state: state.extra.pop(REBASE_PROGRESS, None))
+    def _forget(self, card_id: str, conflict: RebaseConflict | None = None) -> None:
+        def forget(state: RunState) -> None:
+            state.extra.pop(REBASE_PROGRESS, None)
+            if conflict is not None:
+                state.extra[REBASE_CONFLICT] = asdict(conflict)
+
+        self.records.update_state(card_id, forget)
+
+
+@dataclass(frozen=True)
+class RebaseConflict:
+    """A rebase that stopped on ``commit`` ("abc1234 subject") of the branch, whose tip was
+    ``tip``, going onto ``onto`` (``base``'s tip), though the branch as a whole merges cleanly."""
+
+    base: str
+    onto: str
+    tip: str
+    files: list[str]
+    commit: str
+
+    def refusal(self, branch: str) -> MergeRefused:
+        at = f"its commit {self.commit}" if self.commit else "one of its commits"
+        refused = MergeRefused(
+            f"rebasing {branch} onto {self.base} stops at {at}, which conflicts in "
+            f"{', '.join(self.files)} (the branch as a whole merges cleanly); the rebase was "
+            "aborted, nothing was changed",
+            self.files,
+            self.feedback(),
+        )
+        refused.base = self.base
+        return refused
+
+    def feedback(self) -> str:
+        """Review notes that send the card back with this conflict."""
+        at = f"your commit {self.commit}" if self.commit else "one of your commits"
+        listed = "\n".join(f"- {f}" for f in self.files)
+        return (
+            f"Rebasing your branch onto {self.base} stops at {at}: it conflicts with "
+            f"{self.base}'s changes in:\n{listed}\n\nYour branch as a whole merges cleanly (a "
+            f"later commit of yours undoes what conflicts), so merge the latest {self.base} into "
+            f"your worktree instead (run `git merge {self.base}`), make sure the tests pass, then "
+            "call finish again. This merge commit is the one commit you may make yourself."
+        )
+
+
+def current_rebase_conflict(reviewer: Reviewer, card_id: str) -> RebaseConflict | None:
+    """The conflict the card's last rebase stopped on, while it still holds: neither the
+    branch nor its base moved since. Blocking (git)."""
+    state = reviewer.records.load_state(card_id)
+    data = state.extra.get(REBASE_CONFLICT) if state else None
+    try:
+        conflict = RebaseConflict(**data)
+    except TypeError:
+        return None
+    where = reviewer.card_branch(card_id)
+    try:
+        tip = git.rev_parse(where.repo, f"refs/heads/{where.branch}")
+        onto = git.rev_parse(where.repo, f"refs/heads/{conflict.base}")
+    except git.GitError:
+        return None
+    if (tip, onto) != (conflict.tip, conflict.onto):
+        return None
+    if where.worktree is not None and git.dirty_paths(where.worktree):
+        return None  # uncommitted work since: a rebase would commit it first, and may pass
+    return conflict
 
 
 def _saved(progress: RebaseProgress) -> dict:

@@ -100,10 +100,11 @@ class ActionFailed(Exception):
 
 
 class MergeConflict(ActionFailed):
-    def __init__(self, message: str, base: str, files: list[str]):
+    def __init__(self, message: str, base: str, files: list[str], feedback: str = ""):
         super().__init__(message)
         self.base = base
         self.files = files
+        self.feedback = feedback  # review notes that send it back; "" for the merge's own
 
 
 class GitChangesNeedConfirm(ActionFailed):
@@ -149,7 +150,9 @@ def _as_action_failed():
     try:
         yield
     except MergeRefused as exc:
-        raise MergeConflict(str(exc), getattr(exc, "base", ""), list(exc.files)) from exc
+        raise MergeConflict(
+            str(exc), getattr(exc, "base", ""), list(exc.files), exc.feedback
+        ) from exc
     except GitChangesNotAccepted as exc:
         raise GitChangesNeedConfirm(str(exc), list(exc.changes)) from exc
     except OutOfScopeNotConfirmed as exc:
@@ -867,6 +870,19 @@ class BoardSession:
     def check_merge(self, card_id: str) -> tuple[CardBranch, MergeCheck]:
         with _as_action_failed():
             return self.reviewer.card_branch(card_id), self.reviewer.check_merge(card_id)
+
+    def conflict_to_send_back(self, card_id: str) -> tuple[CardBranch, str | None]:
+        """Review notes that send the card back with its conflict: merging it into its base,
+        else the commit its last rebase stopped on (while neither branch nor base moved).
+        None: there is no conflict to send back. Blocking (git)."""
+        from .rebase import current_rebase_conflict
+
+        with _as_action_failed():
+            where, check = self.reviewer.card_branch(card_id), self.reviewer.check_merge(card_id)
+            if not check.clean:
+                return where, conflict_feedback(where.base, check.conflicts)
+            rebase = current_rebase_conflict(self.reviewer, card_id)
+            return where, rebase.feedback() if rebase is not None else None
 
     def merge(
         self,

@@ -31,7 +31,9 @@ class BranchActions:
             outcome = await self.session.rebase(card_id, on_lines=self.panel.tests_append)
         except MergeConflict as exc:
             self.panel.tests_show(Text(str(exc), style="red"), "")
-            await self._offer_conflict_send_back(card_id, exc.base, exc.files)
+            await self._offer_conflict_send_back(
+                card_id, exc.base, exc.files, exc.feedback, doing="Rebasing onto"
+            )
             return
         except ActionFailed as exc:
             self.panel.tests_show(Text(str(exc), style="red"), "")

@@ -15,8 +15,10 @@ store it and hands the card's comments back (``show_comments``).
 
 from __future__ import annotations
 
+import threading
+from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import NamedTuple
@@ -51,7 +53,11 @@ STATUS_STYLES = {
     "R": Style(color="magenta", bold=True),
 }
 THEME = "monokai"
+_THEME = Syntax.get_theme(THEME)
+TAB_SIZE = 4
 HIGHLIGHT_ROWS = 40  # rows highlighted at once (a hunk's piece) when one of them is drawn
+LEX_AHEAD_LIMIT = 200  # a piece further below the lexed lines than this is highlighted alone
+GUESS_CHARS = 4000  # of a hunk's code, to guess its language when the file name does not say
 CURSOR = Style(bgcolor="#3a3f58")
 FOLDED = Style(color="yellow", italic=True)
 COMMENT_STYLES = {
@@ -64,14 +70,77 @@ META_PREFIXES = ("new file mode", "deleted file mode", "similarity index", "rena
                  "old mode", "new mode", "Binary files")  # fmt: skip
 
 
+class HunkCode:
+    """The code lines of one hunk, highlighted as one text, as far down as it has been drawn.
+
+    The lexer runs on from where the previous piece stopped, so a construct that spans pieces (a
+    long docstring, a block comment) keeps its colours. A piece far below what was lexed (a jump
+    to the end of a 1,500-line new file) is highlighted on its own instead of lexing everything
+    above it first (a stall): only there can a construct that started above be coloured wrong.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self.raw: list[str] = []  # the patch lines, with their +/-/space marks
+        self._tokens: Iterator[tuple[object, str]] | None = None
+        self._lines: list[Text] = []  # raw[: len(_lines)] highlighted (code only, no marks)
+        self._parts: list[tuple[str, Style]] = []  # the line being lexed
+
+    @property
+    def lexed(self) -> int:
+        """How many of the hunk's lines have been lexed (from its start)."""
+        return len(self._lines)
+
+    def highlighted(self, offset: int, count: int) -> list[Text]:
+        end = min(offset + count, len(self.raw))
+        if offset > len(self._lines) + LEX_AHEAD_LIMIT:
+            alone = HunkCode(self.path)
+            alone.raw = self.raw[offset:end]
+            return alone.highlighted(0, end - offset)
+        if len(self._lines) < end:
+            self._lex_until(end)
+        return self._lines[offset:end]
+
+    def _lex_until(self, end: int) -> None:
+        if self._tokens is None:
+            code = "\n".join(line[1:] for line in self.raw)
+            # A name that does not decide the language: guessed from the start of the code
+            # (every lexer looks at what it is given: not a whole 1,500-line hunk).
+            self._tokens = _token_stream(_lexer(self.path, code[:GUESS_CHARS]), code)
+        lines, parts = self._lines, self._parts
+        for token_type, value in self._tokens:
+            style = _token_style(token_type)
+            while True:
+                part, newline, value = value.partition("\n")
+                if part:
+                    parts.append((part, style))
+                if not newline:
+                    break
+                lines.append(_code_line(parts))
+                parts.clear()
+            if len(lines) >= end:
+                return
+        if parts:  # no newline at the very end (the lexer adds one; in case one does not)
+            lines.append(_code_line(parts))
+            parts.clear()
+        # The lexer made fewer lines than the hunk has (never seen): the rest stays plain.
+        lines.extend(Text(line[1:]) for line in self.raw[len(lines) :])
+
+
 @dataclass(frozen=True)
 class Hunk:
-    """Rows ``start``..``end`` (exclusive) hold the code of one hunk of ``path``."""
+    """Rows ``start``..``end`` (exclusive) hold code lines ``offset``.. of one hunk of ``path``
+    (a piece of it: highlighted when one of its rows is first drawn)."""
 
     path: str
     start: int
     end: int
-    raw: tuple[str, ...]  # the patch lines, with their +/-/space marks
+    code: HunkCode
+    offset: int = 0
+
+    @property
+    def raw(self) -> list[str]:
+        return self.code.raw[self.offset : self.offset + self.end - self.start]
 
 
 class LineAnchor(NamedTuple):  # a tuple: made for every code row, 20,000 of them cost ~5 ms
@@ -80,6 +149,52 @@ class LineAnchor(NamedTuple):  # a tuple: made for every code row, 20,000 of the
     path: str
     line: int
     quote: str  # the diff line, with its mark
+
+
+class LineAnchors:
+    """Which new-side line each code row shows (``anchors.get(row)``), worked out when asked: a
+    hunk with no comment in it is one entry (its first row, first line and lines), not one
+    ``LineAnchor`` per row, so a 20,000-line diff costs nothing here before its first frame."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, LineAnchor] = {}  # rows of hunks that hold comments, one by one
+        self._starts: list[int] = []  # the other hunks: their first rows, in order
+        self._hunks: list[tuple[str, int, list[str]]] = []  # path, first new-side line, lines
+        self._numbers: dict[int, list[int]] = {}  # a hunk's new-side line numbers, once asked
+
+    def __setitem__(self, row: int, anchor: LineAnchor) -> None:
+        self._rows[row] = anchor
+
+    def add_hunk(self, first_row: int, path: str, first_line: int, lines: list[str]) -> None:
+        self._starts.append(first_row)
+        self._hunks.append((path, first_line, lines))
+
+    def get(self, row: int) -> LineAnchor | None:
+        if row in self._rows:
+            return self._rows[row]
+        at = bisect_right(self._starts, row) - 1
+        if at < 0:
+            return None
+        path, first_line, lines = self._hunks[at]
+        index = row - self._starts[at]
+        if index >= len(lines) or lines[index][:1] == "-":
+            return None
+        if at not in self._numbers:
+            numbers, number = [], first_line
+            for line in lines:
+                numbers.append(number)
+                number += line[:1] != "-"
+            self._numbers[at] = numbers
+        return LineAnchor(path, self._numbers[at][index], lines[index] or " ")
+
+    def __getitem__(self, row: int) -> LineAnchor:
+        anchor = self.get(row)
+        if anchor is None:
+            raise KeyError(row)
+        return anchor
+
+    def __contains__(self, row: object) -> bool:
+        return isinstance(row, int) and self.get(row) is not None
 
 
 @dataclass(frozen=True)
@@ -100,7 +215,7 @@ class DiffLines:
     # 20,000-line diff is not 20,000 Text objects before its first frame.
     rows: list[Text | str] = field(default_factory=list)
     hunks: list[Hunk] = field(default_factory=list)
-    anchors: dict[int, LineAnchor] = field(default_factory=dict)  # code rows: new-side lines
+    anchors: LineAnchors = field(default_factory=LineAnchors)  # code rows: new-side lines
     comment_rows: dict[int, ReviewComment] = field(default_factory=dict)
     file_rows: dict[int, str] = field(default_factory=dict)  # file list and file header rows
     sections: list[int] = field(default_factory=list)  # each file's header row, in order
@@ -198,7 +313,8 @@ def render_diff(
         for comment in by_file.get(f.path, []):
             if comment.id not in placed:  # outdated, or its line is not in the patch
                 _comment_rows(comment, out, placed=False)
-    out.width = max((len(r) if isinstance(r, str) else r.cell_len for r in rows), default=0)
+    # Patch lines (counted in characters) were measured by hunk; the other rows are few.
+    out.width = max(out.width, max(r.cell_len for r in rows if r.__class__ is not str))
     return out
 
 
@@ -227,46 +343,92 @@ def _file_body(
 
 
 def _patch_rows(f: DiffFile, out: DiffLines, on_line: dict[int, list[ReviewComment]]) -> set[int]:
-    hunk: list[str] = []
+    """The file's patch as rows: each hunk's code lines stay plain strings (``row_text`` makes
+    them Text when drawn) cut into pieces of ``HIGHLIGHT_ROWS`` to highlight."""
+    rows = out.rows
     placed: set[int] = set()
-
-    def flush() -> None:
-        # Highlighted in pieces: a screenful never waits for a 1,000-line hunk (a new file) to
-        # be highlighted whole. A construct spanning a cut (a long docstring) may be coloured
-        # wrong after it; the text is right.
-        for at in range(0, len(hunk), HIGHLIGHT_ROWS):
-            piece = hunk[at : at + HIGHLIGHT_ROWS]
-            start = len(out.rows)
-            out.rows.extend(piece)
-            out.hunks.append(Hunk(f.path, start, len(out.rows), tuple(piece)))
-        hunk.clear()
-
-    new_line = None
-    for line in f.patch.splitlines():
-        if line.startswith(("diff --git", "index ", "--- ", "+++ ")):
+    # Cut at the hunk headers with str.split, not line by line in Python (nor a regex at every
+    # line start): a 20,000-line diff is 20,000 rows, and a Python step per row costs tens of ms
+    # here before the first frame. Inside a hunk every line starts with its mark, so "@@" there
+    # is always a header; and the file's header (diff --git, index, ---/+++, modes, renames)
+    # comes before the first hunk only ("--- x" in a hunk is a removed "-- x").
+    header, *hunks = ("\n" + f.patch).split("\n@@")
+    rows.extend(
+        Text(line, style="dim") for line in header.splitlines() if line.startswith(META_PREFIXES)
+    )
+    for hunk in hunks:
+        rest, _, text = hunk.partition("\n")
+        hunk_header = "@@" + rest
+        rows.append(Text(hunk_header, style=HUNK))
+        body = text.splitlines()
+        if not body:
             continue
-        if line.startswith("@@"):
-            flush()
-            out.rows.append(Text(line, style=HUNK))
-            new_line = _hunk_start(line)
-        elif line.startswith(META_PREFIXES):
-            out.rows.append(Text(line, style="dim"))
-        elif line.startswith("\\"):
-            out.rows.append(Text(line, style="dim italic"))
-        else:
-            if new_line is not None and not line.startswith("-"):
-                out.anchors[len(out.rows) + len(hunk)] = LineAnchor(f.path, new_line, line or " ")
-                hunk.append(line)
-                if new_line in on_line:
-                    flush()  # the comment's rows sit between this line and the next
-                    for comment in on_line[new_line]:
-                        _comment_rows(comment, out, placed=True)
-                        placed.add(comment.id)
-                new_line += 1
-            else:
-                hunk.append(line)
-    flush()
+        out.width = max(out.width, max(map(len, body)))
+        new_line = _hunk_start(hunk_header)
+        if on_line or text.startswith("\\") or "\n\\" in text:  # rows between its lines
+            _hunk_rows(f.path, body, new_line, out, on_line, placed)
+            continue
+        start = len(rows)
+        rows.extend(body)
+        if new_line is not None:
+            out.anchors.add_hunk(start, f.path, new_line, body)
+        code = HunkCode(f.path)
+        code.raw = body
+        out.hunks.extend(
+            Hunk(
+                f.path,
+                start + offset,
+                start + min(offset + HIGHLIGHT_ROWS, len(body)),
+                code,
+                offset,
+            )
+            for offset in range(0, len(body), HIGHLIGHT_ROWS)
+        )
     return placed
+
+
+def _hunk_rows(
+    path: str,
+    body: list[str],
+    new_line: int | None,
+    out: DiffLines,
+    on_line: dict[int, list[ReviewComment]],
+    placed: set[int],
+) -> None:
+    rows, anchors, hunks = out.rows, out.anchors, out.hunks
+    code = HunkCode(path)
+    raw = code.raw
+    piece_row = piece_line = -1  # where the open piece starts (-1: none open)
+
+    def cut() -> None:  # close the open piece (a comment or a "\\ No newline" row comes next)
+        nonlocal piece_row
+        if piece_row >= 0:
+            hunks.append(Hunk(path, piece_row, len(rows), code, piece_line))
+            piece_row = -1
+
+    for line in body:
+        mark = line[:1]
+        if mark == "\\":
+            cut()
+            rows.append(Text(line, style="dim italic"))
+            continue
+        if piece_row < 0:
+            piece_row, piece_line = len(rows), len(raw)
+        raw.append(line)
+        if mark == "-" or new_line is None:
+            rows.append(line)
+        else:
+            anchors[len(rows)] = LineAnchor(path, new_line, line or " ")
+            rows.append(line)
+            if new_line in on_line:
+                cut()  # the comment's rows sit between this line and the next
+                for comment in on_line[new_line]:
+                    _comment_rows(comment, out, placed=True)
+                    placed.add(comment.id)
+            new_line += 1
+        if piece_row >= 0 and len(raw) - piece_line == HIGHLIGHT_ROWS:
+            cut()
+    cut()
 
 
 def _hunk_start(header: str) -> int | None:
@@ -294,22 +456,68 @@ def _comment_rows(comment: ReviewComment, out: DiffLines, placed: bool) -> None:
 
 def prehighlight(lines: DiffLines, rows: int = 60) -> None:
     """In a worker thread, before the diff is shown: highlight the code in its first ``rows``
-    rows (the first screen), and warm each language's lexer on one line. A lexer's first use
-    compiles its rules (~0.2 s for Python here), which would otherwise stall the first frame or
-    page down that shows that language."""
-    warmed: set[str] = set()
-    kept = []
+    rows (the first screen: the view's height), and warm each language's lexer on one line. A
+    lexer's first use compiles its rules (~0.2 s for Python here), which would otherwise stall
+    the first frame or page down that shows that language."""
+    kept, extensions = [], set()
     for hunk in lines.hunks:
         if hunk.start < rows:
             lines.rows[hunk.start : hunk.end] = highlight_hunk(hunk)
             continue
-        name = hunk.path.rsplit("/", 1)[-1]
-        language = _lexer_by_name(name) or name
-        if language not in warmed:
-            warmed.add(language)
-            highlight_hunk(Hunk(hunk.path, 0, 1, hunk.raw[:1]))
         kept.append(hunk)
+        # Looking a file name up costs ~1.5 ms here (every lexer's patterns): one name per
+        # extension finds the languages to warm; the others are looked up when drawn.
+        name = hunk.path.rsplit("/", 1)[-1]
+        extension = name.rsplit(".", 1)[-1] if "." in name else name
+        if extension in extensions:
+            continue
+        extensions.add(extension)
+        language = _lexer_by_name(name) or name
+        if language not in _WARM_LANGUAGES:
+            warm = HunkCode(hunk.path)
+            warm.raw = hunk.raw[:1]
+            warm.highlighted(0, 1)
+            _WARM_LANGUAGES.add(language)
     lines.hunks[:] = kept
+
+
+_WARM_LANGUAGES: set[str] = set()
+
+
+class RenderedDiffs:
+    """The rows of the last few cards' diffs, by what they were made from: a card selected
+    again whose diff, comments and notices did not change shows the rows made before (and
+    highlighted as far as they were drawn) instead of making them again. Called from the diff
+    worker thread; a reused ``DiffLines`` is never changed there (only the view highlights
+    its rows, on the UI thread)."""
+
+    def __init__(self, size: int = 2) -> None:
+        self._size = size
+        self._kept: dict[str, tuple[tuple, DiffLines]] = {}  # by card, oldest first
+        self._lock = threading.Lock()
+
+    def lines(
+        self,
+        diff: WorktreeDiff,
+        *,
+        card_id: str,
+        comments: Sequence[ReviewComment] = (),
+        notices: Sequence[Text] = (),
+        screen_rows: int = 0,
+    ) -> DiffLines:
+        made_from = (diff, tuple(comments), tuple(notices))
+        with self._lock:
+            kept = self._kept.get(card_id)
+        if kept is not None and kept[0] == made_from:  # the same patch strings: a quick compare
+            return kept[1]
+        lines = render_diff(diff, comments=comments, card_id=card_id, notices=notices)
+        prehighlight(lines, rows=screen_rows)
+        with self._lock:
+            self._kept.pop(card_id, None)
+            self._kept[card_id] = (made_from, lines)
+            while len(self._kept) > self._size:
+                del self._kept[next(iter(self._kept))]
+        return lines
 
 
 def _plain_row(line: str) -> Text:
@@ -325,22 +533,43 @@ def _plain_row(line: str) -> Text:
 
 
 def highlight_hunk(hunk: Hunk) -> list[Text]:
-    """The hunk's rows, highlighted as the file's language (marks and tints kept)."""
-    code = "\n".join(line[1:] for line in hunk.raw)
-    highlighted = Syntax(
-        code, _lexer(hunk.path, code), theme=THEME, background_color="default"
-    ).highlight(code)
-    highlighted.rstrip()
-    # Token colours only: the row's background says added, removed or unchanged.
-    highlighted.spans = [Span(sp.start, sp.end, _foreground(sp.style)) for sp in highlighted.spans]
-    highlighted.style = ""  # the theme's background would come along with each line
+    """The piece's rows, highlighted as the file's language (marks and tints kept), the lexer
+    carried on from the piece above it in the same hunk (``HunkCode``)."""
+    raw = hunk.raw
     rows = []
-    for line, code_line in zip(hunk.raw, highlighted.split("\n", allow_blank=True), strict=False):
+    for line, code_line in zip(raw, hunk.code.highlighted(hunk.offset, len(raw)), strict=False):
         row = _plain_row(line[:1])
         row.append_text(code_line)
         rows.append(row)
-    rows.extend(_plain_row(line) for line in hunk.raw[len(rows) :])
+    rows.extend(_plain_row(line) for line in raw[len(rows) :])
     return rows
+
+
+def _token_stream(language: str, code: str) -> Iterator[tuple[object, str]]:
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    options = {"stripnl": False, "ensurenl": True, "tabsize": TAB_SIZE}  # as rich's Syntax
+    try:
+        lexer = get_lexer_by_name(language, **options)
+    except ClassNotFound:
+        lexer = get_lexer_by_name("text", **options)
+    return lexer.get_tokens(code)
+
+
+@lru_cache(maxsize=1024)
+def _token_style(token_type) -> Style:
+    # Token colours only: the row's background says added, removed or unchanged.
+    return _foreground(_THEME.get_style_for_token(token_type))
+
+
+def _code_line(parts: list[tuple[str, Style]]) -> Text:
+    spans, at = [], 0
+    for part, style in parts:
+        if style:
+            spans.append(Span(at, at + len(part), style))
+        at += len(part)
+    return Text("".join(part for part, _ in parts), spans=spans)
 
 
 def _lexer(path: str, code: str) -> str:
@@ -403,7 +632,8 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.diff = DiffLines()
         self.cursor = 0
-        self._hunk_at: dict[int, Hunk] = {}
+        self._hunk_starts: list[int] = []  # of the pieces still to highlight, in row order
+        self._hunks: list[Hunk | None] = []  # None: highlighted since
         self._cache: OrderedDict[int, tuple[Strip, Style]] = OrderedDict()
         self._style: Style | None = None
 
@@ -436,7 +666,8 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
 
     def _set(self, diff: DiffLines) -> None:
         self.diff = diff
-        self._hunk_at = {row: hunk for hunk in diff.hunks for row in range(hunk.start, hunk.end)}
+        self._hunks = list(diff.hunks)
+        self._hunk_starts = [hunk.start for hunk in diff.hunks]
         self._cache.clear()
         self.virtual_size = Size(diff.width, len(diff.rows))
         self.refresh()
@@ -449,9 +680,7 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if index >= len(self.diff.rows):
             return Strip.blank(width, self._base_style())
-        hunk = self._hunk_at.get(index)
-        if hunk is not None:
-            self._highlight(hunk)
+        self._highlight_piece_of(index)
         base = self._base_style()
         cached = self._cache.get(index)
         if cached is None:
@@ -468,11 +697,15 @@ class DiffView(QuietVirtualSize, ScrollView, can_focus=True):
             strip = Strip(Segment.apply_style(strip, post_style=CURSOR), strip.cell_length)
         return strip.crop_extend(scroll_x, scroll_x + width, fill)
 
-    def _highlight(self, hunk: Hunk) -> None:
+    def _highlight_piece_of(self, row: int) -> None:
+        at = bisect_right(self._hunk_starts, row) - 1
+        hunk = self._hunks[at] if at >= 0 else None
+        if hunk is None or row >= hunk.end:
+            return
+        self._hunks[at] = None
         self.diff.rows[hunk.start : hunk.end] = highlight_hunk(hunk)
-        for row in range(hunk.start, hunk.end):
-            self._hunk_at.pop(row, None)
-            self._cache.pop(row, None)
+        for index in range(hunk.start, hunk.end):
+            self._cache.pop(index, None)
 
     def _base_style(self) -> Style:
         # rich_style walks the ancestors (about 1 ms here): once per style change, not per row

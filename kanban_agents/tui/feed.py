@@ -29,7 +29,7 @@ from ..core.events import (
 )
 from ..core.log_format import format_event, format_events
 from ..core.session import ActionFailed
-from .diff_view import prehighlight, render_diff
+from .diff_view import RenderedDiffs
 from .wrapping_log import wrap_lines
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ class PanelFeed:
         self._diff_timer = None
         self._watching: Path | None = None
         self._last_flush = 0.0
+        self._rendered = RenderedDiffs()  # a card selected again: its rows, if unchanged
 
     @property
     def panel(self):
@@ -324,14 +325,17 @@ class PanelFeed:
         if card_id is None:
             return
         session = self.app.session
+        screen_rows = self.panel.diff_height()  # only what the first frame shows is highlighted
 
         def compute():
             view = session.diff(card_id)
-            comments = session.line_comments(card_id)
-            lines = render_diff(
-                view.diff, comments=comments, card_id=card_id, notices=diff_notices(view)
+            lines = self._rendered.lines(
+                view.diff,
+                card_id=card_id,
+                comments=session.line_comments(card_id),
+                notices=diff_notices(view),
+                screen_rows=screen_rows + 1 if screen_rows else 0,
             )
-            prehighlight(lines)
             return view, lines
 
         try:

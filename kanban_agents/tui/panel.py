@@ -288,12 +288,16 @@ class SidePanel(Vertical):
     # ------------------------------------------------------------------ Diff tab
 
     def diff_show(self, status: str | Text, lines: DiffLines, keep_scroll: bool = False) -> None:
-        self.query_one("#diff-status", Static).update(status)
+        # The status rows have a fixed height: new text needs no layout pass of the whole
+        # screen (tens of ms on a big one, before a large diff's first frame).
+        self.query_one("#diff-status", Static).update(status, layout=False)
         self.query_one("#diff-view", DiffView).show(lines, keep_scroll=keep_scroll)
 
     def diff_scope_show(self, lines: list[str]) -> None:
         """The files the card did not ask for, above the diff (hidden when there are none)."""
         notice = self.query_one("#diff-scope", Static)
+        if not lines and not notice.display:
+            return  # hidden before and now: no layout pass
         notice.update(Text("\n".join(f"⊘ {line}" for line in lines), style="bold red"))
         notice.display = bool(lines)
 
@@ -310,8 +314,13 @@ class SidePanel(Vertical):
 
     def diff_message(self, status: str | Text) -> None:
         self.query_one("#diff-scope", Static).display = False
-        self.query_one("#diff-status", Static).update(status)
+        self.query_one("#diff-status", Static).update(status, layout=False)
         self.query_one("#diff-view", DiffView).show(DiffLines())
+
+    def diff_height(self) -> int:
+        """How many rows the Diff tab shows at once (0 while another tab is open)."""
+        view = self.query_one("#diff-view", DiffView)
+        return view.scrollable_content_region.height if view.display else 0
 
     def diff_text(self) -> str:
         return self.query_one("#diff-view", DiffView).plain_text()
@@ -319,7 +328,7 @@ class SidePanel(Vertical):
     # ------------------------------------------------------------------ Tests tab
 
     def tests_show(self, status: str | Text, output: str) -> None:
-        self.query_one("#tests-status", Static).update(status)
+        self.query_one("#tests-status", Static).update(status, layout=False)
         log = self.query_one("#tests-log", Log)
         log.clear()
         if output:

@@ -201,9 +201,17 @@ class ReviewActions:
         )
         self.refresh_board()
 
-    async def _offer_conflict_send_back(self, card_id: str, base: str, files: list[str]) -> None:
+    async def _offer_conflict_send_back(
+        self,
+        card_id: str,
+        base: str,
+        files: list[str],
+        feedback: str = "",
+        doing: str = "Merging into",
+    ) -> None:
+        """``feedback``: the review notes to send (default: the merge conflict's)."""
         message = Text.assemble(
-            (f"Merging into {base} would conflict in:\n", "bold red"),
+            (f"{doing} {base} would conflict in:\n", "bold red"),
             "\n".join(f"  {f}" for f in files),
             (
                 "\n\nNothing was changed. Send the card back to its agent with the conflict as "
@@ -217,7 +225,7 @@ class ReviewActions:
             )
         )
         if choice == "send":
-            await self._send_back(card_id, conflict_feedback(base, files))
+            await self._send_back(card_id, feedback or conflict_feedback(base, files))
 
     def action_send_back(self) -> None:
         """b: write review notes; the card goes back to its agent, which continues in its worktree."""

@@ -172,3 +172,40 @@ async def test_rebase_before_review_leaves_a_conflicting_branch_as_it_is(project
     assert status.state == "review", status.reason
     assert git(project, "rev-parse", "kanban/sub") == before
     assert "would conflict in calc.py" in kanban(project, "log", "sub").stdout
+
+
+async def test_a_rebase_that_conflicts_only_on_an_intermediate_commit_is_sent_back_as_such(project):
+    await reviewed(project)
+    wt = worktree(project)
+    original = (wt / "calc.py").read_text()
+    # The agent changed add's line in one commit and put it back in the next: the branch as a
+    # whole leaves that line alone (it merges cleanly), but replaying the first commit conflicts.
+    (wt / "calc.py").write_text(original.replace("def add(a, b):", "def add(a, b):  # temporary"))
+    git(wt, "commit", "-qam", "agent: a temporary change")
+    (wt / "calc.py").write_text(original)
+    git(wt, "commit", "-qam", "agent: put it back")
+    base_moves(project, "calc.py", "def add(a, b):  # base changed this\n    return a + b\n")
+    before = git(project, "rev-parse", "kanban/sub")
+
+    proc = kanban(project, "rebase", "sub")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "calc.py" in proc.stderr and "nothing was changed" in proc.stderr
+    assert "agent: a temporary change" in proc.stderr  # the commit that does not replay
+    assert git(project, "rev-parse", "kanban/sub") == before
+
+    proc = kanban(project, "send-back", "sub", "--conflict")
+    assert proc.returncode == 0, proc.stderr
+    assert "merges cleanly" not in proc.stderr
+    card = BoardStore.open(project / "board").get("sub")
+    assert card.status == "in-progress" and "## Review notes" in card.body
+    notes = card.body.split("## Review notes", 1)[1]
+    assert "Rebasing your branch onto main stops at your commit" in notes
+    assert "agent: a temporary change" in notes and "calc.py" in notes
+    assert "git merge main" in notes  # the way out: as a whole it merges cleanly
+
+
+async def test_send_back_conflict_with_no_conflict_at_all_says_so(project):
+    await reviewed(project)
+    proc = kanban(project, "send-back", "sub", "--conflict")
+    assert proc.returncode != 0
+    assert "merges cleanly into main" in proc.stderr and "no rebase of it" in proc.stderr

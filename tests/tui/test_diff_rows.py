@@ -59,3 +59,18 @@ def test_folded_files_are_one_row_until_toggled_and_binaries_are_summarised():
     assert "+{" in opened and "enter unfolds" not in opened
     by_hand = render_diff(diff(), card_id="sub", toggled=frozenset({"calc.py"})).plain
     assert "▸ folded: by you" in by_hand and "+def sub(a, b):" not in by_hand
+
+
+def test_rows_are_made_again_only_when_what_they_show_changed():
+    from kanban_agents.tui.diff_view import RenderedDiffs
+
+    rendered = RenderedDiffs(size=2)
+    first = rendered.lines(diff(), card_id="sub")
+    assert rendered.lines(diff(), card_id="sub") is first  # an equal diff: the same rows
+    note = comment(1, 4, "+def sub(a, b):", "Add a docstring.")
+    commented = rendered.lines(diff(), card_id="sub", comments=[note])
+    assert commented is not first and "  ✎ Add a docstring." in commented.plain
+    assert rendered.lines(diff(), card_id="sub", comments=[note]) is commented
+    rendered.lines(diff(), card_id="other")
+    rendered.lines(diff(), card_id="third")  # two kept: sub's rows were dropped
+    assert rendered.lines(diff(), card_id="sub", comments=[note]) is not commented
