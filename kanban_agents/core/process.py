@@ -276,6 +276,9 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+OUTPUT_BATCH_SECONDS = 0.02  # a command's output is passed on in batches this far apart
+
+
 class _OutputPipe(asyncio.Protocol):
     """The read end of the command's stdout and stderr, fed into a ``_CappedOutput``.
 
@@ -287,20 +290,39 @@ class _OutputPipe(asyncio.Protocol):
         self.sink = sink
         self.transport: asyncio.BaseTransport | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending: list[bytes] = []
+        self._flush_at: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        self.sink.feed(data)
+        # Output is passed on at most every OUTPUT_BATCH_SECONDS: a command printing in small
+        # bursts became one log event per read, 2,000 a second for ten chatty agents.
+        self._pending.append(data)
+        if self._flush_at is None:
+            self._flush_at = asyncio.get_running_loop().call_later(
+                OUTPUT_BATCH_SECONDS, self._flush
+            )
+
+    def _flush(self) -> None:
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self.sink.feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._flush()
         if not self.closed.done():
             self.closed.set_result(None)
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+        self._flush()
 
 
 async def _end_process_group(

@@ -21,13 +21,14 @@ from textual.worker import get_current_worker
 from ..core.events import (
     DiffChanged,
     Event,
+    LogLine,
     RunFinished,
     RunPhase,
     StateChanged,
     TestsFinished,
     ToolFinished,
 )
-from ..core.log_format import format_event, format_events
+from ..core.log_format import format_event
 from ..core.session import ActionFailed
 from .diff_view import RenderedDiffs
 from .wrapping_log import wrap_lines
@@ -52,6 +53,7 @@ AFTER_REVIEW = (RunPhase.DISCARDED, RunPhase.MERGED)  # a run's ends that the re
 # [ui] log_max_lines.
 HISTORY_FIRST = 1_000
 HISTORY_GROWTH = 10
+HISTORY_PEEK = 100  # events read first, before all of HISTORY_FIRST (see _read_history)
 EARLIER_MARK = "⋯ earlier events not shown: scroll up to load them"
 
 
@@ -114,14 +116,21 @@ class PanelFeed:
         else:
             self.panel.log_reset(Text(f"Loading the log of run {status.run}…", style="dim"), [])
             self._loading = True
-            self.app.run_worker(
-                partial(self._load_history, card_id, HISTORY_FIRST),  # a callable, not a coroutine
-                group="log-history",
-                exclusive=True,
-                exit_on_error=False,
-            )
+            # Read after the frame that answers the key: a thread reading it meanwhile would
+            # share the interpreter with that frame and slow it down.
+            self.app.call_after_refresh(self._start_history, card_id)
         self._show_tests(card_id)
         self.refresh_diff(immediate=True)
+
+    def _start_history(self, card_id: str) -> None:
+        if self.card_id != card_id or not self._loading or not self.app.is_running:
+            return  # another card was selected meanwhile: its own read is on its way
+        self.app.run_worker(
+            partial(self._load_history, card_id, HISTORY_FIRST),  # a callable, not a coroutine
+            group="log-history",
+            exclusive=True,
+            exit_on_error=False,
+        )
 
     def reload(self) -> None:
         """Show the selected card's run again from its records: after a change no live event
@@ -179,13 +188,28 @@ class PanelFeed:
         """The newest ``count`` events of the card's run as Log lines, at most ``count`` lines
         (a command agent's event holds many), wrapped at ``width``; runs in a thread."""
         session = self.app.session
-        history = session.log(card_id, last=count)
+        # A command agent's event holds dozens of lines: read a few events first, and all
+        # ``count`` only when those do not fill ``count`` lines.
+        asked = min(count, HISTORY_PEEK)
+        history = session.log(card_id, last=asked)
+        lines_read = sum(e.text.count("\n") + 1 for e in history.events if isinstance(e, LogLine))
+        if len(history.events) >= asked and asked < count and lines_read < count:
+            asked = count
+            history = session.log(card_id, last=asked)
         run, events = history.run, history.events
-        more = len(events) >= count and count < keep
+        more = len(events) >= asked and asked < keep
         last_t = events[-1].t if events else 0.0
         status = session.status(card_id)
-        lines = format_events(events)
-        if len(lines) > count:
+        pieces: list[list[str]] = []  # formatted from the newest event back, until enough
+        shown = 0
+        for event in reversed(events):
+            piece = format_event(event)
+            pieces.append(piece)
+            shown += len(piece)
+            if shown >= count:
+                break
+        lines = [line for piece in reversed(pieces) for line in piece]
+        if len(lines) > count or len(pieces) < len(events):
             lines = lines[-count:]
             more = more or count < keep
         if (
@@ -303,8 +327,10 @@ class PanelFeed:
         if self._diff_timer is not None:
             self._diff_timer.stop()
             self._diff_timer = None
-        if immediate:
+        if immediate and self.panel.active_tab == "tab-diff":
             self.app.call_next(self._start_diff)
+        elif immediate:  # the Diff tab is not shown: after the frame answering the key
+            self.app.call_after_refresh(self._start_diff)
         else:
             self._diff_timer = self.app.set_timer(
                 DIFF_DEBOUNCE, self._start_diff, name="diff-debounce"

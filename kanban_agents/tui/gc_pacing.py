@@ -22,7 +22,9 @@ NEVER = 1_000_000  # Python's third threshold: a full collection every million y
 
 
 class IdleCollector:
-    def __init__(self, last_input: Callable[[], float], clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, last_input: Callable[[], float], clock: Callable[[], float] = time.monotonic
+    ):
         self._last_input = last_input
         self._clock = clock
         self._last_full = clock()
