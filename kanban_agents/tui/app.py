@@ -46,8 +46,6 @@ from ..core.session import (
     BoardSession,
     RadarUpdated,
     SessionEvent,
-    SettingsReloaded,
-    watch_board,
 )
 from .board import BoardView, ColumnModel
 from .branch_actions import BranchActions
@@ -514,6 +512,8 @@ class KanbanApp(
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def watch_files(self) -> None:
         self._watch_started = time.monotonic()
+        from ..core.session import SettingsReloaded, watch_board  # watchfiles: not at start-up
+
         async for batch in watch_board(self.store):
             for item in batch:
                 if isinstance(item, SettingsReloaded):

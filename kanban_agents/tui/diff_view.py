@@ -21,11 +21,10 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.syntax import Syntax
 from rich.text import Span, Text
 from textual import events
 from textual.geometry import Size
@@ -33,7 +32,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..core.session import DiffFile, ReviewComment, WorktreeDiff, new_side_lines
+if TYPE_CHECKING:  # (git and the comment store load when a diff is shown, not at start-up)
+    from ..core.session import DiffFile, ReviewComment, WorktreeDiff
 from .card import _CONSOLE
 from .dialogs import TextDialog
 from .keys import Scope, bindings
@@ -53,7 +53,16 @@ STATUS_STYLES = {
     "R": Style(color="magenta", bold=True),
 }
 THEME = "monokai"
-_THEME = Syntax.get_theme(THEME)
+
+
+@lru_cache(maxsize=1)
+def _theme():
+    """The highlighting theme (rich.syntax and pygments load with the first diff shown)."""
+    from rich.syntax import Syntax
+
+    return Syntax.get_theme(THEME)
+
+
 TAB_SIZE = 4
 HIGHLIGHT_ROWS = 40  # rows highlighted at once (a hunk's piece) when one of them is drawn
 LEX_AHEAD_LIMIT = 200  # a piece further below the lexed lines than this is highlighted alone
@@ -432,6 +441,8 @@ def _hunk_rows(
 
 
 def _hunk_start(header: str) -> int | None:
+    from ..core.session import new_side_lines
+
     lines = new_side_lines(header + "\n+")
     return next(iter(lines), None)
 
@@ -560,7 +571,7 @@ def _token_stream(language: str, code: str) -> Iterator[tuple[object, str]]:
 @lru_cache(maxsize=1024)
 def _token_style(token_type) -> Style:
     # Token colours only: the row's background says added, removed or unchanged.
-    return _foreground(_THEME.get_style_for_token(token_type))
+    return _foreground(_theme().get_style_for_token(token_type))
 
 
 def _code_line(parts: list[tuple[str, Style]]) -> Text:
@@ -593,6 +604,8 @@ def _lexer_by_name(name: str) -> str | None:
 
 def _guess(name: str, code: str) -> str:
     try:
+        from rich.syntax import Syntax
+
         return Syntax.guess_lexer(name, code)
     except Exception:
         return "text"

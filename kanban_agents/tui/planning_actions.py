@@ -9,7 +9,6 @@ from dataclasses import replace
 
 from textual import work
 
-from ..core.planning import PlanningError
 from ..core.session import BoardError
 
 
@@ -24,6 +23,7 @@ class PlanningActions:
 
     @work(group="planning", exclusive=True, exit_on_error=False)
     async def _tighten_flow(self, card_id: str) -> None:
+        from ..core.planning import PlanningError  # (loads git: not at start-up)
         from .planning import TightenScreen
 
         card = self.store.get(card_id)
@@ -53,6 +53,7 @@ class PlanningActions:
 
     @work(group="planning", exclusive=True, exit_on_error=False)
     async def _split_flow(self, card_id: str) -> None:
+        from ..core.planning import PlanningError
         from .planning import SplitScreen
 
         card = self.store.get(card_id)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual import work
 
-from ..core.session import ActionFailed, format_size
+from ..core import session  # session.format_size loads the worktree inventory when first used
+from ..core.session import ActionFailed
 
 DISK_CHECK_SECONDS = 60.0  # how often the disk use is measured again (walking is not free)
 GIB = 1024**3
@@ -33,7 +34,7 @@ class WorktreeActions:
         used = self.worktree_bytes
         if used is None or used <= self.settings.worktrees.warn_gb * GIB:
             return None
-        return Text(f"  · worktrees {format_size(used)} (W cleans up)", "bold yellow")
+        return Text(f"  · worktrees {session.format_size(used)} (W cleans up)", "bold yellow")
 
     # ------------------------------------------------------------------ W: clean up
 
@@ -66,7 +67,7 @@ class WorktreeActions:
         names = ", ".join(entry.card_id or "spare" for entry in plan.removed[:8])
         message = (
             f"Remove {len(plan.removed)} worktree(s) of done or deleted cards ({names}), "
-            f"freeing {format_size(plan.freed_bytes)}?"
+            f"freeing {session.format_size(plan.freed_bytes)}?"
         )
         if kept:
             message += f"\nKept: {'; '.join(kept)}"
@@ -82,7 +83,7 @@ class WorktreeActions:
             return
         notes = "".join(f"\n{note}" for note in report.notes if note.startswith("kept"))
         self.notify(
-            f"Removed {len(report.removed)} worktree(s), freed {format_size(report.freed_bytes)}."
+            f"Removed {len(report.removed)} worktree(s), freed {session.format_size(report.freed_bytes)}."
             + notes,
             title="Worktrees cleaned up",
             timeout=8,
