@@ -6,7 +6,8 @@ with the UI loop stopped, a dozen times a minute under ten flooding agents, whic
 the slow key presses. Young garbage is still collected as usual (generations 0 and 1: short and
 frequent); the full collection is taken off Python's automatic schedule and run here, once the
 user has been idle for a moment, and at the latest every ``LONGEST_GAP`` seconds so that
-garbage which lived long is still freed.
+garbage which lived long is still freed; only when one is due, as Python would count it (an idle
+board allocating nothing is never scanned).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ IDLE_SECONDS = 1.0  # no key press or click for this long
 CHECK_SECONDS = 2.0  # how often the app asks
 LONGEST_GAP = 30.0  # a full collection at least this often, idle or not
 NEVER = 1_000_000  # Python's third threshold: a full collection every million young ones
+DUE_AFTER = 10  # middle-generation collections since the last full one (Python's own default)
 
 
 class IdleCollector:
@@ -45,6 +47,8 @@ class IdleCollector:
 
     def tick(self) -> bool:
         """Run a full collection if the user is idle (or the last one is long ago)."""
+        if gc.get_count()[2] < DUE_AFTER:  # little has lived long since the last one: not due
+            return False
         now = self._clock()
         idle = now - self._last_input() >= IDLE_SECONDS
         if not idle and now - self._last_full < LONGEST_GAP:

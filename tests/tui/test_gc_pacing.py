@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import gc
 
-from kanban_agents.tui.gc_pacing import CHECK_SECONDS, IDLE_SECONDS, LONGEST_GAP, IdleCollector
+from kanban_agents.tui.gc_pacing import (
+    CHECK_SECONDS,
+    DUE_AFTER,
+    IDLE_SECONDS,
+    LONGEST_GAP,
+    IdleCollector,
+)
+
+
+def _make_one_due() -> None:
+    for _ in range(DUE_AFTER):
+        gc.collect(1)  # each counts towards the next full collection, as Python's own do
 
 
 def test_full_collections_run_when_idle_and_at_the_latest_after_the_longest_gap():
@@ -19,7 +30,11 @@ def test_full_collections_run_when_idle_and_at_the_latest_after_the_longest_gap(
         now[0] += IDLE_SECONDS / 2
         assert not collector.tick()  # typing: no full collection
         now[0] += CHECK_SECONDS + IDLE_SECONDS
+        gc.collect()
+        assert not collector.tick()  # idle, but none is due: an idle board is not scanned
+        _make_one_due()
         assert collector.tick()  # idle now
+        _make_one_due()
         assert not collector.tick()  # not again at once
         for _ in range(int(LONGEST_GAP // 1.0) - 1):  # a key every second: never idle
             now[0] += 1.0
@@ -27,6 +42,7 @@ def test_full_collections_run_when_idle_and_at_the_latest_after_the_longest_gap(
             assert not collector.tick()
         now[0] += 1.5
         last_input[0] = now[0]
+        _make_one_due()
         assert collector.tick()  # but never longer than LONGEST_GAP without one
         assert collector.collections == 2
     finally:
