@@ -512,7 +512,7 @@ class KanbanApp(
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def watch_files(self) -> None:
         self._watch_started = time.monotonic()
-        from ..core.session import SettingsReloaded, watch_board  # watchfiles: not at start-up
+        from ..core.session import SettingsReloaded
 
         async for batch in watch_board(self.store):
             for item in batch:
@@ -873,6 +873,13 @@ def _display_path(path: Path) -> Path:
 def make_app(board_dir: Path | str, **kwargs) -> KanbanApp:
     """The app factory used by the CLI, the tests and the screenshot script."""
     return KanbanApp(BoardStore.open(board_dir), **kwargs)
+
+
+def watch_board(store: BoardStore, **options):
+    """The board's file watcher (``core.watch``); watchfiles loads with the first, not at start-up."""
+    from ..core.session import watch_board as watch
+
+    return watch(store, **options)
 
 
 def run_app(board_dir: Path, demo: bool = False, host_agents: bool = True) -> int:
