@@ -16,7 +16,7 @@ from kanban_agents.core.agent.prompt import card_prompt, command_prompt
 from kanban_agents.core.agent.scripted_server import ScriptedServer
 from kanban_agents.core.card import parse_card
 from kanban_agents.core.events import LogLine
-from tests.core.test_runs import CALC, Harness, make_card, write_agent_script
+from tests.core.test_runs import Harness, calc_project, write_agent_script
 from tests.helpers import git
 
 SUB = "printf 'def add(a, b):\\n    return a + b\\n\\n\\ndef sub(a, b):\\n    return a - b\\n' > calc.py"
@@ -25,12 +25,7 @@ SUB = "printf 'def add(a, b):\\n    return a + b\\n\\n\\ndef sub(a, b):\\n    re
 @pytest.fixture
 def project(repo: Path) -> Path:
     """The repository of tests/core/test_runs.py: calc.py and a card asking for sub()."""
-    (repo / "calc.py").write_text(CALC)
-    (repo / "board").mkdir()
-    make_card(repo / "board", "sub")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "project")
-    return repo
+    return calc_project(repo)
 
 
 def use_agent(project: Path, script: Path, *, extra: str = "", args: str = "") -> None:

@@ -22,8 +22,7 @@ from kanban_agents.core.pricing import (
     record_run_cost,
 )
 from tests.core.test_run_cli import kanban
-from tests.core.test_runs import CALC, Harness, make_card, write_agent_script
-from tests.helpers import git
+from tests.core.test_runs import Harness, calc_project, make_card, write_agent_script
 
 PRICING = '[pricing."gpt-4o-mini"]\ninput = 0.15\noutput = 0.60\ncached_input = 0.075\n'
 MODEL = '[agents.builtin]\nmodel = "gpt-4o-mini"\n'
@@ -34,12 +33,7 @@ TURN_COST = 0.00018
 
 @pytest.fixture
 def project(repo: Path) -> Path:
-    (repo / "calc.py").write_text(CALC)
-    (repo / "board").mkdir()
-    make_card(repo / "board", "sub")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "project")
-    return repo
+    return calc_project(repo)
 
 
 def counted(reply: Reply) -> Reply:

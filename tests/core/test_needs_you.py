@@ -15,8 +15,14 @@ from kanban_agents.core.agent.scripted_server import HttpError, ScriptedServer
 from kanban_agents.core.blocked import IdleWatch, RetryStreak, prompt_like
 from kanban_agents.core.events import AgentBlocked, RunStatus
 from tests.core.test_run_cli import kanban
-from tests.core.test_runs import CALC, Harness, edit_sub, finish, make_card, write_agent_script
-from tests.helpers import git
+from tests.core.test_runs import (
+    Harness,
+    calc_project,
+    edit_sub,
+    finish,
+    make_card,
+    write_agent_script,
+)
 
 SUB = (
     "printf 'def add(a, b):\\n    return a + b\\n\\n\\ndef sub(a, b):\\n    return a - b\\n'"
@@ -26,12 +32,7 @@ SUB = (
 
 @pytest.fixture
 def project(repo: Path) -> Path:
-    (repo / "calc.py").write_text(CALC)
-    (repo / "board").mkdir()
-    make_card(repo / "board", "sub")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "project")
-    return repo
+    return calc_project(repo)
 
 
 # --- what looks blocked ----------------------------------------------------------------------

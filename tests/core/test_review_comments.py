@@ -19,8 +19,7 @@ from kanban_agents.core.review_comments import (
 )
 from kanban_agents.core.session import BoardSession
 from tests.core.test_review import kanban
-from tests.core.test_runs import Harness, edit_sub, finish, make_card
-from tests.helpers import git
+from tests.core.test_runs import Harness, calc_project, edit_sub, finish
 
 PATCH = """diff --git a/calc.py b/calc.py
 --- a/calc.py
@@ -38,12 +37,7 @@ PATCH = """diff --git a/calc.py b/calc.py
 
 @pytest.fixture
 def project(repo):
-    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
-    (repo / "board").mkdir()
-    make_card(repo / "board", "sub")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "project")
-    return repo
+    return calc_project(repo)
 
 
 def test_new_side_lines_number_added_and_unchanged_lines_as_the_new_file_does():

@@ -15,18 +15,13 @@ from kanban_agents.core.records import RunRecords
 from kanban_agents.core.review import Reviewer
 from tests.core.test_review import kanban, reviewed
 from tests.core.test_run_cli import kanban as kanban_with_server
-from tests.core.test_runs import edit_sub, finish, make_card
+from tests.core.test_runs import calc_project, edit_sub, finish
 from tests.helpers import git
 
 
 @pytest.fixture
 def project(repo):
-    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
-    (repo / "board").mkdir()
-    make_card(repo / "board", "sub")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "project")
-    return repo
+    return calc_project(repo)
 
 
 def worktree_of(project):

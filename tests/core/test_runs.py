@@ -46,6 +46,16 @@ def make_card(
     )
 
 
+def calc_project(repo: Path) -> Path:
+    """``repo`` with calc.py and a card ``sub`` asking for sub(), committed."""
+    (repo / "calc.py").write_text(CALC)
+    (repo / "board").mkdir()
+    make_card(repo / "board", "sub")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "project")
+    return repo
+
+
 @pytest.fixture
 def project(repo: Path) -> Path:
     (repo / "calc.py").write_text(CALC)

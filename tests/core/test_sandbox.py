@@ -271,14 +271,9 @@ async def test_mode_bwrap_without_bwrap_fails_the_run_before_any_git_work(
 
 @pytest.fixture
 def project_with_card(repo):
-    from tests.core.test_runs import CALC, make_card
+    from tests.core.test_runs import calc_project
 
-    (repo / "calc.py").write_text(CALC)
-    (repo / "board").mkdir()
-    make_card(repo / "board", "sub")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "project")
-    return repo
+    return calc_project(repo)
 
 
 @pytest.mark.parametrize("mode", MODES)

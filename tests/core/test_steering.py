@@ -18,18 +18,18 @@ from kanban_agents.core.inbox import Inbox, message_tag
 from kanban_agents.core.paths import state_dir
 from kanban_agents.core.records import RunRecords
 from tests.core.test_run_cli import cli_env
-from tests.core.test_runs import CALC, Harness, edit_sub, finish, make_card, write_agent_script
-from tests.helpers import git
+from tests.core.test_runs import (
+    Harness,
+    calc_project,
+    edit_sub,
+    finish,
+    write_agent_script,
+)
 
 
 @pytest.fixture
 def project(repo: Path) -> Path:
-    (repo / "calc.py").write_text(CALC)
-    (repo / "board").mkdir()
-    make_card(repo / "board", "sub")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "project")
-    return repo
+    return calc_project(repo)
 
 
 def kanban(project: Path, server: ScriptedServer, *args: str, stdin: str | None = None):
