@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from rich.console import Group
@@ -11,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.compose import compose
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Log, Static, TabbedContent, TabPane
@@ -24,6 +27,20 @@ from .wrapping_log import WrappingLog
 META_ORDER = tuple(
     k for k in KNOWN_KEYS if k not in ("title", "order")
 )  # the card format's own keys first
+
+
+def _once_built(method: Callable) -> Callable:
+    """A panel method that changes what the tabs show: called before they are mounted (the
+    first frame shows the board without them), it is kept and run, in order, once they are."""
+
+    @wraps(method)
+    def call(self: SidePanel, *args, **kwargs) -> None:
+        if self.built:
+            method(self, *args, **kwargs)
+        else:
+            self._calls_before_built.append((method, args, kwargs))
+
+    return call
 
 
 class LogHighlighter(Highlighter):
@@ -84,9 +101,26 @@ class SidePanel(Vertical):
         self._markdown_class = None
         self._log_status: str | Text | None = None
         self._message_card: str | None = None  # whose agent the open input line talks to
+        self.built = False  # the tabs are mounted (after the board's first frame)
+        self._calls_before_built: list[tuple[Callable, tuple, dict]] = []
+        self._tab = "tab-card"  # the tab asked for before the tabs were mounted
 
-    def compose(self) -> ComposeResult:
-        with TabbedContent(id="panel-tabs"):
+    def on_mount(self) -> None:
+        # The tabs, a log, a diff view and an input cost a third of the start-up before the
+        # first frame: the board is shown first, the tabs are mounted right after.
+        self.call_after_refresh(self._build)
+
+    async def _build(self) -> None:
+        if self.built or not self.is_attached:
+            return
+        await self.mount_all(compose(self, self._tabs()))
+        self.built = True
+        calls, self._calls_before_built = self._calls_before_built, []
+        for method, args, kwargs in calls:
+            method(self, *args, **kwargs)
+
+    def _tabs(self) -> ComposeResult:
+        with TabbedContent(id="panel-tabs", initial=self._tab):
             with TabPane("Card", id="tab-card"), VerticalScroll(id="card-scroll"):
                 yield Static(id="card-meta")
                 yield Static(id="card-lint")
@@ -107,6 +141,7 @@ class SidePanel(Vertical):
 
     # ------------------------------------------------------------------ Card tab
 
+    @_once_built
     def show_entry(self, entry: Card | CardError | None, view: CardView | None) -> None:
         # What the Card tab shows of the view: not its run numbers, which change every second
         seen = (view.lint, view.notices, view.waiting_on) if view is not None else None
@@ -193,27 +228,41 @@ class SidePanel(Vertical):
             self.set_timer(0.01, self._flush_body)
 
     def show_tab(self, tab_id: str) -> None:
+        self._tab = tab_id
+        self._activate_tab(tab_id)
+
+    @_once_built
+    def _activate_tab(self, tab_id: str) -> None:
         self.query_one("#panel-tabs", TabbedContent).active = tab_id
 
     @property
     def active_tab(self) -> str:
+        if not self.built:
+            return self._tab
         return self.query_one("#panel-tabs", TabbedContent).active
 
     # ------------------------------------------------------------------ Log tab
 
     def log_at_top(self) -> bool:
         """The Log is scrolled to its first row, with more rows than it shows."""
+        if not self.built:
+            return False
         log = self.query_one("#run-log", WrappingLog)
         return log.scroll_y <= 0 and log.max_scroll_y > 0
 
     def log_rows(self) -> int:
         """How many rows the Log shows."""
+        if not self.built:
+            return 0
         return self.query_one("#run-log", WrappingLog).size.height
 
     def log_wrap_width(self) -> int:
         """The width the Log wraps lines at now (lines can be wrapped off the UI thread)."""
+        if not self.built:
+            return 0  # not wrapped: the Log wraps them once it has a width
         return self.query_one("#run-log", WrappingLog).wrap_width
 
+    @_once_built
     def log_reset(
         self, status: str | Text, lines: list[str], rows: tuple[int, list[str]] | None = None
     ) -> None:
@@ -229,6 +278,7 @@ class SidePanel(Vertical):
         # clear() keeps the old scroll offset; write_lines follows the tail only from the end.
         log.scroll_end(animate=False, immediate=True, x_axis=False)
 
+    @_once_built
     def log_replace_keeping_view(
         self, status: str | Text, lines: list[str], rows: tuple[int, list[str]] | None = None
     ) -> None:
@@ -244,21 +294,26 @@ class SidePanel(Vertical):
         added = log.line_count - rows_before
         log.scroll_to(y=top + max(added, 0), animate=False, immediate=True)
 
+    @_once_built
     def log_status(self, status: str | Text) -> None:
         if status != self._log_status:  # updated on every flush while an agent runs
             self._log_status = status
             self.query_one("#log-status", Static).update(status, layout=False)
 
+    @_once_built
     def log_append(self, lines: list[str]) -> None:
         """Follows the tail unless the user scrolled up to read."""
         log = self.query_one("#run-log", Log)
         log.write_lines(lines, scroll_end=log.is_vertical_scroll_end or log.max_scroll_y == 0)
 
     def log_text(self) -> str:
+        if not self.built:
+            return ""
         return "\n".join(self.query_one("#run-log", Log).lines)
 
     # ------------------------------------------------------------------ message to the agent
 
+    @_once_built
     def open_message_line(self, card_id: str) -> None:
         """The input line under the log: enter sends, escape closes."""
         self._message_card = card_id
@@ -269,6 +324,8 @@ class SidePanel(Vertical):
 
     def close_message_line(self) -> bool:
         """Close the input line; True when it was open."""
+        if not self.built:
+            return False
         line = self.query_one("#say-input", Input)
         was_open = line.has_class("-open")
         line.value = ""
@@ -287,12 +344,14 @@ class SidePanel(Vertical):
 
     # ------------------------------------------------------------------ Diff tab
 
+    @_once_built
     def diff_show(self, status: str | Text, lines: DiffLines, keep_scroll: bool = False) -> None:
         # The status rows have a fixed height: new text needs no layout pass of the whole
         # screen (tens of ms on a big one, before a large diff's first frame).
         self.query_one("#diff-status", Static).update(status, layout=False)
         self.query_one("#diff-view", DiffView).show(lines, keep_scroll=keep_scroll)
 
+    @_once_built
     def diff_scope_show(self, lines: list[str]) -> None:
         """The files the card did not ask for, above the diff (hidden when there are none)."""
         notice = self.query_one("#diff-scope", Static)
@@ -301,9 +360,11 @@ class SidePanel(Vertical):
         notice.update(Text("\n".join(f"⊘ {line}" for line in lines), style="bold red"))
         notice.display = bool(lines)
 
+    @_once_built
     def diff_comments(self, card_id: str, comments) -> None:
         self.query_one("#diff-view", DiffView).show_comments(card_id, comments)
 
+    @_once_built
     def focus_content(self) -> None:
         """enter from the board: into the Diff tab's lines when it shows, else the tabs."""
         tabs = self.query_one("#panel-tabs", TabbedContent)
@@ -312,6 +373,7 @@ class SidePanel(Vertical):
         else:
             tabs.focus()
 
+    @_once_built
     def diff_message(self, status: str | Text) -> None:
         self.query_one("#diff-scope", Static).display = False
         self.query_one("#diff-status", Static).update(status, layout=False)
@@ -319,14 +381,19 @@ class SidePanel(Vertical):
 
     def diff_height(self) -> int:
         """How many rows the Diff tab shows at once (0 while another tab is open)."""
+        if not self.built:
+            return 0
         view = self.query_one("#diff-view", DiffView)
         return view.scrollable_content_region.height if view.display else 0
 
     def diff_text(self) -> str:
+        if not self.built:
+            return ""
         return self.query_one("#diff-view", DiffView).plain_text()
 
     # ------------------------------------------------------------------ Tests tab
 
+    @_once_built
     def tests_show(self, status: str | Text, output: str) -> None:
         self.query_one("#tests-status", Static).update(status, layout=False)
         log = self.query_one("#tests-log", Log)
@@ -334,6 +401,7 @@ class SidePanel(Vertical):
         if output:
             log.write_lines(output.splitlines())
 
+    @_once_built
     def tests_append(self, lines: list[str]) -> None:
         self.query_one("#tests-log", Log).write_lines(lines)
 
