@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Button, Input, Label, Static
 
 from .card import BADGE_HELP
 
@@ -130,6 +130,8 @@ class TextDialog(ModalScreen[str | None]):
         self.allow_empty = allow_empty
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import TextArea  # 18 ms to import: not before the first frame
+
         with Vertical():
             yield Label(self.title_text, classes="title")
             yield TextArea(self.text, id="text-input")
@@ -139,7 +141,7 @@ class TextDialog(ModalScreen[str | None]):
             yield Label(self.hint, classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one(TextArea).focus()
+        self.query_one("#text-input").focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -149,7 +151,7 @@ class TextDialog(ModalScreen[str | None]):
             self.dismiss(None)
 
     def action_submit(self) -> None:
-        text = self.query_one(TextArea).text.strip()
+        text = self.query_one("#text-input").text.strip()
         self.dismiss(text if text or self.allow_empty else None)
 
     def action_cancel(self) -> None:

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.compose import compose
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Log, Static, TabbedContent, TabPane
+from textual.widgets import Input, Log, Static
 
 from ..core.card import KNOWN_KEYS, Card, CardError
 from .card import CardView
@@ -120,6 +120,8 @@ class SidePanel(Vertical):
             method(self, *args, **kwargs)
 
     def _tabs(self) -> ComposeResult:
+        from textual.widgets import TabbedContent, TabPane  # not imported before the first frame
+
         with TabbedContent(id="panel-tabs", initial=self._tab):
             with TabPane("Card", id="tab-card"), VerticalScroll(id="card-scroll"):
                 yield Static(id="card-meta")
@@ -233,13 +235,13 @@ class SidePanel(Vertical):
 
     @_once_built
     def _activate_tab(self, tab_id: str) -> None:
-        self.query_one("#panel-tabs", TabbedContent).active = tab_id
+        self.query_one("#panel-tabs").active = tab_id
 
     @property
     def active_tab(self) -> str:
         if not self.built:
             return self._tab
-        return self.query_one("#panel-tabs", TabbedContent).active
+        return self.query_one("#panel-tabs").active
 
     # ------------------------------------------------------------------ Log tab
 
@@ -367,7 +369,7 @@ class SidePanel(Vertical):
     @_once_built
     def focus_content(self) -> None:
         """enter from the board: into the Diff tab's lines when it shows, else the tabs."""
-        tabs = self.query_one("#panel-tabs", TabbedContent)
+        tabs = self.query_one("#panel-tabs")
         if tabs.active == "tab-diff":
             self.query_one("#diff-view", DiffView).focus()
         else:

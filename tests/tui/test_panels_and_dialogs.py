@@ -194,3 +194,40 @@ async def test_discard_shows_in_the_log_at_once(repo):
             await until(pilot, lambda: "run 1: discarded" in screen_text(app), what="header")
             assert "run 1: review" not in screen_text(app)
             assert "discarded" in app.panel.log_text()  # the event is in the log, too
+
+
+async def test_the_panel_tabs_come_after_the_first_frame_and_calls_made_before_still_show():
+    """The first frame shows the board without the panel's tabs (they cost a third of the
+    start-up); what the app asks the panel to show meanwhile is shown once they are mounted."""
+    from textual.app import App
+
+    from kanban_agents.tui.panel import SidePanel
+
+    before: dict = {}
+
+    class Host(App):
+        def compose(self):
+            yield SidePanel(id="panel")
+
+        def on_mount(self) -> None:
+            panel = self.query_one(SidePanel)
+            before["built"] = panel.built
+            before["tabs"] = len(panel.query("#panel-tabs"))
+            panel.show_tab("tab-log")  # would raise NoMatches if run at once
+            before["active"] = panel.active_tab
+            panel.log_reset("run 1", ["first line"])
+            panel.log_append(["second line"])
+            panel.tests_show("tests passed", "ok 1\nok 2")
+
+    app = Host()
+    async with app.run_test(size=(100, 30)) as pilot:
+        panel = app.query_one(SidePanel)
+        for _ in range(20):
+            if panel.built:
+                break
+            await pilot.pause(0.02)
+        await pilot.pause()
+        assert before == {"built": False, "tabs": 0, "active": "tab-log"}
+        assert panel.built and panel.active_tab == "tab-log"
+        assert panel.log_text() == "first line\nsecond line"
+        assert list(panel.query_one("#tests-log").lines) == ["ok 1", "ok 2"]
