@@ -74,3 +74,28 @@ def test_textual_is_installed_within_the_pinned_range():
     assert textual_pin.specifier.contains(textual.__version__), (
         f"textual {textual.__version__} is installed, outside the tested range {textual_pin}"
     )
+
+
+def test_a_strip_divided_at_its_width_is_not_kept_in_its_own_cache():
+    """Textual's divide caches ``[self]`` in the strip itself: every strip drawn became a cycle
+    only a full garbage collection frees (0.6-0.8 s pauses under a flood)."""
+    import sys
+
+    from rich.segment import Segment
+    from textual.strip import Strip
+
+    strip = Strip([Segment("abc")], 3)
+    before = sys.getrefcount(strip)
+    parts = textual_internals._textual_divide(strip, [3])
+    del parts
+    # If this fails, Textual no longer keeps the strip in itself: drop divide_without_cycles.
+    assert sys.getrefcount(strip) == before + 1, "Textual's divide changed"
+
+    textual_internals.divide_without_cycles()
+    fresh = Strip([Segment("abc")], 3)
+    before = sys.getrefcount(fresh)
+    assert fresh.divide([3]) == [fresh]
+    assert sys.getrefcount(fresh) == before
+    assert [part.text for part in fresh.divide([1, 3])] == ["a", "bc"]
+    whole = Strip([Segment("abc")], 3)
+    assert fresh.divide([5]) == list(textual_internals._textual_divide(whole, [5]))  # as Textual
