@@ -61,7 +61,7 @@ from .keys import Scope, StateFooter, bindings, help_sections, palette_commands
 from .panel import SidePanel
 from .planning_actions import PlanningActions
 from .review import ReviewActions
-from .textual_internals import divide_without_cycles
+from .textual_internals import free_strips_without_gc
 from .worktree_actions import WorktreeActions
 from .wrapping_log import WrappingLog
 
@@ -114,7 +114,7 @@ class KanbanApp(
         host_agents: bool = True,  # False: another process (serve) runs them; shown live here
     ) -> None:
         super().__init__()
-        divide_without_cycles()  # every strip drawn was garbage only a full collection freed
+        free_strips_without_gc()  # strips drawn were garbage only a full collection freed
         self.host_agents = host_agents
         self.store = store
         self.watch_enabled = watch

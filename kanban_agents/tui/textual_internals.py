@@ -22,8 +22,12 @@ those styles, keeping the app's line filters (``NO_COLOR``, dimming, ANSI themes
 Textual's ``Strip.divide`` keeps ``[self]`` in the strip's own cache when the cut is the strip's
 whole width, which is how the compositor divides nearly every line of every frame: each strip
 drawn became a reference cycle (with its seven caches), freed only by a full garbage collection.
-Under ten flooding agents that was 600,000 objects a minute and full collections of 0.6-0.8 s
-with the UI stopped. ``divide_without_cycles`` returns a fresh ``[self]`` uncached.
+Textual's ``LRUCache`` (a Log's rendered lines, among others) keeps its entries in a ring of
+linked lists, and ``clear`` drops the ring whole: a cycle holding every line it cached, again
+freed only by a full collection. A Log is cleared on every switch to another card's log. Under
+ten flooding agents these two made 400,000-600,000 objects a minute and full collections of
+0.6-0.8 s with the UI stopped. ``free_strips_without_gc`` makes ``divide`` return a fresh
+``[self]`` uncached and ``clear`` unlink the ring first, so both are freed as soon as unused.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 from rich.cells import cell_len
 from rich.style import Style
 from textual.app import App
+from textual.cache import LRUCache
 from textual.driver import Driver
 from textual.geometry import Region, Size
 from textual.reactive import Reactive
@@ -69,8 +74,10 @@ RELIED_ON = (
     Internal(App, "_start_widget", ("parent", "widget"), "DirectScrollBars starts its scrollbar"),
     Internal(App, "_driver", None, "write_to_terminal: the driver App.bell writes to"),
     Internal(Driver, "write", ("data",), "write_to_terminal: desktop notifications (OSC 777/9)"),
-    Internal(Strip, "divide", ("cuts",), "divide_without_cycles wraps it"),
-    Internal(Strip, "_divide_cache", None, "divide_without_cycles: the cache that held [self]"),
+    Internal(Strip, "divide", ("cuts",), "free_strips_without_gc wraps it"),
+    Internal(Strip, "_divide_cache", None, "free_strips_without_gc: the cache that held [self]"),
+    Internal(LRUCache, "clear", (), "free_strips_without_gc wraps it"),
+    Internal(LRUCache, "_cache", None, "free_strips_without_gc: its links, by key"),
 )  # fmt: skip
 
 
@@ -85,9 +92,20 @@ def _divide(self: Strip, cuts: Iterable[int]) -> list[Strip]:
     return _textual_divide(self, cuts)
 
 
-def divide_without_cycles() -> None:
-    """Make ``Strip.divide`` return the whole strip without caching it in itself (idempotent)."""
+_textual_lru_clear = LRUCache.clear
+
+
+def _lru_clear(self: LRUCache) -> None:
+    for link in self._cache.values():  # [previous, next, key, value]: no ring left behind
+        link.clear()
+    _textual_lru_clear(self)
+
+
+def free_strips_without_gc() -> None:
+    """``Strip.divide`` returns the whole strip without caching it in itself, and
+    ``LRUCache.clear`` unlinks its ring first (idempotent)."""
     Strip.divide = _divide
+    LRUCache.clear = _lru_clear
 
 
 def write_to_terminal(app: App, data: str) -> None:
