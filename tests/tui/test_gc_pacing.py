@@ -10,6 +10,8 @@ from kanban_agents.tui.gc_pacing import (
     DUE_AFTER,
     IDLE_SECONDS,
     LONGEST_GAP,
+    LONGEST_THAW,
+    THAW_SECONDS,
     IdleCollector,
 )
 
@@ -48,6 +50,56 @@ def test_full_collections_run_when_idle_and_at_the_latest_after_the_longest_gap(
     finally:
         collector.stop()
     assert gc.get_threshold() == before
+
+
+class Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the collector frees it
+
+
+def test_survivors_are_frozen_and_scanned_again_only_when_thawed():
+    import weakref
+
+    now = [100.0]
+    last_input = [0.0]  # idle
+    collector = IdleCollector(lambda: last_input[0], clock=lambda: now[0])
+    collector.start()
+    try:
+        old = Node()
+        lived = weakref.ref(old)
+        now[0] += CHECK_SECONDS
+        _make_one_due()
+        assert collector.tick() and gc.get_freeze_count() > 0  # old is frozen now
+        del old
+        young = Node()
+        died = weakref.ref(young)
+        del young
+        now[0] += CHECK_SECONDS
+        _make_one_due()
+        assert collector.tick() and collector.thaws == 0
+        assert died() is None  # garbage made after the freeze: freed by the next collection
+        assert lived() is not None  # frozen: not scanned (this is what makes it cheap)
+        now[0] += THAW_SECONDS
+        _make_one_due()
+        assert collector.tick() and collector.thaws == 1  # idle long enough: thawed, scanned
+        assert lived() is None
+        # Typing without a pause: a thaw still comes after LONGEST_THAW.
+        stuck = Node()
+        stuck_ref = weakref.ref(stuck)
+        _make_one_due()
+        now[0] += CHECK_SECONDS
+        collector.tick()
+        del stuck
+        while collector.thaws == 1:
+            now[0] += LONGEST_GAP
+            last_input[0] = now[0]
+            _make_one_due()
+            collector.tick()
+            assert now[0] < 100.0 + THAW_SECONDS + LONGEST_THAW + 2 * LONGEST_GAP
+        assert stuck_ref() is None
+    finally:
+        collector.stop()
+    assert gc.get_freeze_count() == 0  # what it froze is Python's to scan again
 
 
 async def test_the_app_puts_pythons_schedule_back_when_it_ends(tmp_path):
