@@ -142,13 +142,16 @@ class CardList(DirectLines, DirectScrollBars, QuietVirtualSize, ScrollView, can_
                 self._update_virtual_size()
                 self.refresh()
         if selected != self.selected:
-            self.selected = selected
-            self.refresh()
+            self.set_selected(selected)
 
     def set_selected(self, selected: int | None) -> None:
         if selected != self.selected:
-            self.selected = selected
-            self.refresh()
+            before, self.selected = self.selected, selected
+            # Only the two cards repaint: a whole column with its scrollbar was a third of the
+            # frame that answers a key on a busy board.
+            for index in (before, selected):
+                if index is not None:
+                    self.refresh_lines(index * CARD_HEIGHT, CARD_HEIGHT)
 
     def _update_virtual_size(self) -> None:
         extra = 1 if self.drop_index is not None and self.drop_index >= len(self.views) else 0

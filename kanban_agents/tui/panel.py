@@ -188,8 +188,8 @@ class SidePanel(Vertical):
         """Would ``renderable`` take another number of lines than the widget shows now? Only
         then is a layout pass (a full repaint) worth paying for."""
         width = widget.content_region.width
-        if width <= 0:
-            return True
+        if width <= 0:  # not shown (another tab, or the panel hidden): laid out when it shows
+            return False
         lines = len(
             self.app.console.render_lines(renderable, self.app.console.options.update_width(width))
         )
@@ -210,11 +210,15 @@ class SidePanel(Vertical):
             markdown = self._markdown()
             target = self.query_one("#card-body-plain", Static)
             if markdown is None:
-                target.update(Text(body))
+                target.update(Text(body), layout=target.content_region.width > 0)
                 self._pending_body = body
                 self.call_after_refresh(self._mount_markdown)
             else:
-                target.update(markdown(body, code_theme="monokai", hyperlinks=False))
+                # Shown or not, the height is new; not shown, it is laid out when it shows.
+                target.update(
+                    markdown(body, code_theme="monokai", hyperlinks=False),
+                    layout=target.content_region.width > 0,
+                )
 
     def _markdown(self):
         return self._markdown_class

@@ -232,3 +232,39 @@ async def test_radar_notices_leave_out_merged_cards(sample_board, make_test_app)
             await pilot.pause(0.05)
         assert notices("dark-mode") == ()
         assert notices("export-csv") == ("would conflict with the base branch in src/report.py",)
+
+
+async def test_moving_the_selection_repaints_only_the_two_cards(sample_board, make_test_app):
+    """j/k on a busy board: the column is not repainted whole, only the card the selection
+    leaves and the one it reaches; and the hidden Card tab asks for no layout pass (a full
+    repaint of the screen) when it shows the new card."""
+    from textual.geometry import Region
+    from textual.screen import Screen
+
+    from kanban_agents.tui.board import CARD_HEIGHT
+
+    app = make_test_app(sample_board)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("j")
+        await pilot.pause(0.1)
+        todo = next(c for c in app.query(CardList) if c.column_id == "todo")
+        asked: list[tuple] = []
+        refresh = todo.refresh
+        todo.refresh = lambda *regions, **kw: asked.append(regions) or refresh(*regions, **kw)
+        layouts: list[int] = []
+        refresh_layout = Screen._refresh_layout
+        Screen._refresh_layout = lambda self, *a, **kw: (
+            layouts.append(1) or refresh_layout(self, *a, **kw)
+        )
+        try:
+            await pilot.press("j")
+            await pilot.pause(0.1)
+        finally:
+            Screen._refresh_layout = refresh_layout
+        assert app.board.selected_card_id == "fix-reset-token"
+        width = max(todo.virtual_size.width, todo.size.width)
+        assert asked == [
+            (Region(0, CARD_HEIGHT, width, CARD_HEIGHT),),
+            (Region(0, 2 * CARD_HEIGHT, width, CARD_HEIGHT),),
+        ]
+        assert layouts == []
