@@ -62,6 +62,7 @@ from .panel import SidePanel
 from .planning_actions import PlanningActions
 from .review import ReviewActions
 from .textual_internals import free_strips_without_gc
+from .warm_up import import_modules
 from .worktree_actions import WorktreeActions
 from .wrapping_log import WrappingLog
 
@@ -142,7 +143,9 @@ class KanbanApp(
         self._removing: set[str] = set()  # cards the user archives or deletes here
         self._loop: asyncio.AbstractEventLoop | None = None
         self.board = BoardView(self.build_columns(), id="board")
-        self.panel = SidePanel(log_max_lines=store.settings.ui.log_max_lines, id="panel")
+        self.panel = SidePanel(
+            log_max_lines=store.settings.ui.log_max_lines, markdown_later=True, id="panel"
+        )
         # Mounted when first asked for: it cost 5% of the start-up before the first frame.
         self.filter_box = Input(
             placeholder="filter: words, #label, id — enter keeps it, escape clears", id="filter"
@@ -206,6 +209,17 @@ class KanbanApp(
         await super().on_event(event)
 
     def _start_background(self) -> None:
+        self.warm_up()
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def warm_up(self) -> None:
+        try:
+            import_modules()
+        finally:  # what needs them starts in any case
+            self.call_from_thread(self._start_after_warm_up)
+
+    def _start_after_warm_up(self) -> None:
+        self.panel.markdown_ready()
         if self.watch_enabled:
             self.watch_files()
         if self.session.agents_on:

@@ -57,6 +57,10 @@ WORKER_FAILURES: dict[str, Failure] = {
     ),
     "worktree-gc": Failure("Worktree cleanup failed", "Run 'kanban-agents gc' to see why."),
     "setup": Failure("Setup did not run", "Press u to try again."),
+    "warm-up": Failure(
+        "The app did not finish starting",
+        "Live reload or the agents may be off: restart the app (the log file says why).",
+    ),
     "watch": Failure(
         "Live reload is off",
         "Changes made outside the app will not show until you restart the app.",

@@ -91,8 +91,11 @@ class SidePanel(Vertical):
             self.card_id = card_id
             self.text = text
 
-    def __init__(self, log_max_lines: int = 50_000, **kwargs) -> None:
+    def __init__(self, log_max_lines: int = 50_000, markdown_later: bool = False, **kwargs) -> None:
+        """``markdown_later``: Rich's Markdown is loaded when ``markdown_ready`` is called (the
+        app imports it in a thread first), not right after the first body shown."""
         super().__init__(**kwargs)
+        self._markdown_later = markdown_later
         self.log_max_lines = log_max_lines
         self.card_id: str | None = None
         self._pending_body: str | None = None
@@ -212,7 +215,8 @@ class SidePanel(Vertical):
             if markdown is None:
                 target.update(Text(body), layout=target.content_region.width > 0)
                 self._pending_body = body
-                self.call_after_refresh(self._mount_markdown)
+                if not self._markdown_later:
+                    self.call_after_refresh(self._mount_markdown)
             else:
                 # Shown or not, the height is new; not shown, it is laid out when it shows.
                 target.update(
@@ -222,6 +226,11 @@ class SidePanel(Vertical):
 
     def _markdown(self):
         return self._markdown_class
+
+    def markdown_ready(self) -> None:
+        """Rich's Markdown is imported: show the body with it from now on."""
+        self._markdown_later = False
+        self._mount_markdown()
 
     def _mount_markdown(self) -> None:
         """markdown-it costs ~0.1 s to import: load it after the first frame. The body is one
