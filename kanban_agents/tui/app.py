@@ -66,6 +66,7 @@ from .warm_up import import_modules
 from .worktree_actions import WorktreeActions
 from .wrapping_log import WrappingLog
 
+WARM_UP_DELAY = 0.3  # seconds after the first frame
 WATCH_RESTART_DELAYS = (1.0, 5.0, 20.0)  # a failed file watcher restarts after these; then gives up
 WATCH_HEALTHY_SECONDS = 60.0  # a watcher that ran this long before failing starts the count afresh
 
@@ -209,7 +210,8 @@ class KanbanApp(
         await super().on_event(event)
 
     def _start_background(self) -> None:
-        self.warm_up()
+        # Not at once: the thread slowed the first frame on its way to the terminal.
+        self.set_timer(WARM_UP_DELAY, self.warm_up)
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def warm_up(self) -> None:
