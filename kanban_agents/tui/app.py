@@ -210,6 +210,9 @@ class KanbanApp(
         await super().on_event(event)
 
     def _start_background(self) -> None:
+        if self.session.agents_on:
+            self.start_agents()
+            self.load_comment_counts()
         # Not at once: the thread slowed the first frame on its way to the terminal.
         self.set_timer(WARM_UP_DELAY, self.warm_up)
 
@@ -224,9 +227,6 @@ class KanbanApp(
         self.panel.markdown_ready()
         if self.watch_enabled:
             self.watch_files()
-        if self.session.agents_on:
-            self.start_agents()
-            self.load_comment_counts()
 
     def watch_theme(self, theme: str) -> None:
         self.session.remember_theme(theme)  # kept for the next start, on every board

@@ -1,10 +1,11 @@
 """Modules the app needs soon after its first frame, imported in a thread meanwhile.
 
 Imported on the UI loop, each stopped it for 150 ms or more in the first two seconds: the file
-watcher's anyio backend, Rich's Markdown (with pygments) for the Card tab, the run manager and
-git for the agents. A key pressed then waited for them (600 ms for the first j/k). Imported in a
-thread, they share the interpreter with the loop instead of stopping it; what needs them starts
-once they are in (``KanbanApp._start_background``).
+watcher's anyio backend and Rich's Markdown (with pygments) for the Card tab. A key pressed then
+waited for them (600 ms for the first j/k). Imported in a thread, they share the interpreter with
+the loop instead of stopping it; what needs them starts once they are in
+(``KanbanApp._start_background``). The agents' modules are not here: the agents start at once,
+and two threads importing modules that import each other can deadlock.
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ MODULES = (
     "rich.markdown",  # the Card tab's body (and rich.syntax, pygments)
     "anyio._backends._asyncio",  # the file watcher (watchfiles' awatch)
     "watchfiles",
-    "kanban_agents.core.runs",  # the agents
-    "kanban_agents.core.review",
-    "kanban_agents.core.git",
 )
 
 
