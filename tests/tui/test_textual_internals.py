@@ -136,3 +136,37 @@ def test_a_cleared_lru_cache_frees_its_values_without_the_garbage_collector():
         assert cache.get("again") == 1
     finally:
         gc.enable()
+
+
+async def test_a_scrollbar_is_drawn_again_only_when_it_changes():
+    """Textual repaints every row of a widget when one is dirty: the bar is drawn again only
+    when what it shows (sizes, position, style) changed."""
+    from textual.app import App
+    from textual.geometry import Region
+
+    from kanban_agents.tui.textual_internals import DirectScrollBar, QuietLog
+
+    class Host(App):
+        def compose(self):
+            yield QuietLog(id="log")
+
+    app = Host()
+    async with app.run_test(size=(40, 10)) as pilot:
+        log = app.query_one(QuietLog)
+        log.write_lines([f"line {i}" for i in range(100)])
+        await pilot.pause()
+        bar = log.vertical_scrollbar
+        assert isinstance(bar, DirectScrollBar) and bar.display
+        drawn: list[int] = []
+        render_lines = app.console.render_lines
+        app.console.render_lines = lambda *a, **kw: drawn.append(1) or render_lines(*a, **kw)
+        whole = Region(0, 0, *bar.size)
+        first = [tuple(strip) for strip in bar.render_lines(whole)]
+        again = [tuple(strip) for strip in bar.render_lines(whole)]
+        assert again == first and drawn == []  # drawn once already, for the last frame
+        log.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        frames = len(drawn)
+        assert frames >= 1  # the thumb moved to the top: drawn again for the frame
+        moved = [tuple(strip) for strip in bar.render_lines(whole)]
+        assert len(drawn) == frames and moved != first
