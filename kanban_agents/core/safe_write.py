@@ -47,6 +47,7 @@ from pathlib import Path
 SCRATCH_SUFFIX = ".tmp"
 _PARTIAL_SUFFIX = ".part"
 _NONE = "none"
+_GIVE = "give"  # the "old" field of an edit being given back (digests are hex: no clash)
 _DIGEST_CHARS = 16
 _LEASE_WAIT = 5.0  # seconds to wait for other openers of a swapped-out file to finish
 _STALE_AGE = 3600.0  # a scratch file this old is stale even if its writer's pid lives (reused)
@@ -205,7 +206,7 @@ def _read_all(fd: int) -> bytes:
 class _ScratchName:
     """A scratch file's name says what it is, so one left by a killed writer can be judged:
     ``<card>.<pid>.<token>.<old>.<new>.<new length>.tmp``, where ``old`` is the digest the card
-    was expected to have (``none`` for a new card, ``give`` for an edit being given back) and
+    was expected to have (``none`` for a new card, ``give...`` for an edit being given back) and
     ``new`` the digest of the bytes being written."""
 
     target: str
@@ -357,11 +358,16 @@ def _give_back_in_place(
     content: the waiting openers then see exactly what they would have seen without us.
 
     Rewriting in place is not atomic, so the intent is written down first (the swapped-out file
-    is renamed to a ``give`` name): if we are killed half-way, the next cleanup finishes it."""
+    is renamed to a ``give`` name): if we are killed half-way, the next cleanup finishes it.
+    When their content is the shorter, the name also carries the digest of our bytes past its
+    end, so the cleanup can tell whether those were cut off yet (what follows their content is
+    then an append made after the kill, to keep) or are still there (to drop)."""
     name = _ScratchName.parse(scratch.name)
     assert name is not None
+    tail = ours[len(theirs) :]
+    give = _GIVE + (digest_of(tail)[: _DIGEST_CHARS - len(_GIVE)] if tail else "")
     giving = scratch.with_name(
-        str(_ScratchName(name.target, name.pid, name.token, "give", name.new, name.new_length))
+        str(_ScratchName(name.target, name.pid, name.token, give, name.new, name.new_length))
     )
     os.rename(scratch, giving)
     view, offset = memoryview(theirs), 0
@@ -546,7 +552,10 @@ def clean_scratch(places: Places, board: Path, *, now: float | None = None) -> C
             theirs = _settled_bytes(scratch)
         except FileNotFoundError:
             continue
-        if name.old != "give" and digest_of(theirs)[:_DIGEST_CHARS] in (name.old, name.new):
+        if not name.old.startswith(_GIVE) and digest_of(theirs)[:_DIGEST_CHARS] in (
+            name.old,
+            name.new,
+        ):
             os.unlink(scratch)  # the expected old content, or the killed writer's own bytes
             removed += 1
             continue
@@ -575,8 +584,8 @@ def _put_back(
         if current == theirs:
             return None
         ours_length = name.new_length
-        if name.old == "give" and current.startswith(theirs):
-            repaired = theirs + current[max(len(theirs), ours_length) :]  # a half-done give-back
+        if name.old.startswith(_GIVE) and current.startswith(theirs):
+            repaired = theirs + current[_end_of_ours(theirs, current, name) :]  # half given back
         elif digest_of(current[:ours_length])[:_DIGEST_CHARS] == name.new:
             repaired = theirs + current[ours_length:]  # our bytes, and maybe appends after them
         else:
@@ -588,6 +597,18 @@ def _put_back(
             continue
         return True
     return _keep(places, target, theirs)
+
+
+def _end_of_ours(theirs: bytes, current: bytes, name: _ScratchName) -> int:
+    """Where a half-done give-back's own bytes end in ``current`` (which starts with their
+    content): past their content only when our longer tail is still there, uncut."""
+    ours_length, tail = name.new_length, name.old[len(_GIVE) :]
+    if ours_length <= len(theirs):
+        return len(theirs)
+    if not tail:  # named by an earlier version, which did not record the tail
+        return ours_length
+    left = current[len(theirs) : ours_length]
+    return ours_length if digest_of(left).startswith(tail) else len(theirs)
 
 
 def pid_alive(pid: int) -> bool:

@@ -171,6 +171,57 @@ def test_stale_scratch_files_are_cleaned_and_swapped_out_edits_restored(repo):
     assert store.cleanup_notes and "put back" in store.cleanup_notes[0]
 
 
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs but the closing of descriptors."""
+
+
+@pytest.mark.parametrize(
+    ("theirs_is", "step"),
+    [
+        *(("shorter", step) for step in ("pwrite", "ftruncate", "fsync", "unlink")),
+        *(("longer", step) for step in ("pwrite", "fsync", "unlink")),  # nothing to truncate
+    ],
+)
+def test_a_give_back_killed_at_any_step_keeps_the_edit_and_what_came_after(
+    store, repo, monkeypatch, step, theirs_is
+):
+    """An editor save lands in the window, so the mover gives it back into its own file at the
+    card path; it is killed before ``step``. Someone appends to the card before the next open:
+    after the clean-up the card is their edit plus that append, nothing of the mover's bytes."""
+    board = repo / "board"
+    path = board / "a.md"
+    if theirs_is == "shorter":  # shorter than the moved card: the give-back has to truncate
+        theirs = CARD.replace("Do A.", "A")
+    else:
+        theirs = CARD.replace("Do A.", "Do A, and much more, saved in an editor.")
+    monkeypatch.setattr(safe_write, "_exchange", swap_after(lambda: editor_save(path, theirs)))
+    real = getattr(safe_write.os, step)
+    giving = []
+
+    def killed(*args, **kwargs):
+        names = [safe_write._ScratchName.parse(p.name) for p in store.places.scratch.iterdir()]
+        if any(name and name.old.startswith("give") for name in names):
+            giving.extend(store.places.scratch.iterdir())
+            raise _Killed
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(safe_write.os, step, killed)
+    with pytest.raises(_Killed):
+        store.move("a", "in-progress")
+    monkeypatch.undo()
+    # The dead writer's scratch file, renamed to a pid that is gone.
+    [left] = giving
+    name = safe_write._ScratchName.parse(left.name)
+    left.rename(left.with_name(str(dataclasses.replace(name, pid=_dead_pid()))))
+    with open(path, "a") as handle:  # the lease died with the writer: an appender goes on
+        handle.write("appended after the kill\n")
+
+    BoardStore.open(board)
+
+    assert path.read_text() == theirs + "appended after the kill\n"
+    assert not any(store.places.scratch.iterdir())
+
+
 def test_scratch_of_a_live_writer_is_left_alone(repo):
     board = repo / "board"
     places = Places.for_board(board, repo / ".git" / "kanban-agents")
@@ -211,8 +262,9 @@ def test_no_edit_is_lost_to_moves_racing_an_outside_writer(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "STRESS_KEEP": "1"},  # on failure: the lost markers and the card
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
     import json
 
     counts = json.loads(result.stdout.strip().splitlines()[-1])
