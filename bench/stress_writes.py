@@ -212,6 +212,11 @@ def main() -> int:
         print(f"work dir: {work}", file=sys.stderr)
         lost = [m for m in missing if m not in kept_lines]
         print(f"lost markers: {lost[:40]}", file=sys.stderr)
+        card_lines = final.splitlines()
+        for marker in lost[:5]:  # where the edit before it sits in the card, and what follows
+            before = f"edit-{int(marker.split('-')[1]) - 1}"
+            at = card_lines.index(before) if before in card_lines else -1
+            print(f"{marker}: around {before} {card_lines[at - 3 : at + 6]}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     else:

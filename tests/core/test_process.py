@@ -45,10 +45,13 @@ def spawned():
 
 
 # `setsid sleep 300 &`, and the command ends only once the sleep has its own session (else the
-# group's SIGTERM may catch it before it escapes).
+# group's SIGTERM may catch it before it escapes) and `setsid` has become `sleep` (between its
+# setsid() and its exec the process is still named `setsid sleep 300`, and that is the name the
+# clean-up would report).
 SETSID_SLEEP = (
     "setsid sleep 300 >/dev/null 2>&1 & echo $! > {pidfile}; "
-    "until [ \"$(cut -d' ' -f6 /proc/$!/stat)\" = $! ]; do sleep 0.01; done"
+    'until [ "$(cut -d\' \' -f6 /proc/$!/stat)" = $! ] && [ "$(cat /proc/$!/comm)" = sleep ]; '
+    "do sleep 0.01; done"
 )
 
 # A double fork whose grandchild moves to a process group of its own (setpgid) and keeps
