@@ -590,8 +590,9 @@ class BoardStore:
         """Scratch files of a killed writer: removed, or put back/kept if they hold an edit."""
         result = clean_scratch(self.places, self.root)
         notes = [
-            f"{p.name}: an edit swapped out by a killed writer was put back"
-            for p in result.restored
+            f"{card.name}: an edit swapped out by a killed writer was put back (a copy is kept"
+            f" in {copy})"
+            for card, copy in result.restored
         ]
         notes += [f"an edit left by a killed writer is kept in {p}" for p in result.recovered]
         # Temp files of earlier versions sat in the board itself (".<card>.md.<pid>.<hex>.tmp").

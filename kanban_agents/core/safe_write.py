@@ -7,9 +7,10 @@ temp name, and that is what gets checked:
 
 1. write the new bytes to a temp file (fsynced) in a scratch directory on the same disk;
 2. exchange it with the card path: the card now has the new bytes, the temp name the old inode;
-3. wait until nobody has the old inode open (a write lease can only be taken when no other
-   descriptor exists, so an append that opened the file before the swap has finished), then
-   read it: if it is what the caller read, delete it, done;
+3. wait until nobody has the old inode open for writing (a read lease can only be taken when
+   no descriptor is open for writing, so an append that opened the file before the swap has
+   finished; readers are not waited for), then read it: if it is what the caller read, delete
+   it, done; if a writer keeps it open past ``_SETTLE_WAIT``, it goes back as in step 4;
 4. otherwise someone changed the card between the read and the swap: exchange back, so their
    file is at the card path again, and report a conflict. Whatever comes back from the card
    path must be our own bytes; if someone managed to edit even that in the microseconds it was
@@ -49,7 +50,10 @@ _PARTIAL_SUFFIX = ".part"
 _NONE = "none"
 _GIVE = "give"  # the "old" field of an edit being given back (digests are hex: no clash)
 _DIGEST_CHARS = 16
-_LEASE_WAIT = 5.0  # seconds to wait for other openers of a swapped-out file to finish
+# Seconds to wait for a writer that has a swapped-out file open to close it. Long: under heavy
+# disk load one small append can sit seconds in the file system's journal, and reading before it
+# lands loses it. Readers (``less``, ``cat``) are not waited for.
+_SETTLE_WAIT = 30.0
 _STALE_AGE = 3600.0  # a scratch file this old is stale even if its writer's pid lives (reused)
 
 # fcntl numbers from <linux/fcntl.h>; Python's fcntl module has no names for them.
@@ -168,11 +172,17 @@ def _exchange(a: Path, b: Path) -> None:
         raise OSError(code, os.strerror(code), str(b))
 
 
-def _take_lease(fd: int, wait: float) -> bool:
-    """Hold a write lease on ``fd``: granted only while no other descriptor has the file open,
-    and it makes later openers wait until released. False when the system refuses leases."""
+_HELD, _REFUSED, _BUSY = "held", "refused", "busy"
+
+
+def _take_lease(fd: int, wait: float, kind: int = fcntl.F_WRLCK) -> str:
+    """Hold a lease on ``fd`` and say ``_HELD``. A write lease is granted only while no other
+    descriptor has the file open, and makes later openers wait until it is released; a read
+    lease only while nobody has it open for writing, and makes later writers wait. ``_BUSY``
+    when that did not happen within ``wait`` seconds, ``_REFUSED`` when the system refuses
+    leases (another file system, another owner)."""
     if not sys.platform.startswith("linux"):
-        return False
+        return _REFUSED
     # A lease break is signalled to the holder, SIGIO by default, which would kill us; SIGURG
     # is ignored by default and used by nothing here.
     with contextlib.suppress(OSError):
@@ -181,13 +191,13 @@ def _take_lease(fd: int, wait: float) -> bool:
     pause = 0.0001  # short: while we wait, a half-done write is on show
     while True:
         try:
-            fcntl.fcntl(fd, _F_SETLEASE, fcntl.F_WRLCK)
-            return True
+            fcntl.fcntl(fd, _F_SETLEASE, kind)
+            return _HELD
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EBUSY):
-                return False  # EINVAL (file system), EACCES (not the owner), ...
+                return _REFUSED  # EINVAL (file system), EACCES (not the owner), ...
         if time.monotonic() >= deadline:
-            return False
+            return _BUSY
         time.sleep(pause)
         pause = min(pause * 1.5, 0.01)
 
@@ -275,11 +285,19 @@ def _keep(places: Places, target: Path, data: bytes) -> Path:
     return path
 
 
-def _settled_bytes(path: Path) -> bytes:
-    """Read a file once nobody else has it open (so no write is half-way through)."""
+class _StillWritten(Exception):
+    """Someone kept the file open for writing longer than ``_SETTLE_WAIT``: what it holds is
+    not final (more may come through that descriptor)."""
+
+
+def _settled_bytes(path: Path, *, or_as_is: bool = False) -> bytes:
+    """Read a file once nobody has it open for writing: no write is half-way through, and
+    none can come through a descriptor opened earlier. Raises ``_StillWritten`` when a writer
+    keeps it open too long, unless ``or_as_is`` (then it is read as it is)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        _take_lease(fd, _LEASE_WAIT)
+        if _take_lease(fd, _SETTLE_WAIT, fcntl.F_RDLCK) == _BUSY and not or_as_is:
+            raise _StillWritten(path)
         return _read_all(fd)
     finally:
         os.close(fd)
@@ -313,7 +331,7 @@ def replace_if_unchanged(path: Path, data: bytes, expected: str, places: Places)
     ours = _Descriptor(fd)
     try:
         # Anyone opening the new file waits until it is confirmed (or given their content).
-        leased = _take_lease(fd, 0.0)
+        leased = _take_lease(fd, 0.0) == _HELD
         try:
             _exchange(scratch, path)
         except OSError as exc:
@@ -329,7 +347,12 @@ def replace_if_unchanged(path: Path, data: bytes, expected: str, places: Places)
             _exchange(scratch, path)
             os.unlink(scratch)
             raise ChangedOnDisk(path)
-        old = _settled_bytes(scratch)
+        try:
+            old = _settled_bytes(scratch)
+        except _StillWritten:
+            # A writer still has their file open: it must go back to the card path, where
+            # what that writer writes next belongs (a copy of it would miss those writes).
+            _undo_exchange(path, scratch, data, ours, places)
         if digest_of(old) == expected:
             os.unlink(scratch)
             return
@@ -399,9 +422,9 @@ def _undo_exchange(
         # Someone may have written to our file while it was at the card path: let them finish
         # (our own descriptor must go first, or the wait would wait for it), then look.
         ours.close()
-        back = _settled_bytes(scratch)
+        back = _settled_bytes(scratch, or_as_is=True)
     else:
-        back = _settled_bytes(scratch)  # a file someone renamed over ours
+        back = _settled_bytes(scratch, or_as_is=True)  # a file someone renamed over ours
     recovered = _keep(places, path, back) if back != data else None
     os.unlink(scratch)
     raise ChangedOnDisk(path, recovered=recovered)
@@ -466,14 +489,17 @@ def remove_if_unchanged(
         else:
             os.replace(path, move_to)
         return
-    taken = _settled_bytes(scratch)
-    if digest_of(taken) != expected:
+    try:
+        taken: bytes | None = _settled_bytes(scratch)
+    except _StillWritten:
+        taken = None  # not final: it goes back, like any change
+    if taken is None or digest_of(taken) != expected:
         try:
             os.link(scratch, path)
             os.unlink(scratch)
             raise ChangedOnDisk(path)
         except FileExistsError:
-            recovered = _keep(places, path, taken)
+            recovered = _keep(places, path, taken or _settled_bytes(scratch, or_as_is=True))
             os.unlink(scratch)
             raise ChangedOnDisk(path, recovered=recovered) from None
     if move_to is None:
@@ -518,7 +544,7 @@ def write_atomic(path: Path, data: bytes, *, keep_mode: bool = False) -> None:
 @dataclass(frozen=True)
 class Cleanup:
     removed: int
-    restored: list[Path]
+    restored: list[tuple[Path, Path]]  # (card, the copy of the edit kept in the recovery dir)
     recovered: list[Path]
 
 
@@ -550,8 +576,8 @@ def clean_scratch(places: Places, board: Path, *, now: float | None = None) -> C
             # A writer that opened the card before the killed writer's swap may still be
             # writing into this file: wait until nobody has it open.
             theirs = _settled_bytes(scratch)
-        except FileNotFoundError:
-            continue
+        except (FileNotFoundError, _StillWritten):
+            continue  # gone, or still being written into: the next open looks again
         if not name.old.startswith(_GIVE) and digest_of(theirs)[:_DIGEST_CHARS] in (
             name.old,
             name.new,
@@ -563,7 +589,9 @@ def clean_scratch(places: Places, board: Path, *, now: float | None = None) -> C
         target = board / name.target
         outcome = _put_back(target, theirs, name, places)
         if outcome is True:
-            restored.append(target)
+            # A copy stays too: an editor that read the card while it showed the killed
+            # writer's bytes can still save over the put-back edit (seen in the stress bench).
+            restored.append((target, _keep(places, target, theirs)))
         elif outcome is not None:
             recovered.append(outcome)
         os.unlink(scratch)

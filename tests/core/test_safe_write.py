@@ -111,6 +111,42 @@ def test_append_through_a_descriptor_opened_before_the_swap_is_kept(store, repo,
     assert path.read_text() == CARD + "late append\n"
 
 
+def test_a_writer_that_keeps_the_card_open_past_the_wait_gets_its_file_back(
+    store, repo, monkeypatch
+):
+    """Under heavy disk load an append can sit in the journal for seconds. Its file is never
+    judged before the write lands: past the wait it goes back to the card path, where the
+    late write then lands."""
+    monkeypatch.setattr(safe_write, "_SETTLE_WAIT", 0.2)
+    path = repo / "board" / "a.md"
+    handle = open(path, "a")  # noqa: SIM115 - held open across the swap on purpose
+
+    def write_late():
+        time.sleep(1.0)
+        handle.write("late append\n")
+        handle.close()
+
+    writer = threading.Thread(target=write_late)
+    monkeypatch.setattr(safe_write, "_exchange", swap_after(writer.start))
+    with pytest.raises(CardConflict):
+        store.move("a", "done")
+    writer.join()
+    assert path.read_text() == CARD + "late append\n"
+
+
+def test_a_reader_keeping_the_card_open_does_not_hold_up_a_move(store, repo, monkeypatch):
+    """``less board/a.md`` in another terminal: only writers are waited for."""
+    monkeypatch.setattr(safe_write, "_SETTLE_WAIT", 1e6)
+    path = repo / "board" / "a.md"
+    with open(path) as reader:
+        mover = threading.Thread(target=store.move, args=("a", "done"), daemon=True)
+        mover.start()
+        mover.join(timeout=30)
+        assert not mover.is_alive()
+        assert reader.read() == CARD
+    assert "status: done" in path.read_text()
+
+
 def test_delete_in_the_window_is_a_conflict(store, repo, monkeypatch):
     path = repo / "board" / "a.md"
     monkeypatch.setattr(safe_write, "_exchange", swap_after(path.unlink))
@@ -220,6 +256,37 @@ def test_a_give_back_killed_at_any_step_keeps_the_edit_and_what_came_after(
 
     assert path.read_text() == theirs + "appended after the kill\n"
     assert not any(store.places.scratch.iterdir())
+
+
+def test_a_put_back_edit_survives_an_editor_saving_over_it(repo, monkeypatch):
+    """After a crash the card shows the killed writer's bytes; an editor that read them saves
+    right after the clean-up put the swapped-out edit back. The edit is still kept."""
+    board = repo / "board"
+    path = board / "a.md"
+    places = Places.for_board(board, repo / ".git" / "kanban-agents")
+    places.ensure()
+    ours = CARD.replace("todo", "done").encode()
+    theirs = (CARD + "the edit the killed writer swapped out\n").encode()
+    path.write_bytes(ours)
+    name = safe_write._ScratchName.make(path, digest_of(CARD.encode()), ours)
+    (places.scratch / str(dataclasses.replace(name, pid=_dead_pid()))).write_bytes(theirs)
+    read_before = path.read_text()
+    real = safe_write._exchange
+    saves = []
+
+    def exchange_then_editor_saves(a, b):
+        real(a, b)
+        if not saves:
+            saves.append(1)
+            editor_save(path, read_before + "saved from what the editor read\n")
+
+    monkeypatch.setattr(safe_write, "_exchange", exchange_then_editor_saves)
+    store = BoardStore.open(board)
+
+    assert "saved from what the editor read" in path.read_text()  # the editor's save stands
+    [copy] = places.recovered.iterdir()
+    assert copy.read_bytes() == theirs
+    assert str(copy) in store.cleanup_notes[0]
 
 
 def test_scratch_of_a_live_writer_is_left_alone(repo):
