@@ -35,6 +35,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import functools
 import hashlib
 import os
 import secrets
@@ -44,16 +45,22 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 SCRATCH_SUFFIX = ".tmp"
 _PARTIAL_SUFFIX = ".part"
 _NONE = "none"
 _GIVE = "give"  # the "old" field of an edit being given back (digests are hex: no clash)
 _DIGEST_CHARS = 16
-# Seconds to wait for a writer that has a swapped-out file open to close it. Long: under heavy
-# disk load one small append can sit seconds in the file system's journal, and reading before it
-# lands loses it. Readers (``less``, ``cat``) are not waited for.
+# Seconds to wait for a writer that has a swapped-out file open to close it: what it writes
+# later through that descriptor lands in the swapped-out file, so judging the file before is how
+# such a write was lost (the wait was 5 s, then it was read anyway). Long, because a writer can be
+# held up (a loaded disk, a stopped process) between its open and its write; but below the time
+# after which the kernel breaks our own lease on the new file (``lease-break-time``, 45 s by
+# default), or an opener kept waiting on it would go ahead before we are done. Readers (``less``,
+# ``cat``) are not waited for. The crash clean-up waits less: it looks again at the next open.
 _SETTLE_WAIT = 30.0
+_CLEANUP_SETTLE_WAIT = 1.0
 _STALE_AGE = 3600.0  # a scratch file this old is stale even if its writer's pid lives (reused)
 
 # fcntl numbers from <linux/fcntl.h>; Python's fcntl module has no names for them.
@@ -73,12 +80,20 @@ class ChangedOnDisk(Exception):
     """The file was not what the caller read: nothing was written. ``recovered`` names a file
     in the recovery directory holding an edit that could not be put back (rare; see above)."""
 
-    def __init__(self, path: Path, *, deleted: bool = False, recovered: Path | None = None):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        deleted: bool = False,
+        recovered: Path | None = None,
+        still_written: bool = False,
+    ):
         what = "was deleted" if deleted else "changed"
         super().__init__(f"{path.name} {what} on disk since it was read")
         self.path = path
         self.deleted = deleted
         self.recovered = recovered
+        self.still_written = still_written  # someone kept it open for writing: try later
 
 
 class AlreadyExists(Exception):
@@ -290,13 +305,29 @@ class _StillWritten(Exception):
     not final (more may come through that descriptor)."""
 
 
-def _settled_bytes(path: Path, *, or_as_is: bool = False) -> bytes:
+def _settle_wait() -> float:
+    """``_SETTLE_WAIT``, cut to well within the kernel's ``lease-break-time``."""
+    limit = _lease_break_time()
+    return _SETTLE_WAIT if limit is None else min(_SETTLE_WAIT, limit * 2 / 3)
+
+
+@functools.cache
+def _lease_break_time() -> float | None:
+    try:
+        return float(Path("/proc/sys/fs/lease-break-time").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _settled_bytes(path: Path, *, wait: float | None = None, or_as_is: bool = False) -> bytes:
     """Read a file once nobody has it open for writing: no write is half-way through, and
     none can come through a descriptor opened earlier. Raises ``_StillWritten`` when a writer
-    keeps it open too long, unless ``or_as_is`` (then it is read as it is)."""
+    keeps it open longer than ``wait`` (default ``_settle_wait()``), unless ``or_as_is`` (then
+    it is read as it is)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        if _take_lease(fd, _SETTLE_WAIT, fcntl.F_RDLCK) == _BUSY and not or_as_is:
+        wait = _settle_wait() if wait is None else wait
+        if _take_lease(fd, wait, fcntl.F_RDLCK) == _BUSY and not or_as_is:
             raise _StillWritten(path)
         return _read_all(fd)
     finally:
@@ -352,9 +383,10 @@ def replace_if_unchanged(path: Path, data: bytes, expected: str, places: Places)
         except _StillWritten:
             # A writer still has their file open: it must go back to the card path, where
             # what that writer writes next belongs (a copy of it would miss those writes).
-            _undo_exchange(path, scratch, data, ours, places)
+            _undo_exchange(path, scratch, data, ours, places, still_written=True)
         if digest_of(old) == expected:
-            os.unlink(scratch)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(scratch)
             return
         if leased:
             _give_back_in_place(path, scratch, old, data, fd, places)
@@ -406,10 +438,17 @@ def _give_back_in_place(
 
 
 def _undo_exchange(
-    path: Path, scratch: Path, data: bytes, ours: _Descriptor, places: Places
-) -> None:
-    """Without a lease: swap their edit back and raise. What comes back from the card path
-    should be our bytes; anything else is an edit made in the moment, kept, never lost."""
+    path: Path,
+    scratch: Path,
+    data: bytes,
+    ours: _Descriptor,
+    places: Places,
+    *,
+    still_written: bool = False,
+) -> NoReturn:
+    """Swap their file back and raise. What comes back from the card path should be our
+    bytes (or a file someone renamed over ours); anything else is an edit made in the moment,
+    kept, never lost."""
     try:
         _exchange(scratch, path)
     except FileNotFoundError:
@@ -418,16 +457,14 @@ def _undo_exchange(
         recovered = _keep(places, path, scratch.read_bytes())
         os.unlink(scratch)
         raise ChangedOnDisk(path, deleted=True, recovered=recovered) from None
-    if os.lstat(scratch).st_ino == os.fstat(ours.fd).st_ino:
-        # Someone may have written to our file while it was at the card path: let them finish
-        # (our own descriptor must go first, or the wait would wait for it), then look.
-        ours.close()
-        back = _settled_bytes(scratch, or_as_is=True)
-    else:
-        back = _settled_bytes(scratch, or_as_is=True)  # a file someone renamed over ours
+    # Someone may have written to what comes back while it was at the card path: let them
+    # finish, then look. Our own descriptor goes first, or the wait would wait for it (and a
+    # writer waiting on our file's lease for theirs would wait for us in turn).
+    ours.close()
+    back = _settled_bytes(scratch, or_as_is=True)
     recovered = _keep(places, path, back) if back != data else None
     os.unlink(scratch)
-    raise ChangedOnDisk(path, recovered=recovered)
+    raise ChangedOnDisk(path, recovered=recovered, still_written=still_written)
 
 
 def _lease_broken(fd: int) -> bool:
@@ -562,39 +599,46 @@ def clean_scratch(places: Places, board: Path, *, now: float | None = None) -> C
         if name is None:
             continue
         try:
-            age = now - entry.stat(follow_symlinks=False).st_mtime
+            # ctime: a swap keeps the card's old mtime on the swapped-out file, not its ctime
+            age = now - entry.stat(follow_symlinks=False).st_ctime
         except FileNotFoundError:
             continue
         if pid_alive(name.pid) and age < _STALE_AGE:
             continue
         scratch = Path(entry.path)
         if partial:
-            os.unlink(scratch)  # cut short before it was ever swapped in
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(scratch)  # cut short before it was ever swapped in
             removed += 1
             continue
         try:
             # A writer that opened the card before the killed writer's swap may still be
             # writing into this file: wait until nobody has it open.
-            theirs = _settled_bytes(scratch)
+            theirs = _settled_bytes(scratch, wait=_CLEANUP_SETTLE_WAIT)
         except (FileNotFoundError, _StillWritten):
             continue  # gone, or still being written into: the next open looks again
         if not name.old.startswith(_GIVE) and digest_of(theirs)[:_DIGEST_CHARS] in (
             name.old,
             name.new,
         ):
-            os.unlink(scratch)  # the expected old content, or the killed writer's own bytes
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(scratch)  # the expected old content, or the killed writer's own bytes
             removed += 1
             continue
         # An edit the killed writer swapped out (or was giving back): it belongs at the card.
         target = board / name.target
-        outcome = _put_back(target, theirs, name, places)
+        try:
+            outcome = _put_back(target, theirs, name, places)
+        except _StillWritten:
+            continue  # someone keeps the card open for writing: the next open looks again
         if outcome is True:
             # A copy stays too: an editor that read the card while it showed the killed
             # writer's bytes can still save over the put-back edit (seen in the stress bench).
             restored.append((target, _keep(places, target, theirs)))
         elif outcome is not None:
             recovered.append(outcome)
-        os.unlink(scratch)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(scratch)
     return Cleanup(removed, restored, recovered)
 
 
@@ -603,7 +647,8 @@ def _put_back(
 ) -> bool | Path | None:
     """Put a swapped-out edit back at ``target``, keeping what was added on top of the killed
     writer's bytes since (an append that went on while it lay dead). True when put back, None
-    when the card already has it, else the recovery file it was kept in."""
+    when the card already has it, else the recovery file it was kept in. Raises
+    ``_StillWritten`` when someone keeps the card open for writing (try again later)."""
     for _attempt in range(100):  # the card may be being edited right now: re-read and retry
         try:
             current = target.read_bytes()
@@ -618,9 +663,13 @@ def _put_back(
             repaired = theirs + current[ours_length:]  # our bytes, and maybe appends after them
         else:
             return _keep(places, target, theirs)  # the card was replaced since: that stands
+        if repaired == current:
+            return None  # a give-back that had got as far as cutting the card: it is there
         try:
             replace_if_unchanged(target, repaired, digest_of(current), places)
-        except ChangedOnDisk:
+        except ChangedOnDisk as exc:
+            if exc.still_written:
+                raise _StillWritten(target) from None
             time.sleep(0.001)
             continue
         return True

@@ -299,6 +299,43 @@ def test_scratch_of_a_live_writer_is_left_alone(repo):
     assert live.exists()
 
 
+def test_a_live_writers_swapped_out_file_is_not_stale_for_its_old_mtime(repo):
+    """A swap moves the card to the scratch dir with the card's mtime, which may be days old:
+    another process opening the board must still leave the live writer's file alone."""
+    board = repo / "board"
+    places = Places.for_board(board, repo / ".git" / "kanban-agents")
+    places.ensure()
+    live = places.scratch / f"a.md.{os.getpid()}.0badc0de.{'0' * 16}.{'1' * 16}.5.tmp"
+    live.write_bytes(b"the card as it was, being judged by its live writer")
+    week_ago = time.time() - 7 * 24 * 3600
+    os.utime(live, (week_ago, week_ago))
+    BoardStore.open(board)
+    assert live.exists()
+
+
+def test_a_put_back_waits_for_a_writer_that_keeps_the_card_open(repo, monkeypatch):
+    """The clean-up does not judge the card while someone has it open for writing: it leaves
+    the swapped-out edit for the next open, which puts it back with the writer's bytes."""
+    monkeypatch.setattr(safe_write, "_SETTLE_WAIT", 0.2)
+    board = repo / "board"
+    path = board / "a.md"
+    places = Places.for_board(board, repo / ".git" / "kanban-agents")
+    places.ensure()
+    ours = CARD.replace("todo", "done").encode()
+    theirs = (CARD + "the edit the killed writer swapped out\n").encode()
+    path.write_bytes(ours)
+    name = safe_write._ScratchName.make(path, digest_of(CARD.encode()), ours)
+    stranded = places.scratch / str(dataclasses.replace(name, pid=_dead_pid()))
+    stranded.write_bytes(theirs)
+    with open(path, "a") as writer:
+        BoardStore.open(board)
+        assert stranded.exists()  # left for later, not judged
+        writer.write("written while the card was held open\n")
+    BoardStore.open(board)
+    assert path.read_bytes() == theirs + b"written while the card was held open\n"
+    assert not stranded.exists()
+
+
 def test_scratch_files_live_where_git_does_not_look(store, repo):
     places = store.places
     assert places.scratch.is_relative_to(repo / ".git")
