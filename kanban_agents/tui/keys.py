@@ -269,12 +269,26 @@ class StateFooter(Footer):
     def bindings_changed(self, screen) -> None:
         """Textual recomposes the footer (a dozen widgets mounted, a layout pass) on every
         bindings signal; the board sends one per selection refresh, about once a second while
-        agents run. Recompose only when what the footer would show has changed."""
+        agents run. Recompose only when what the footer would show has changed. Under a modal
+        screen (help, a dialog) it keeps the board's keys: a signal then would fill it with the
+        modal's bindings, or not, depending on the timing of the board's next refresh."""
+        if self._under_a_modal():
+            self._shown_signature = None  # whatever changed shows with the next signal
+            return
         signature = self._signature(screen)
         if signature == self._shown_signature and self._bindings_ready:
             return
         self._shown_signature = signature
         super().bindings_changed(screen)
+
+    def _under_a_modal(self) -> bool:
+        return self.is_attached and self._bindings_ready and self.app.screen is not self.screen
+
+    async def recompose(self) -> None:
+        if self._under_a_modal():  # asked for just before the modal opened: once it closes
+            self._shown_signature = None
+            return
+        await super().recompose()
 
     def _signature(self, screen) -> tuple:
         shown = footer_actions(self.card_state())

@@ -227,6 +227,14 @@ class SidePanel(Vertical):
     def _markdown(self):
         return self._markdown_class
 
+    @property
+    def body_settled(self) -> bool:
+        """The Card tab shows the card's body as it will stay: rendered as markdown, no newer
+        body waiting (what a screenshot or a test waits for; plain text shows until then)."""
+        return self._pending_body is None and (
+            self._markdown_class is not None or self._shown_body is None
+        )
+
     def markdown_ready(self) -> None:
         """Rich's Markdown is imported: show the body with it from now on."""
         self._markdown_later = False

@@ -64,7 +64,15 @@ def test_help_scrolled_to_the_end_snapshot(sample_board, make_test_app, snap_com
     app = make_test_app(sample_board, watch=False)
 
     async def before(pilot) -> None:
+        for _ in range(300):  # the board and its footer first, as a person sees them
+            if "Quit" in screen_text(app):
+                break
+            await pilot.pause(0.05)
         await pilot.press("question_mark", "end")
+        for _ in range(300):  # scrolled to the end (a loaded CI is slower to get there)
+            if "escape, q or ? closes" in screen_text(app):
+                break
+            await pilot.pause(0.05)
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(160, 45), run_before=before)

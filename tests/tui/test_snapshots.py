@@ -14,6 +14,7 @@ from tests.helpers import screen_text
 
 POLL = 0.05
 LIMIT = 3.0
+SETTLE_LIMIT = 15.0
 
 
 def run_before(*keys: str, shows: str | None = None, theme: str | None = None
@@ -36,8 +37,23 @@ def run_before(*keys: str, shows: str | None = None, theme: str | None = None
                     break
                 await pilot.pause(POLL)
             assert shows in screen_text(app), f"{shows!r} never showed"
+        await body_settled(pilot)
 
     return before
+
+
+async def body_settled(pilot) -> None:
+    """Wait until the side panel shows the card's body as markdown: Rich's Markdown is loaded
+    in a thread after the first frame (plain text shows until then), later on a loaded CI."""
+    panel = getattr(pilot.app, "panel", None)
+    if panel is None or not panel.display:
+        return
+    for _ in range(int(SETTLE_LIMIT / POLL)):
+        if panel.body_settled:
+            break
+        await pilot.pause(POLL)
+    assert panel.body_settled, "the card body was never rendered as markdown"
+    await pilot.pause()
 
 
 def test_board_80x24(sample_board, make_test_app, snap_compare):
