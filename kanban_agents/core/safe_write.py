@@ -384,6 +384,12 @@ def replace_if_unchanged(path: Path, data: bytes, expected: str, places: Places)
             # A writer still has their file open: it must go back to the card path, where
             # what that writer writes next belongs (a copy of it would miss those writes).
             _undo_exchange(path, scratch, data, ours, places, still_written=True)
+        except BaseException:
+            # Interrupted (Ctrl-C) while waiting: their file goes back before we go, or our
+            # unconfirmed bytes would stand at the card path until the next open.
+            with contextlib.suppress(Exception):
+                _undo_exchange(path, scratch, data, ours, places, wait=0.0)
+            raise
         if digest_of(old) == expected:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(scratch)
@@ -445,6 +451,7 @@ def _undo_exchange(
     places: Places,
     *,
     still_written: bool = False,
+    wait: float | None = None,
 ) -> NoReturn:
     """Swap their file back and raise. What comes back from the card path should be our
     bytes (or a file someone renamed over ours); anything else is an edit made in the moment,
@@ -461,7 +468,7 @@ def _undo_exchange(
     # finish, then look. Our own descriptor goes first, or the wait would wait for it (and a
     # writer waiting on our file's lease for theirs would wait for us in turn).
     ours.close()
-    back = _settled_bytes(scratch, or_as_is=True)
+    back = _settled_bytes(scratch, wait=wait, or_as_is=True)
     recovered = _keep(places, path, back) if back != data else None
     os.unlink(scratch)
     raise ChangedOnDisk(path, recovered=recovered, still_written=still_written)

@@ -134,6 +134,24 @@ def test_a_writer_that_keeps_the_card_open_past_the_wait_gets_its_file_back(
     assert path.read_text() == CARD + "late append\n"
 
 
+def test_ctrl_c_while_waiting_for_a_writer_puts_the_card_back(store, repo, monkeypatch):
+    """Interrupted while it waits to judge the swapped-out card, the write is undone on the
+    way out: the card path holds what it held, nothing is left in the scratch dir."""
+    path = repo / "board" / "a.md"
+    real = safe_write._take_lease
+
+    def interrupted(fd, wait, kind=safe_write.fcntl.F_WRLCK):
+        if kind == safe_write.fcntl.F_RDLCK and wait > 0:
+            raise KeyboardInterrupt
+        return real(fd, wait, kind)
+
+    monkeypatch.setattr(safe_write, "_take_lease", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        store.move("a", "done")
+    assert path.read_text() == CARD
+    assert not any(store.places.scratch.iterdir())
+
+
 def test_a_reader_keeping_the_card_open_does_not_hold_up_a_move(store, repo, monkeypatch):
     """``less board/a.md`` in another terminal: only writers are waited for."""
     monkeypatch.setattr(safe_write, "_SETTLE_WAIT", 1e6)
