@@ -200,7 +200,11 @@ def main() -> int:
         "restored_after_kill": sum(
             1 for line in lines if line.startswith("r ") and "put back" in line
         ),
-        "kept_after_kill": sum(1 for line in lines if line.startswith("r ") and "kept in" in line),
+        "kept_after_kill": sum(  # kept only (a put-back edit's note names its copy too)
+            1
+            for line in lines
+            if line.startswith("r ") and "kept in" in line and "put back" not in line
+        ),
         "corrupted": corrupted,
         "reads": reads["reads"],
         "stray_files_in_board": len(stray),
