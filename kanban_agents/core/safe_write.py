@@ -51,6 +51,10 @@ SCRATCH_SUFFIX = ".tmp"
 _PARTIAL_SUFFIX = ".part"
 _NONE = "none"
 _GIVE = "give"  # the "old" field of an edit being given back (digests are hex: no clash)
+# The card's name in a scratch name, up to this many bytes (the rest of the name takes ~75);
+# a longer one is "~" and a digest of it ("~" starts no card file name: is_card_file_name).
+_TARGET_BYTES = 150
+_HASHED = "~"
 _DIGEST_CHARS = 16
 # Seconds to wait for a writer that has a swapped-out file open to close it: what it writes
 # later through that descriptor lands in the swapped-out file, so judging the file before is how
@@ -232,7 +236,8 @@ class _ScratchName:
     """A scratch file's name says what it is, so one left by a killed writer can be judged:
     ``<card>.<pid>.<token>.<old>.<new>.<new length>.tmp``, where ``old`` is the digest the card
     was expected to have (``none`` for a new card, ``give...`` for an edit being given back) and
-    ``new`` the digest of the bytes being written."""
+    ``new`` the digest of the bytes being written. A card name too long to fit in a file name
+    with all that (255 bytes) stands as ``~`` and a digest of it (``target_path`` finds it)."""
 
     target: str
     pid: int
@@ -246,7 +251,20 @@ class _ScratchName:
         new = digest_of(data)[:_DIGEST_CHARS] if data is not None else _NONE
         old = (old_digest or _NONE)[:_DIGEST_CHARS]
         length = len(data) if data is not None else 0
-        return cls(target.name, os.getpid(), secrets.token_hex(4), old, new, length)
+        name = target.name
+        if len(name.encode()) > _TARGET_BYTES:
+            name = _hashed_name(name)
+        return cls(name, os.getpid(), secrets.token_hex(4), old, new, length)
+
+    def target_path(self, board: Path) -> Path:
+        """The card this scratch file belongs to (by a digest of its name, when that was long;
+        a card gone since keeps that digest as its name)."""
+        if self.target.startswith(_HASHED):
+            with contextlib.suppress(FileNotFoundError), os.scandir(board) as entries:
+                for entry in entries:
+                    if _hashed_name(entry.name) == self.target:
+                        return Path(entry.path)
+        return board / self.target
 
     def __str__(self) -> str:
         return (
@@ -290,11 +308,16 @@ def _write_scratch(
     return scratch, fd
 
 
+def _hashed_name(name: str) -> str:
+    return _HASHED + hashlib.blake2b(name.encode(), digest_size=8).hexdigest()
+
+
 def _keep(places: Places, target: Path, data: bytes) -> Path:
     """Save someone's edit that cannot go back to ``target`` where the user will find it."""
     places.recovered.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = places.recovered / f"{target.stem}.{stamp}.{secrets.token_hex(3)}{target.suffix}"
+    stem = target.stem.encode()[:_TARGET_BYTES].decode(errors="ignore")  # a name fits 255 bytes
+    path = places.recovered / f"{stem}.{stamp}.{secrets.token_hex(3)}{target.suffix}"
     with open(path, "xb") as handle:
         handle.write(data)
     return path
@@ -633,7 +656,7 @@ def clean_scratch(places: Places, board: Path, *, now: float | None = None) -> C
             removed += 1
             continue
         # An edit the killed writer swapped out (or was giving back): it belongs at the card.
-        target = board / name.target
+        target = name.target_path(board)
         try:
             outcome = _put_back(target, theirs, name, places)
         except _StillWritten:

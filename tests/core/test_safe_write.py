@@ -307,6 +307,27 @@ def test_a_put_back_edit_survives_an_editor_saving_over_it(repo, monkeypatch):
     assert str(copy) in store.cleanup_notes[0]
 
 
+def test_a_card_with_a_name_of_250_bytes_moves_and_is_put_back_after_a_crash(repo):
+    """The scratch name holds the card's name; one too long to fit beside the digests (a
+    file name is at most 255 bytes) stands as a digest of it, found again after a crash."""
+    board = repo / "board"
+    card_id = "é" * 120 + "-long"  # 245 bytes, 125 characters: a name an editor can save
+    path = write_card(board, card_id, CARD)
+    assert len(path.name.encode()) == 248
+    store = BoardStore.open(board)
+    store.move(card_id, "done")
+    assert "status: done" in path.read_text()
+    # A writer killed after its swap: the card holds its bytes, the scratch file an edit.
+    places = store.places
+    ours = path.read_bytes()
+    theirs = ours + b"typed while the move was killed\n"
+    name = safe_write._ScratchName.make(path, digest_of(b"what it read"), ours)
+    (places.scratch / str(dataclasses.replace(name, pid=_dead_pid()))).write_bytes(theirs)
+    store = BoardStore.open(board)
+    assert path.read_bytes() == theirs
+    assert "put back" in store.cleanup_notes[0]
+
+
 def test_scratch_of_a_live_writer_is_left_alone(repo):
     board = repo / "board"
     places = Places.for_board(board, repo / ".git" / "kanban-agents")
