@@ -83,7 +83,8 @@ async def test_drag_run_review_diff_merge(project):
         async with app.run_test(size=(180, 45)) as pilot:
             await run_to_review(pilot, app)
             assert app.board.selected_card_id == "sub"  # the selection follows the card
-            assert "✔ review" in screen_text(app)
+            # the board redraws the card a moment after its file says review
+            await until(pilot, lambda: "✔ review" in screen_text(app), what="review badge")
             await pilot.press("3")  # Diff tab
             await until(
                 pilot, lambda: "+def sub(a, b):" in app.panel.diff_text(), what="diff in panel"

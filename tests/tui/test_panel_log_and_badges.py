@@ -75,7 +75,7 @@ async def test_a_run_without_sandbox_says_so_on_its_card(repo):
 async def test_a_confined_run_has_no_unconfined_badge(repo):
     from kanban_agents.core.agent.scripted_server import ScriptedServer
     from kanban_agents.core.sandbox import probe
-    from tests.e2e.test_review_flow import make_app, run_to_review, turns
+    from tests.e2e.test_review_flow import make_app, run_to_review, turns, until
     from tests.helpers import screen_text
     from tests.tui.test_panels_and_dialogs import _project
 
@@ -87,8 +87,7 @@ async def test_a_confined_run_has_no_unconfined_badge(repo):
         app = make_app(project, server)
         async with app.run_test(size=(180, 45)) as pilot:
             await run_to_review(pilot, app)
-            await pilot.pause()
-            assert "✔ review" in screen_text(app)
+            await until(pilot, lambda: "✔ review" in screen_text(app), what="review badge")
             assert "unconfined" not in screen_text(app)
 
 
