@@ -55,7 +55,7 @@ async def test_comment_lines_then_send_back_reaches_the_model(project):  # noqa:
             text = app.panel.diff_text().splitlines()
             assert text[text.index("+def sub(a, b):") + 1].strip() == "✎ Add a docstring."
             await until(pilot, lambda: card_badges(app) == "✎ 1", what="✎ 1 on the card")
-            assert "✎ 1" in screen_text(app)
+            await until(pilot, lambda: "✎ 1" in screen_text(app), what="✎ 1 on screen")
 
             # the mouse puts the cursor on a line; a second comment, then edit the first
             second = row_of(view, "+    return a - b")

@@ -55,7 +55,7 @@ async def test_merge_dialog_asks_before_landing_files_the_card_did_not_ask_for(p
     async with app.run_test(size=(180, 45)) as pilot:
         # the radar finds it: a badge on the card
         await until(pilot, lambda: card_view(app).scope != (), timeout=15, what="scope badge")
-        assert "⊘ scope" in screen_text(app)
+        await until(pilot, lambda: "⊘ scope" in screen_text(app), what="⊘ scope on screen")
         # the Diff tab says so above the diff
         await pilot.click("#cards-review", offset=(4, 1))
         await until(pilot, lambda: app.board.selected_card_id == "sub", what="card selected")
@@ -102,14 +102,16 @@ async def test_stale_card_shows_base_plus_n_and_R_rebases_it_and_runs_its_tests(
     app = open_app(project)
     async with app.run_test(size=(180, 45)) as pilot:
         await until(pilot, lambda: card_view(app).behind == 1, timeout=15, what="base +1")
-        assert "base +1" in screen_text(app)
+        await until(pilot, lambda: "base +1" in screen_text(app), what="base +1 on screen")
         await select_review_card(pilot, app)
         await pilot.press("R")
         await until(pilot, lambda: any(n.title == "Rebased" for n in app._notifications),
                     what="rebased")  # fmt: skip
-        assert "tests passed" in screen_text(app)  # the Tests tab shows the new run
+        await until(
+            pilot, lambda: "tests passed" in screen_text(app), what="new test run"
+        )  # Tests tab
         await until(pilot, lambda: card_view(app).behind == 0, timeout=15, what="badge gone")
-        assert "base +" not in screen_text(app)
+        await until(pilot, lambda: "base +" not in screen_text(app), what="base + gone")
     git(project, "merge-base", "--is-ancestor", tip, "kanban/sub")  # raises if not
 
 
@@ -140,7 +142,7 @@ async def test_P_pushes_and_opens_a_pull_request_then_the_card_shows_it(project,
         await pilot.press("enter")  # "Open pull request"
         await until(pilot, lambda: app.store.get("sub").meta.get("pr") == PR_URL, what="pr:")
         await until(pilot, lambda: card_view(app).pr == PR_URL, what="PR badge")
-        assert "⇡ PR" in screen_text(app)
+        await until(pilot, lambda: "⇡ PR" in screen_text(app), what="⇡ PR on screen")
     [create] = gh_calls(gh)
     assert create[:2] == ["pr", "create"] and "--draft" not in create
     assert "refs/heads/kanban/sub" in git(remote, "for-each-ref")

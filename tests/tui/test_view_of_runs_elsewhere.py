@@ -42,7 +42,7 @@ async def test_a_no_host_app_shows_the_run_of_the_hosting_process_live(repo):
                 await drag_to_in_progress(pilot)
                 await pilot.press("2")  # the Log tab
                 await until(pilot, lambda: "I'll add sub." in app.panel.log_text(), what="log")
-                assert "running" in screen_text(app)
+                await until(pilot, lambda: "running" in screen_text(app), what="running on screen")
                 await until(
                     pilot, lambda: "Checking the edit." in app.panel.log_text(), what="live log"
                 )
