@@ -69,7 +69,6 @@ _STALE_AGE = 3600.0  # a scratch file this old is stale even if its writer's pid
 
 # fcntl numbers from <linux/fcntl.h>; Python's fcntl module has no names for them.
 _F_SETLEASE = 1024
-_F_GETLEASE = 1025
 _F_SETSIG = 10
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -497,14 +496,6 @@ def _undo_exchange(
     raise ChangedOnDisk(path, recovered=recovered, still_written=still_written)
 
 
-def _lease_broken(fd: int) -> bool:
-    """True when someone opened the file while we held its lease (so may have read it)."""
-    try:
-        return fcntl.fcntl(fd, _F_GETLEASE) != fcntl.F_WRLCK
-    except OSError:
-        return True
-
-
 def _replace_checked_fallback(path: Path, data: bytes, expected: str, places: Places) -> None:
     _check_before(path, expected)
     scratch, fd = _write_scratch(places, path, data, expected)
@@ -566,7 +557,9 @@ def remove_if_unchanged(
             os.unlink(scratch)
             raise ChangedOnDisk(path)
         except FileExistsError:
-            recovered = _keep(places, path, taken or _settled_bytes(scratch, or_as_is=True))
+            if taken is None:  # what the writer that kept it open has written so far
+                taken = _settled_bytes(scratch, wait=0.0, or_as_is=True)
+            recovered = _keep(places, path, taken)
             os.unlink(scratch)
             raise ChangedOnDisk(path, recovered=recovered) from None
     if move_to is None:
@@ -643,7 +636,7 @@ def clean_scratch(places: Places, board: Path, *, now: float | None = None) -> C
             continue
         try:
             # A writer that opened the card before the killed writer's swap may still be
-            # writing into this file: wait until nobody has it open.
+            # writing into this file: wait until nobody has it open for writing.
             theirs = _settled_bytes(scratch, wait=_CLEANUP_SETTLE_WAIT)
         except (FileNotFoundError, _StillWritten):
             continue  # gone, or still being written into: the next open looks again

@@ -92,14 +92,12 @@ def test_append_in_the_window_is_kept(store, repo, monkeypatch):
     assert path.read_text() == CARD + "appended\n"
 
 
-def test_append_through_a_descriptor_opened_before_the_swap_is_kept(store, repo, monkeypatch):
-    """A writer that opened the card before the swap and writes after it: its bytes land in the
-    swapped-out file, so the store waits until it is closed before judging it."""
-    path = repo / "board" / "a.md"
+def move_with_a_late_append(store, path: Path, monkeypatch, delay: float) -> None:
+    """Move the card while a writer that opened it before the swap appends ``delay`` s after."""
     handle = open(path, "a")  # noqa: SIM115 - held open across the swap on purpose
 
     def write_late():
-        time.sleep(0.3)
+        time.sleep(delay)
         handle.write("late append\n")
         handle.close()
 
@@ -108,29 +106,25 @@ def test_append_through_a_descriptor_opened_before_the_swap_is_kept(store, repo,
     with pytest.raises(CardConflict):
         store.move("a", "done")
     writer.join()
+
+
+def test_append_through_a_descriptor_opened_before_the_swap_is_kept(store, repo, monkeypatch):
+    """A writer that opened the card before the swap and writes after it: its bytes land in the
+    swapped-out file, so the store waits until it is closed before judging it."""
+    path = repo / "board" / "a.md"
+    move_with_a_late_append(store, path, monkeypatch, delay=0.3)
     assert path.read_text() == CARD + "late append\n"
 
 
 def test_a_writer_that_keeps_the_card_open_past_the_wait_gets_its_file_back(
     store, repo, monkeypatch
 ):
-    """Under heavy disk load an append can sit in the journal for seconds. Its file is never
-    judged before the write lands: past the wait it goes back to the card path, where the
-    late write then lands."""
+    """A writer can be held up between its open and its write (a loaded disk, a stopped
+    process). Its file is never judged before the write lands: past the wait it goes back to
+    the card path, where the late write then lands."""
     monkeypatch.setattr(safe_write, "_SETTLE_WAIT", 0.2)
     path = repo / "board" / "a.md"
-    handle = open(path, "a")  # noqa: SIM115 - held open across the swap on purpose
-
-    def write_late():
-        time.sleep(1.0)
-        handle.write("late append\n")
-        handle.close()
-
-    writer = threading.Thread(target=write_late)
-    monkeypatch.setattr(safe_write, "_exchange", swap_after(writer.start))
-    with pytest.raises(CardConflict):
-        store.move("a", "done")
-    writer.join()
+    move_with_a_late_append(store, path, monkeypatch, delay=1.0)
     assert path.read_text() == CARD + "late append\n"
 
 
